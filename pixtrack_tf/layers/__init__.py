@@ -1,0 +1,8 @@
+"""Layers: the peephole ConvLSTM of Eq. 1 and the anchor spatial transformer of Sec. 4.
+
+ROI geometry (TensorFlow, used at the edges) is in :mod:`pixtrack_tf.layers.roi`.
+"""
+from pixtrack_tf.layers.convlstm import PeepholeConvLSTM2D, PeepholeConvLSTM2DCell
+from pixtrack_tf.layers.transformer import AnchorTransformer
+
+__all__ = ["PeepholeConvLSTM2D", "PeepholeConvLSTM2DCell", "AnchorTransformer"]

@@ -1,0 +1,6 @@
+"""Models of Table 1: the frozen VGG16-to-pool4 backbone, the local and the global network."""
+from pixtrack_tf.models.backbone import VGGPool4
+from pixtrack_tf.models.global_model import GlobalModel
+from pixtrack_tf.models.local_model import LocalModel, dilate
+
+__all__ = ["VGGPool4", "LocalModel", "GlobalModel", "dilate"]

