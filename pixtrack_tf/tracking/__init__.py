@@ -1,0 +1,11 @@
+"""Tracking: Algorithm 1 (two-stage), the 1-stage baseline (Eq. 5), Table 2's ground-truth ROIs."""
+from pixtrack_tf.tracking.trackers import (
+    GroundTruthRoiTracker,
+    OneStageTracker,
+    TrackResult,
+    TwoStageTracker,
+    centroid,
+    initial_box,
+)
+
+__all__ = ["GroundTruthRoiTracker", "OneStageTracker", "TrackResult", "TwoStageTracker", "centroid", "initial_box"]

@@ -1,0 +1,85 @@
+"""Run a tracker over a sequence, and load trained trackers from run folders."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pixtrack_tf.config import load_config
+
+
+def resize_prob(prob: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.asarray(prob, np.float32)).resize((size, size), Image.BILINEAR))
+
+
+def track_sequence(tracker, seq, indices=None, small_size=None, keep_full=False, progress=None):
+    """Track ``seq`` (frames ``indices``, default all) from the first index's ground-truth mask.
+
+    Returns a dict: ``boxes`` (n, 4), ``seconds`` (n,), ``small`` (n, s, s) float maps when
+    ``small_size`` (frame 0 = the given mask), ``full`` (list of (H, W) float maps) when ``keep_full``.
+    """
+    idx = list(range(len(seq))) if indices is None else [int(i) for i in indices]
+    first = seq.mask(idx[0])
+    out = {"boxes": [], "seconds": [], "small": [], "full": []}
+    t = time.perf_counter()
+    res = tracker.init(seq.frame(idx[0]), first)
+    dt = time.perf_counter() - t
+    for k, i in enumerate(idx):
+        if k > 0:
+            t = time.perf_counter()
+            res = tracker.track(seq.frame(i))
+            dt = time.perf_counter() - t
+        out["boxes"].append(res.box)
+        out["seconds"].append(dt)
+        if small_size:
+            out["small"].append(resize_prob(res.prob, small_size))
+        if keep_full:
+            out["full"].append(res.prob)
+        if progress is not None:
+            progress.update(1)
+    out["boxes"] = np.stack(out["boxes"]).astype(np.float32)
+    out["seconds"] = np.asarray(out["seconds"])
+    out["small"] = np.stack(out["small"]) if small_size else None
+    return out
+
+
+def find_weights(run_dir) -> dict:
+    """``{"local": path, "global": path}`` of a training run folder (any present)."""
+    run_dir = Path(run_dir)
+    final = run_dir / "final.json"
+    if final.exists():
+        return {k: run_dir / v for k, v in json.loads(final.read_text()).items()}
+    found = {}
+    for part in ("local", "global"):
+        p = run_dir / part / "model.weights.h5"
+        if p.exists():
+            found[part] = p
+    return found
+
+
+def load_models(run_dir, need=("local", "global")):
+    """(cfg, local_model or None, global_model or None) from a training run folder."""
+    from pixtrack_tf.models import GlobalModel, LocalModel
+    import dataclasses
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml")
+    weights = find_weights(run_dir)
+    missing = [p for p in need if p not in weights]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: no trained {' and '.join(missing)} model (model.weights.h5) yet")
+    lm = gm = None
+    # the weights file carries the frozen backbone too: do not load the HED weights first
+    light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
+    if "local" in weights:
+        lm = LocalModel.from_cfg(light)
+        lm.load_weights(weights["local"])
+    if "global" in weights:
+        gm = GlobalModel.from_cfg(light)
+        gm.load_weights(weights["global"])
+    return cfg, lm, gm

@@ -1,0 +1,252 @@
+"""Trackers with one API, in the pysot manner: ``init(frame, mask)``, then ``track(frame)``.
+
+* :class:`TwoStageTracker` - Algorithm 1: the global model places the ROI, the local model segments it.
+* :class:`OneStageTracker` - the 1-stage baseline of Sec. 5.3: ROI centre by Eq. (5) on the previous
+  prediction, ROI size fixed from the first frame.
+* :class:`GroundTruthRoiTracker` - Table 2's protocol: ROI from the ground truth at t - 5 with
+  exponential centre smoothing, L_new = (1 - beta) L_old + beta L_{t-5}, beta = 0.8.
+
+Frames are (H, W, 3) uint8 RGB of any size; masks (H, W) bool. ``track`` returns a
+:class:`TrackResult` with the full-resolution probability map and the ROI box (x0, y0, x1, y1).
+Each per-frame step is one compiled ``tf.function`` with a fixed input signature (crop, local or
+global model, paste-back inside), traced once per tracker.
+
+When the object leaves the frame or a prediction comes out empty, tracking goes on: the 1-stage and
+FCN trackers keep the previous ROI centre (Eq. 5 is undefined when sum p = 0); the two-stage
+tracker needs no fallback (the global model always outputs theta); the ground-truth tracker keeps
+the previous centre when the mask at t - 5 is empty.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from pixtrack_tf.data.sequence import DataError, mask_box
+from pixtrack_tf.layers.roi import box_to_theta, crop_roi, paste_roi, theta_to_box
+from pixtrack_tf.models.local_model import dilate
+
+CENTROID_EPS = 1e-3
+
+
+@dataclass
+class TrackResult:
+    prob: np.ndarray  # (H, W) float32 probabilities
+    box: np.ndarray  # (4,) ROI x0, y0, x1, y1 in pixels
+
+
+def initial_box(mask: np.ndarray, context: float, lo: float, hi: float) -> np.ndarray:
+    """The first frame's ROI: Sec. 3.3 step 2 on the given mask (twice the longer side, in [lo, hi])."""
+    b = mask_box(mask)
+    if b is None:
+        raise DataError("the first mask is empty (no object pixel)")
+    x0, y0, x1, y1 = b
+    side = float(np.clip(context * max(x1 - x0, y1 - y0), lo, hi))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
+
+
+def _check_frame(frame, hw=None):
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[-1] != 3:
+        raise DataError(f"a frame must be (H, W, 3) RGB, got shape {frame.shape}")
+    if hw is not None and frame.shape[:2] != tuple(hw):
+        raise DataError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the first frame was {hw[1]}x{hw[0]}")
+    return frame.astype(np.uint8, copy=False)
+
+
+class RoiTracker:
+    """Shared machinery: memory initialisation (Sec. 3.2), ROI crop, local step, paste-back."""
+
+    def __init__(self, local_model, cfg):
+        self.lm = local_model
+        self.cfg = cfg
+        self.S = cfg.local.roi_size
+        self.radius = int(round(cfg.local.mask_dilation * self.S))
+        f, F = self.S // 16, cfg.local.lstm_filters
+        state = tf.TensorSpec((1, f, f, F), tf.float32)
+        frame = tf.TensorSpec((None, None, 3), tf.uint8)
+        box = tf.TensorSpec((4,), tf.float32)
+        self._init_fn = tf.function(self._init_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box], reduce_retracing=True)
+        self._local_fn = tf.function(self._local_graph, input_signature=[frame, box, [state] * 4], reduce_retracing=True)
+        self.hw = None
+
+    # -- compiled pieces ------------------------------------------------------------------------
+    def _init_graph(self, frame, mask, box):
+        x0 = crop_roi(frame[None], box[None], self.S)
+        z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], self.S) >= 0.5, tf.float32)
+        return self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, self.radius)))
+
+    def _local_graph(self, frame, box, states):
+        x = crop_roi(frame[None], box[None], self.S)
+        prob, states = self.lm.step(x, states)
+        full = paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
+        return full, states
+
+    # -- API ------------------------------------------------------------------------------------
+    def init(self, frame, mask):
+        """Initialise on the first frame and its object mask (Algorithm 1, lines 1-2)."""
+        frame = _check_frame(frame)
+        mask = np.asarray(mask).astype(bool)
+        if mask.shape != frame.shape[:2]:
+            raise DataError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
+        d = self.cfg.data
+        self.box0 = initial_box(mask, d.roi_context, d.roi_min, d.roi_max)
+        self.hw = frame.shape[:2]
+        self.t = 0
+        self.lstates = self._init_fn(frame, mask.astype(np.float32), self.box0)
+        self.prev_prob = mask.astype(np.float32)
+        self.box = self.box0.copy()
+        self._init_policy(frame, mask)
+        return TrackResult(mask.astype(np.float32), self.box0.copy())
+
+    def track(self, frame) -> TrackResult:
+        if self.hw is None:
+            raise RuntimeError("call init(frame, mask) first")
+        frame = _check_frame(frame, self.hw)
+        self.t += 1
+        prob, box = self._step(frame)
+        self.prev_prob, self.box = prob, box
+        return TrackResult(prob, box)
+
+    def _init_policy(self, frame, mask):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, frame):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _local(self, frame, box):
+        full, self.lstates = self._local_fn(frame, tf.constant(box, tf.float32), self.lstates)
+        return full.numpy(), np.asarray(box, np.float32)
+
+
+class TwoStageTracker(RoiTracker):
+    """Algorithm 1 (two-stage tracking).
+
+    1: crop ROI x_0, z_0 with theta_0;  2: initialise the local model's memory from x_0, z_0;
+    for t = 1..T: 4: theta_t = M1(Z_hat_{t-1});  5: theta_est = beta theta_t + (1 - beta) theta_old;
+    6: crop x_t from X_t with theta_est;  7: z_hat_t = M2(x_t);  8: fill Z_hat_t with z_hat_t.
+
+    theta_0 is the first frame's ROI (Sec. 3.3 rule on the given mask); theta_old is the previous
+    theta_est. Line 8 pastes with theta_est, the parameter the crop was taken with (the paper writes
+    theta_t; pasting with another box than the crop's would misplace the map). The global model
+    reads the resized probability map Z_hat_{t-1} (Z_0 = the given mask).
+    """
+
+    def __init__(self, local_model, global_model, cfg):
+        super().__init__(local_model, cfg)
+        self.gm = global_model
+        self.beta = float(cfg.track.beta)
+        self.anchor = float(cfg.global_.anchor_size[0])
+        self.M = cfg.global_.map_size
+        fg, Fg = self.M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
+        f, F = self.S // 16, cfg.local.lstm_filters
+        sig = [
+            tf.TensorSpec((None, None, 3), tf.uint8),  # frame
+            tf.TensorSpec((self.M, self.M, 1), tf.float32),  # Z_hat_{t-1}, resized
+            tf.TensorSpec((), tf.float32),  # aspect ratio W / H
+            tf.TensorSpec((3,), tf.float32),  # theta_old
+            [tf.TensorSpec((1, fg, fg, Fg), tf.float32)] * 4,
+            [tf.TensorSpec((1, f, f, F), tf.float32)] * 4,
+        ]
+        self._step_fn = tf.function(self._step_graph, input_signature=sig, reduce_retracing=True)
+
+    def _step_graph(self, frame, prev_map, aspect, theta_old, gstates, lstates):
+        hw = tf.shape(frame)[:2]
+        theta_t, gstates = self.gm.step(prev_map[None], tf.reshape(aspect, (1, 1)), gstates)
+        theta_est = self.beta * theta_t[0] + (1.0 - self.beta) * theta_old
+        box = theta_to_box(theta_est[None], hw, self.anchor)[0]
+        x = crop_roi(frame[None], box[None], self.S)
+        prob, lstates = self.lm.step(x, lstates)
+        full = paste_roi(prob, box[None], hw)
+        next_map = tf.image.resize(full, [self.M, self.M], method="bilinear")[0]
+        return full[0, :, :, 0], box, theta_est, next_map, gstates, lstates
+
+    def _init_policy(self, frame, mask):
+        h, w = self.hw
+        self.aspect = np.float32(w / h)
+        self.theta = box_to_theta(self.box0[None], np.array([h, w]), self.anchor).numpy()[0]
+        self.gstates = self.gm.initial_states(1)
+        self.map = tf.image.resize(mask.astype(np.float32)[None, :, :, None], [self.M, self.M])[0]
+
+    def _step(self, frame):
+        full, box, self.theta, self.map, self.gstates, self.lstates = self._step_fn(
+            frame, self.map, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, self.lstates
+        )
+        return full.numpy(), box.numpy()
+
+    @property
+    def resized_map(self) -> np.ndarray:
+        """Z_hat_t resized to the global model's input size (what Sec. 5.1 step 4 trains on)."""
+        return np.asarray(self.map)[..., 0]
+
+
+def centroid(prob: np.ndarray):
+    """Eq. (5): theta_x = sum_i p_i x_i / sum_i p_i (pixel centres), likewise theta_y; None if sum p ~ 0."""
+    p = np.asarray(prob, np.float64)
+    s = p.sum()
+    if s < CENTROID_EPS:
+        return None
+    ys = np.arange(p.shape[0]) + 0.5
+    xs = np.arange(p.shape[1]) + 0.5
+    return float((p.sum(0) * xs).sum() / s), float((p.sum(1) * ys).sum() / s)
+
+
+class OneStageTracker(RoiTracker):
+    """The 1-stage baseline (Sec. 5.3): a fixed-size ROI centred by Eq. (5) on the previous prediction.
+
+    "replaces the global model with a simple predictor for the ROI center, described in Eq. (5) ...
+    The ROI size is fixed." The size is the first frame's ROI (Sec. 3.3 rule). An empty previous
+    prediction keeps the previous centre.
+    """
+
+    def _init_policy(self, frame, mask):
+        self.side = float(self.box0[2] - self.box0[0])
+
+    def next_box(self):
+        c = centroid(self.prev_prob)
+        if c is None:
+            return self.box
+        cx, cy = c
+        h = self.side / 2
+        return np.array([cx - h, cy - h, cx + h, cy + h], np.float32)
+
+    def _step(self, frame):
+        return self._local(frame, self.next_box())
+
+
+class GroundTruthRoiTracker(RoiTracker):
+    """Table 2's ROIs: ground truth at t - 5, centre smoothed by L_new = (1 - beta) L_old + beta L_{t-5}.
+
+    "we use a exponential weighting on the ROI location center by L_new = (1-beta) L_old + beta L_{t-5}.
+    The decay rate beta is set at 0.8." The side follows Sec. 3.3 step 2 on the mask at t - 5 (no
+    random perturbation). ``gt_masks`` are the sequence's masks, frame 0 being the init frame.
+    """
+
+    def __init__(self, local_model, cfg, gt_masks=None):
+        super().__init__(local_model, cfg)
+        self.gt_masks = gt_masks
+        self.beta = float(cfg.track.gt_beta)
+
+    def set_ground_truth(self, gt_masks):
+        self.gt_masks = gt_masks
+
+    def _init_policy(self, frame, mask):
+        if self.gt_masks is None:
+            raise RuntimeError("GroundTruthRoiTracker needs set_ground_truth(masks) before init")
+        self.centre = np.array([(self.box0[0] + self.box0[2]) / 2, (self.box0[1] + self.box0[3]) / 2])
+        self.side = float(self.box0[2] - self.box0[0])
+
+    def _step(self, frame):
+        ref = max(self.t - 5, 0)
+        m = self.gt_masks[ref] if ref < len(self.gt_masks) else None
+        if m is not None and mask_box(m) is not None:
+            d = self.cfg.data
+            b = initial_box(m, d.roi_context, d.roi_min, d.roi_max)
+            target = np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+            self.centre = (1 - self.beta) * self.centre + self.beta * target
+            self.side = float(b[2] - b[0])
+        h = self.side / 2
+        box = np.array([self.centre[0] - h, self.centre[1] - h, self.centre[0] + h, self.centre[1] + h], np.float32)
+        return self._local(frame, box)

@@ -1,0 +1,199 @@
+"""The generic training loop: tf.function steps inside a tf.distribute strategy, checkpoints that
+survive a kill, TensorBoard scalars and images, a progress bar, and a stop on NaN / Inf.
+
+Run folder layout (``out``): ``config.yaml`` (the resolved config), ``run.json`` (provenance:
+versions, seed, data, commit, machine), ``ckpt/`` (``tf.train.CheckpointManager``: trainable weights,
+optimizer and step), ``tb/`` (TensorBoard), ``model.weights.h5`` (final weights), ``done.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from pixtrack_tf.config import Config, load_config, save_config, to_dict
+from pixtrack_tf import provenance
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class RunDirError(RuntimeError):
+    """An output folder that cannot be used for this run."""
+
+
+def configure_determinism(seed: int, deterministic: bool) -> None:
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_strategy(name: str = "default"):
+    """``default`` (one device), ``mirrored`` (all local devices) or ``multiworker`` (TF_CONFIG)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}: default, mirrored or multiworker")
+
+
+def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dict) -> None:
+    """Create ``out``, or check that it may be resumed. Another run's folder is refused unless
+    ``resume`` (same config) or ``force`` (wipe)."""
+    out = Path(out)
+    cfg_path = out / "config.yaml"
+    if out.exists() and any(out.iterdir()):
+        if force:
+            shutil.rmtree(out)
+        elif not resume:
+            raise RunDirError(f"{out} already holds a run; pass --resume to continue it (same config) or --force to start over")
+        elif cfg_path.exists():
+            old = load_config(cfg_path)
+            if to_dict(old) != to_dict(cfg):
+                diff = sorted(_diff(to_dict(old), to_dict(cfg)))
+                raise RunDirError(f"{out}: --resume with a different config ({', '.join(diff)}); use --force to start over")
+    out.mkdir(parents=True, exist_ok=True)
+    if not cfg_path.exists():
+        save_config(cfg, cfg_path)
+    run_json = out / "run.json"
+    if not run_json.exists():
+        run_json.write_text(json.dumps(provenance.record(seed=cfg.seed, config=cfg.name, data=data), indent=2))
+
+
+def _diff(a: dict, b: dict, prefix=""):
+    for k in set(a) | set(b):
+        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            yield from _diff(a[k], b[k], f"{prefix}{k}.")
+        elif a.get(k) != b.get(k):
+            yield f"{prefix}{k}"
+
+
+def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after=None):
+    """Train ``task`` for ``task.steps`` steps into run folder ``out``; resumes from its checkpoint.
+
+    ``stop_after``: stop (with a checkpoint) after this many steps of this call, for tests.
+    Returns the trained model. Raises :class:`TrainingDiverged` on a NaN / Inf loss.
+    """
+    out = Path(out)
+    cfg = task.cfg
+    tc = cfg.train
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    global_batch = cfg.data.batch_size
+    if global_batch % replicas:
+        raise ValueError(f"data.batch_size ({global_batch}) must be a multiple of the {replicas} replicas")
+    with strategy.scope():
+        model = task.build_model()
+        optimizer = keras.optimizers.Adam(task.lr)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    weights = {f"w{i:03d}": v for i, v in enumerate(model.trainable_variables)}
+    ckpt = tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=tc.keep_checkpoints)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    elif task.init_weights:
+        model.load_weights(task.init_weights)
+    start = int(step.numpy())
+    total = int(task.steps)
+    if start >= total:
+        _finish(model, out, start, total)
+        return model
+    ds = task.dataset(start * global_batch, global_batch)
+    dist = iter(strategy.experimental_distribute_dataset(ds))
+    variables = model.trainable_variables
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            per_example, extras = task.per_example_loss(model, batch, training=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, variables)
+        grads, gnorm = tf.clip_by_global_norm(grads, tc.clipnorm) if tc.clipnorm else (grads, tf.linalg.global_norm(grads))
+        finite = tf.math.is_finite(loss)
+        # never apply a NaN/Inf update: the weights stay those of the last good step
+        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss, gnorm
+
+    @tf.function
+    def train_step(batch):
+        loss, gnorm = strategy.run(replica_step, args=(batch,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), strategy.reduce(tf.distribute.ReduceOp.MEAN, gnorm, axis=None)
+
+    writer = tf.summary.create_file_writer(str(out / "tb"))
+    image_every = image_every or max(tc.log_every * 10, 1)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start, desc=f"{task.name}", unit="step", dynamic_ncols=True, file=sys.stderr)
+    t_last, s_last = time.perf_counter(), start
+    done_this_call = 0
+    log = open(out / "log.jsonl", "a")
+    try:
+        while int(step.numpy()) < total:
+            batch = next(dist)
+            loss, gnorm = train_step(batch)
+            loss_v = float(loss.numpy())
+            if not math.isfinite(loss_v):
+                msg = f"{task.name}: loss is {loss_v} at step {int(step.numpy()) + 1}; stopped. The last good checkpoint is kept in {out / 'ckpt'}"
+                raise TrainingDiverged(msg)
+            step.assign_add(1)
+            s = int(step.numpy())
+            done_this_call += 1
+            now = time.perf_counter()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_v:.4g}", steps_s=f"{(s - s_last) / max(now - t_last, 1e-9):.2f}")
+            if s % tc.log_every == 0 or s == total:
+                rate = (s - s_last) / max(now - t_last, 1e-9)
+                with writer.as_default():
+                    tf.summary.scalar("loss", loss_v, step=s)
+                    tf.summary.scalar("grad_norm", float(gnorm.numpy()), step=s)
+                    tf.summary.scalar("steps_per_second", rate, step=s)
+                log.write(json.dumps({"step": s, "loss": loss_v, "grad_norm": float(gnorm.numpy()), "steps_per_s": rate}) + "\n")
+                log.flush()
+                t_last, s_last = now, s
+            if s % image_every == 0 and replicas == 1:
+                local_batch = batch
+                _, extras = task.per_example_loss(model, local_batch, training=False)
+                with writer.as_default():
+                    from pixtrack_tf.training.tasks import summarize_images
+
+                    summarize_images({f"{task.name}/{k}": v for k, v in task.images(local_batch, extras).items()}, s)
+            if s % tc.checkpoint_every == 0 or s == total:
+                manager.save(checkpoint_number=s)
+            if stop_after is not None and done_this_call >= stop_after:
+                manager.save(checkpoint_number=s)
+                break
+    finally:
+        log.close()
+        if bar is not None:
+            bar.close()
+        writer.flush()
+    if int(step.numpy()) >= total:
+        _finish(model, out, int(step.numpy()), total)
+    return model
+
+
+def _finish(model, out: Path, step: int, total: int) -> None:
+    model.save_weights(out / "model.weights.h5")
+    (out / "done.json").write_text(json.dumps({"steps": step, "planned_steps": total, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+
+
+def is_done(out) -> bool:
+    return (Path(out) / "done.json").exists() and (Path(out) / "model.weights.h5").exists()
+
+
+def read_log(out) -> list[dict]:
+    p = Path(out) / "log.jsonl"
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []

@@ -1,0 +1,98 @@
+"""Training tasks in the Model Garden manner: a task builds its model and data and defines its loss;
+:func:`pixtrack_tf.training.loop.fit` is the generic loop.
+
+* :class:`LocalTask` - the local model on Sec. 3.3 sequences with Eq. (2).
+* :class:`GlobalTask` - the global model on ground-truth map sequences (Sec. 5.1 step 2) or on
+  predicted ones (step 4) with Eq. (4).
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from pixtrack_tf.data.pipelines import global_dataset, global_dataset_from_predictions, local_dataset
+from pixtrack_tf.models import GlobalModel, LocalModel
+from pixtrack_tf.training.losses import global_loss, local_loss
+
+
+class LocalTask:
+    """Local model, Eq. (2): VGG frozen, memory initialised by M-CNN from the first frame."""
+
+    name = "local"
+
+    def __init__(self, cfg, sequences, roi_boxes=None, init_weights=None, steps=None, lr=None):
+        self.cfg = cfg
+        self.sequences = sequences
+        self.roi_boxes = roi_boxes
+        self.init_weights = init_weights
+        self.steps = steps or cfg.train.local_steps
+        self.lr = lr or cfg.train.local_lr
+
+    def build_model(self):
+        return LocalModel.from_cfg(self.cfg)
+
+    def dataset(self, start_sample, global_batch):
+        return local_dataset(self.sequences, self.cfg, start=start_sample, batch_size=global_batch, roi_boxes=self.roi_boxes)
+
+    def per_example_loss(self, model, batch, training=True):
+        probs = model({k: batch[k] for k in ("first_image", "first_mask", "images")}, training=training)
+        loss = local_loss(probs, batch["masks"], self.cfg.train.tv_lambda, self.cfg.train.tv_beta)
+        return loss, {"prob": probs}
+
+    def images(self, batch, extras):
+        """ROI, target and prediction of the first sequence's frames (for TensorBoard)."""
+        img = tf.cast(batch["images"][0], tf.float32) / 255.0
+        return {"roi": img, "target": batch["masks"][0], "prediction": extras["prob"][0]}
+
+
+class GlobalTask:
+    """Global model, Eq. (4), on ground-truth maps (with the shrinking dilation of Sec. 4) or on
+    predicted maps from Algorithm 1 (``predictions`` = (pred_maps, gt_maps, aspects))."""
+
+    name = "global"
+
+    def __init__(self, cfg, sequences=None, predictions=None, init_weights=None, steps=None, lr=None):
+        if (sequences is None) == (predictions is None):
+            raise ValueError("GlobalTask needs either sequences or predictions")
+        self.cfg = cfg
+        self.sequences = sequences
+        self.predictions = predictions
+        self.init_weights = init_weights
+        self.steps = steps or cfg.train.global_steps
+        self.lr = lr or cfg.train.global_lr
+
+    def build_model(self):
+        return GlobalModel.from_cfg(self.cfg)
+
+    def dataset(self, start_sample, global_batch):
+        if self.sequences is not None:
+            return global_dataset(self.sequences, self.cfg, start=start_sample, batch_size=global_batch)
+        pred, gt, aspect = self.predictions
+        ds = global_dataset_from_predictions(pred, gt, aspect, self.cfg, batch_size=global_batch)
+        return ds.skip(start_sample // max(global_batch, 1))
+
+    def per_example_loss(self, model, batch, training=True):
+        theta = model({"maps": batch["maps"], "aspect": batch["aspect"]}, training=training)
+        b, t = tf.shape(theta)[0], tf.shape(theta)[1]
+        aspect = tf.repeat(tf.reshape(batch["aspect"], (-1, 1)), t, axis=0)
+        boxes = model.render(tf.reshape(theta, (-1, 3)), aspect)
+        m = self.cfg.global_.map_size
+        boxes = tf.reshape(boxes, (b, t, m, m, 1))
+        tc = self.cfg.train
+        loss = global_loss(theta, boxes, batch["targets"], tc.fg_weight, tc.smooth_lambda, tc.loss_from)
+        return loss, {"prob": boxes, "theta": theta}
+
+    def images(self, batch, extras):
+        return {"input": batch["maps"][0], "target": batch["targets"][0], "prediction": extras["prob"][0]}
+
+
+def summarize_images(tag_images: dict, step, max_frames=4):
+    for tag, x in tag_images.items():
+        x = tf.convert_to_tensor(x)
+        if x.shape.rank == 4:  # (T, H, W, C)
+            x = x[:max_frames]
+        tf.summary.image(tag, tf.cast(tf.clip_by_value(tf.cast(x, tf.float32), 0.0, 1.0), tf.float32), step=step, max_outputs=max_frames)
+
+
+def numpy_weights(model):
+    return [np.asarray(v) for v in model.weights]
