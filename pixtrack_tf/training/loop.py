@@ -106,7 +106,8 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
     start = int(step.numpy())
     total = int(task.steps)
     if start >= total:
-        _finish(model, out, start, total)
+        if not is_done(out):  # killed between the last checkpoint and the final save
+            _finish(model, out, start, total)
         return model
     ds = task.dataset(start * global_batch, global_batch)
     dist = iter(strategy.experimental_distribute_dataset(ds))
