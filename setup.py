@@ -21,6 +21,7 @@ setup(
         "imageio>=2.30",
         "imageio-ffmpeg",
         "tqdm",
+        "scipy",
     ],
     extras_require={
         "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel"],

@@ -1,6 +1,8 @@
-"""Models of Table 1: the frozen VGG16-to-pool4 backbone, the local and the global network."""
+"""Models of Table 1 (the frozen VGG16-to-pool4 backbone, the local and the global network) and the
+FCN baseline of Sec. 3.4."""
 from pixtrack_tf.models.backbone import VGGPool4
+from pixtrack_tf.models.fcn import FCNModel
 from pixtrack_tf.models.global_model import GlobalModel
 from pixtrack_tf.models.local_model import LocalModel, dilate
 
-__all__ = ["VGGPool4", "LocalModel", "GlobalModel", "dilate"]
+__all__ = ["VGGPool4", "LocalModel", "GlobalModel", "FCNModel", "dilate"]

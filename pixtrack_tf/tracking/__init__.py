@@ -1,6 +1,8 @@
 """Tracking: Algorithm 1 (two-stage), the 1-stage baseline (Eq. 5), Table 2's ground-truth ROIs."""
 from pixtrack_tf.tracking.trackers import (
+    FcnSegmenter,
     GroundTruthRoiTracker,
+    LstmSegmenter,
     OneStageTracker,
     TrackResult,
     TwoStageTracker,
@@ -8,4 +10,4 @@ from pixtrack_tf.tracking.trackers import (
     initial_box,
 )
 
-__all__ = ["GroundTruthRoiTracker", "OneStageTracker", "TrackResult", "TwoStageTracker", "centroid", "initial_box"]
+__all__ = ["FcnSegmenter", "LstmSegmenter", "GroundTruthRoiTracker", "OneStageTracker", "TrackResult", "TwoStageTracker", "centroid", "initial_box"]

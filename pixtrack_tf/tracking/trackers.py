@@ -6,6 +6,9 @@
 * :class:`GroundTruthRoiTracker` - Table 2's protocol: ROI from the ground truth at t - 5 with
   exponential centre smoothing, L_new = (1 - beta) L_old + beta L_{t-5}, beta = 0.8.
 
+The 1-stage and ground-truth trackers take either the local model (ConvLSTM) or the FCN baseline
+(:class:`pixtrack_tf.models.FCNModel`, fine-tuned on the first ROI of each clip) as segmenter.
+
 Frames are (H, W, 3) uint8 RGB of any size; masks (H, W) bool. ``track`` returns a
 :class:`TrackResult` with the full-resolution probability map and the ROI box (x0, y0, x1, y1).
 Each per-frame step is one compiled ``tf.function`` with a fixed input signature (crop, local or
@@ -56,23 +59,21 @@ def _check_frame(frame, hw=None):
     return frame.astype(np.uint8, copy=False)
 
 
-class RoiTracker:
-    """Shared machinery: memory initialisation (Sec. 3.2), ROI crop, local step, paste-back."""
+class LstmSegmenter:
+    """The local model as an ROI segmenter: memory from the first ROI (Sec. 3.2), then one step per frame."""
 
     def __init__(self, local_model, cfg):
         self.lm = local_model
-        self.cfg = cfg
         self.S = cfg.local.roi_size
         self.radius = int(round(cfg.local.mask_dilation * self.S))
         f, F = self.S // 16, cfg.local.lstm_filters
         state = tf.TensorSpec((1, f, f, F), tf.float32)
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
-        self._init_fn = tf.function(self._init_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box], reduce_retracing=True)
-        self._local_fn = tf.function(self._local_graph, input_signature=[frame, box, [state] * 4], reduce_retracing=True)
-        self.hw = None
+        self._init_fn = tf.function(self._init_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box])
+        self._local_fn = tf.function(self._local_graph, input_signature=[frame, box, [state] * 4])
+        self.states = None
 
-    # -- compiled pieces ------------------------------------------------------------------------
     def _init_graph(self, frame, mask, box):
         x0 = crop_roi(frame[None], box[None], self.S)
         z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], self.S) >= 0.5, tf.float32)
@@ -84,7 +85,86 @@ class RoiTracker:
         full = paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
         return full, states
 
-    # -- API ------------------------------------------------------------------------------------
+    def init(self, frame, mask, box):
+        self.states = self._init_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
+
+    def segment(self, frame, box):
+        full, self.states = self._local_fn(frame, tf.constant(box, tf.float32), self.states)
+        return full.numpy()
+
+
+class FcnSegmenter:
+    """The FCN baseline as an ROI segmenter: fine-tuned on the first ROI, then frame by frame (Sec. 3.4).
+
+    "we fine tune it on the first frame of testing video clips with small learning rate and few
+    iterations, and apply the refined model to subsequent frames." Every ``init`` starts again from
+    the trained weights, so clips do not leak into each other.
+    """
+
+    def __init__(self, fcn_model, cfg):
+        import keras
+
+        self.model = fcn_model
+        self.S = cfg.local.roi_size
+        self.steps = int(cfg.track.fcn_finetune_steps)
+        self.variables = fcn_model.head_variables()
+        self.trained = [np.asarray(v) for v in self.variables]
+        self.optimizer = keras.optimizers.Adam(cfg.track.fcn_finetune_lr)
+        self.optimizer.build(self.variables)
+        self.opt_init = [np.asarray(v) for v in self.optimizer.variables]
+        frame = tf.TensorSpec((None, None, 3), tf.uint8)
+        box = tf.TensorSpec((4,), tf.float32)
+        self._crop_fn = tf.function(self._crop_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box])
+        self._ft_fn = tf.function(self._ft_graph, input_signature=[tf.TensorSpec((1, self.S, self.S, 3)), tf.TensorSpec((1, self.S, self.S, 1))])
+        self._seg_fn = tf.function(self._seg_graph, input_signature=[frame, box])
+
+    def _crop_graph(self, frame, mask, box):
+        x0 = crop_roi(frame[None], box[None], self.S)
+        z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], self.S) >= 0.5, tf.float32)
+        return x0, z0
+
+    def _ft_graph(self, x0, z0):
+        from pixtrack_tf.training.losses import cross_entropy_sum
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(cross_entropy_sum(self.model(x0, training=True), z0))
+        grads = tape.gradient(loss, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return loss
+
+    def _seg_graph(self, frame, box):
+        prob = self.model(crop_roi(frame[None], box[None], self.S))
+        return paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
+
+    def init(self, frame, mask, box):
+        for v, w in zip(self.variables, self.trained):
+            v.assign(w)
+        for v, w in zip(self.optimizer.variables, self.opt_init):
+            v.assign(w)
+        x0, z0 = self._crop_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
+        for _ in range(self.steps):
+            self._ft_fn(x0, z0)
+
+    def segment(self, frame, box):
+        return self._seg_fn(frame, tf.constant(box, tf.float32)).numpy()
+
+
+def as_segmenter(model, cfg):
+    """A LocalModel -> :class:`LstmSegmenter`, an FCNModel -> :class:`FcnSegmenter`."""
+    from pixtrack_tf.models import FCNModel
+
+    return FcnSegmenter(model, cfg) if isinstance(model, FCNModel) else LstmSegmenter(model, cfg)
+
+
+class RoiTracker:
+    """Shared machinery: the first ROI (Sec. 3.3 rule on the given mask), the segmenter's
+    initialisation on it, and per frame: ROI policy -> crop -> segment -> paste-back."""
+
+    def __init__(self, model, cfg):
+        self.cfg = cfg
+        self.segmenter = as_segmenter(model, cfg)
+        self.hw = None
+
     def init(self, frame, mask):
         """Initialise on the first frame and its object mask (Algorithm 1, lines 1-2)."""
         frame = _check_frame(frame)
@@ -95,7 +175,7 @@ class RoiTracker:
         self.box0 = initial_box(mask, d.roi_context, d.roi_min, d.roi_max)
         self.hw = frame.shape[:2]
         self.t = 0
-        self.lstates = self._init_fn(frame, mask.astype(np.float32), self.box0)
+        self.segmenter.init(frame, mask, self.box0)
         self.prev_prob = mask.astype(np.float32)
         self.box = self.box0.copy()
         self._init_policy(frame, mask)
@@ -117,8 +197,8 @@ class RoiTracker:
         raise NotImplementedError
 
     def _local(self, frame, box):
-        full, self.lstates = self._local_fn(frame, tf.constant(box, tf.float32), self.lstates)
-        return full.numpy(), np.asarray(box, np.float32)
+        box = np.asarray(box, np.float32)
+        return self.segmenter.segment(frame, box), box
 
 
 class TwoStageTracker(RoiTracker):
@@ -136,6 +216,8 @@ class TwoStageTracker(RoiTracker):
 
     def __init__(self, local_model, global_model, cfg):
         super().__init__(local_model, cfg)
+        self.lm = local_model
+        self.S = cfg.local.roi_size
         self.gm = global_model
         self.beta = float(cfg.track.beta)
         self.anchor = float(cfg.global_.anchor_size[0])
@@ -171,8 +253,9 @@ class TwoStageTracker(RoiTracker):
         self.map = tf.image.resize(mask.astype(np.float32)[None, :, :, None], [self.M, self.M])[0]
 
     def _step(self, frame):
-        full, box, self.theta, self.map, self.gstates, self.lstates = self._step_fn(
-            frame, self.map, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, self.lstates
+        seg = self.segmenter
+        full, box, self.theta, self.map, self.gstates, seg.states = self._step_fn(
+            frame, self.map, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, seg.states
         )
         return full.numpy(), box.numpy()
 
@@ -224,8 +307,8 @@ class GroundTruthRoiTracker(RoiTracker):
     random perturbation). ``gt_masks`` are the sequence's masks, frame 0 being the init frame.
     """
 
-    def __init__(self, local_model, cfg, gt_masks=None):
-        super().__init__(local_model, cfg)
+    def __init__(self, model, cfg, gt_masks=None):
+        super().__init__(model, cfg)
         self.gt_masks = gt_masks
         self.beta = float(cfg.track.gt_beta)
 

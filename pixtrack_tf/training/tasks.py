@@ -4,6 +4,7 @@
 * :class:`LocalTask` - the local model on Sec. 3.3 sequences with Eq. (2).
 * :class:`GlobalTask` - the global model on ground-truth map sequences (Sec. 5.1 step 2) or on
   predicted ones (step 4) with Eq. (4).
+* :class:`FCNTask` - the FCN baseline (Sec. 3.4), frame by frame on the same ROIs.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.data.pipelines import global_dataset, global_dataset_from_predictions, local_dataset
-from pixtrack_tf.models import GlobalModel, LocalModel
-from pixtrack_tf.training.losses import global_loss, local_loss
+from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
+from pixtrack_tf.training.losses import cross_entropy_sum, global_loss, local_loss
 
 
 class LocalTask:
@@ -84,6 +85,40 @@ class GlobalTask:
 
     def images(self, batch, extras):
         return {"input": batch["maps"][0], "target": batch["targets"][0], "prediction": extras["prob"][0]}
+
+
+class FCNTask:
+    """The FCN baseline, trained frame-wise on the local pipeline's ROIs with the summed pixel
+    cross-entropy of Eq. (2). Frames replaced by Sec. 3.3 step 4 are left out: a frame-wise model
+    cannot know that another video's object is not the target."""
+
+    name = "fcn"
+
+    def __init__(self, cfg, sequences, steps=None, lr=None):
+        self.cfg = cfg
+        self.sequences = sequences
+        self.init_weights = None
+        self.steps = steps or cfg.train.local_steps
+        self.lr = lr or cfg.train.local_lr
+
+    def build_model(self):
+        return FCNModel.from_cfg(self.cfg)
+
+    def dataset(self, start_sample, global_batch):
+        return local_dataset(self.sequences, self.cfg, start=start_sample, batch_size=global_batch)
+
+    def per_example_loss(self, model, batch, training=True):
+        images, masks = batch["images"], batch["masks"]
+        b, t = tf.shape(images)[0], tf.shape(images)[1]
+        s = self.cfg.local.roi_size
+        probs = model(tf.reshape(images, (-1, s, s, 3)), training=training)
+        ce = cross_entropy_sum(probs, tf.reshape(masks, (-1, s, s, 1)))
+        keep = 1.0 - tf.cast(tf.reshape(batch["replaced"], (-1,)), tf.float32)
+        loss = tf.reduce_sum(tf.reshape(ce * keep, (b, t)), axis=1)
+        return loss, {"prob": tf.reshape(probs, (b, t, s, s, 1))}
+
+    def images(self, batch, extras):
+        return {"roi": tf.cast(batch["images"][0], tf.float32) / 255.0, "target": batch["masks"][0], "prediction": extras["prob"][0]}
 
 
 def summarize_images(tag_images: dict, step, max_frames=4):

@@ -1,0 +1,105 @@
+"""The evaluator: reads raw results (see :mod:`pixtrack_tf.evaluation.protocol`) and the ground
+truth, computes Eq. (3) IoU per frame at each threshold, pixel ROC, and DAVIS J / F, and builds the
+tables. Metrics can be recomputed here without tracking again::
+
+    python -m pixtrack_tf.evaluation.evaluator --raw DIR/raw --dataset embedded [--root PATH]
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from pixtrack_tf.evaluation.metrics import RocAccumulator, boundary_f, davis_statistics, iou, thresholded_iou
+from pixtrack_tf.evaluation.protocol import read_clip
+
+
+def evaluate_method(method_dir: Path, sequences, thresholds, davis=False) -> dict:
+    """Per-clip records of one method: ``{"clips": [...], "roc": RocAccumulator}``."""
+    by_name = {s.name: s for s in sequences}
+    roc = RocAccumulator()
+    clips = []
+    for d in sorted(p.parent for p in Path(method_dir).glob("*/*/frames.json")):
+        meta, probs = read_clip(d)
+        seq = by_name.get(meta["sequence"])
+        if seq is None:
+            continue
+        gts = [seq.mask(i) for i in meta["indices"][1:]]
+        rec = {"sequence": meta["sequence"], "start": meta["start"], "length": meta["length"], "iou": {}, "seconds": float(np.mean(meta["seconds"][1:] or [0]))}
+        for thr in thresholds:
+            rec["iou"][thr] = [thresholded_iou(p, g, thr) for p, g in zip(probs, gts)]
+        for p, g in zip(probs, gts):
+            roc.add(p, g)
+        if davis:
+            # DAVIS: binary masks at 0.5, first and last frames left out (the first is not tracked)
+            masks = [p > 0.5 for p in probs][:-1]
+            rec["J"] = [iou(m, g) for m, g in zip(masks, gts)]
+            rec["F"] = [boundary_f(m, g) for m, g in zip(masks, gts)]
+        clips.append(rec)
+    return {"clips": clips, "roc": roc}
+
+
+def iou_rows(method: str, result: dict, thresholds, lengths) -> list[dict]:
+    """Table rows: mean over clips of the clip's mean per-frame IoU (Eq. 3), per threshold and length."""
+    rows = []
+    for thr in thresholds:
+        for L in lengths:
+            per_clip = [np.mean(c["iou"][thr]) for c in result["clips"] if c["length"] == L and c["iou"][thr]]
+            if per_clip:
+                rows.append({"method": method, "threshold": thr, "length": int(L), "iou": float(np.mean(per_clip)), "clips": len(per_clip), "source": "ours"})
+    return rows
+
+
+def iou_per_frame(result: dict, length: int, threshold: float) -> np.ndarray:
+    """Framewise IoU curve (Fig. 4, right): Eq. (3)'s IOU(t) averaged over the clips of one length."""
+    curves = [c["iou"][threshold] for c in result["clips"] if c["length"] == length]
+    return np.mean(np.asarray(curves), axis=0) if curves else np.zeros(0)
+
+
+def davis_rows(method: str, result: dict) -> dict:
+    """DAVIS J and F statistics averaged over sequences."""
+    per_seq = defaultdict(dict)
+    for c in result["clips"]:
+        per_seq[c["sequence"]]["J"] = davis_statistics(c["J"])
+        per_seq[c["sequence"]]["F"] = davis_statistics(c["F"])
+    out = {"method": method}
+    for m in ("J", "F"):
+        for k in ("mean", "recall", "decay"):
+            out[f"{m}_{k}"] = float(np.mean([v[m][k] for v in per_seq.values()])) if per_seq else float("nan")
+    out["per_sequence"] = {s: {m: v[m]["mean"] for m in ("J", "F")} for s, v in per_seq.items()}
+    return out
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+
+    from pixtrack_tf.data import load_dataset
+
+    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.evaluation.evaluator", description="Recompute metrics from raw results.")
+    p.add_argument("--raw", required=True, help="a raw results folder (<raw>/<method>/<sequence>/<clip>/)")
+    p.add_argument("--dataset", default="embedded")
+    p.add_argument("--root")
+    p.add_argument("--split")
+    p.add_argument("--thresholds", default="0.4,0.7")
+    p.add_argument("--lengths", default="20,40,80,160")
+    p.add_argument("--davis", action="store_true", help="also DAVIS J and F (whole-sequence clips)")
+    args = p.parse_args(argv)
+    seqs = load_dataset(args.dataset, args.root, args.split)
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    lengths = [int(x) for x in args.lengths.split(",")]
+    out = []
+    for mdir in sorted(x for x in Path(args.raw).iterdir() if x.is_dir()):
+        res = evaluate_method(mdir, seqs, thresholds, davis=args.davis)
+        out += iou_rows(mdir.name, res, thresholds, lengths)
+        if args.davis:
+            out.append({k: v for k, v in davis_rows(mdir.name, res).items() if k != "per_sequence"})
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Eq. 3 IoU, ROC/AUC and the DAVIS J and F measures against hand-computed cases."""
+import numpy as np
+
+from pixtrack_tf.evaluation.metrics import RocAccumulator, boundary_f, davis_statistics, iou, seg2bmap, thresholded_iou
+
+
+def test_iou_perfect_empty_and_by_hand():
+    gt = np.zeros((10, 10), bool)
+    gt[2:6, 2:6] = True  # 16 px
+    assert iou(gt, gt) == 1.0
+    assert iou(np.zeros_like(gt), gt) == 0.0  # an empty tracker scores 0
+    assert iou(np.zeros_like(gt), np.zeros_like(gt)) == 1.0  # both empty: 1 (DAVIS)
+    pred = np.zeros_like(gt)
+    pred[4:8, 2:6] = True  # overlap 8, union 24
+    assert abs(iou(pred, gt) - 8 / 24) < 1e-12
+    prob = gt * 0.5
+    assert thresholded_iou(prob, gt, 0.4) == 1.0 and thresholded_iou(prob, gt, 0.7) == 0.0
+
+
+def test_roc_auc():
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(size=(50, 50)) > 0.5
+    perfect, rand = RocAccumulator(), RocAccumulator()
+    perfect.add(gt.astype(float), gt)
+    rand.add(rng.uniform(size=gt.shape), gt)
+    assert abs(perfect.auc() - 1.0) < 1e-9
+    assert abs(rand.auc() - 0.5) < 0.03
+    fpr, tpr = perfect.curve()
+    assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
+
+
+def test_boundary_f_by_hand():
+    gt = np.zeros((100, 100), bool)
+    gt[20:60, 20:60] = True
+    assert boundary_f(gt, gt) == 1.0
+    assert boundary_f(np.zeros_like(gt), gt) == 0.0
+    assert boundary_f(np.zeros_like(gt), np.zeros_like(gt)) == 1.0
+    # tolerance ceil(0.008 * diag(100, 100)) = ceil(1.13) = 2 px: a 2 px shift is still perfect ...
+    shifted = np.roll(gt, 2, axis=1)
+    assert boundary_f(shifted, gt) == 1.0
+    # ... a 10 px shift is not: only the horizontal edges (shifted along themselves) partly match
+    far = np.roll(gt, 10, axis=1)
+    b_gt, b_far = seg2bmap(gt), seg2bmap(far)
+    assert b_gt.sum() > 0 and 0.3 < boundary_f(far, gt) < 0.9
+    # an explicit tolerance in pixels
+    assert boundary_f(far, gt, bound_th=10) == 1.0
+
+
+def test_seg2bmap_square():
+    m = np.zeros((6, 6), bool)
+    m[1:4, 1:4] = True
+    b = seg2bmap(m)
+    assert b.sum() > 0 and not b[2, 2]  # interior is not boundary
+
+
+def test_davis_statistics_by_hand():
+    x = [1.0, 1.0, 0.8, 0.6, 0.4, 0.4, 0.2, 0.2]
+    s = davis_statistics(x)
+    assert abs(s["mean"] - np.mean(x)) < 1e-12
+    assert abs(s["recall"] - 4 / 8) < 1e-12
+    # quarters (DAVIS toolkit's overlapping bins): [1, 1, .8] ... [.2, .2]
+    ids = np.round(np.linspace(1, 8, 5) + 1e-10).astype(int) - 1
+    first, last = np.mean(x[ids[0] : ids[1] + 1]), np.mean(x[ids[3] : ids[4] + 1])
+    assert abs(s["decay"] - (first - last)) < 1e-12 and s["decay"] > 0
