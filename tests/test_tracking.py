@@ -1,0 +1,161 @@
+"""Algorithm 1 and the baselines as trackers, the raw-results evaluator, and reproduce end to end."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixtrack_tf.config import load_config
+from pixtrack_tf.data.sequence import DataError, read_folder
+from pixtrack_tf.evaluation import evaluator
+from pixtrack_tf.evaluation.protocol import Clip, run_clips, sample_clips
+from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
+from pixtrack_tf.tracking import GroundTruthRoiTracker, OneStageTracker, TwoStageTracker, centroid, initial_box
+from pixtrack_tf.tracking.run import track_sequence
+
+
+@pytest.fixture(scope="module")
+def models(tiny_cfg):
+    return LocalModel.from_cfg(tiny_cfg), GlobalModel.from_cfg(tiny_cfg), FCNModel.from_cfg(tiny_cfg)
+
+
+def _leaving_sequence(root, n=10):
+    """A square that moves right and leaves the frame half-way."""
+    (root / "f").mkdir()
+    (root / "m").mkdir()
+    for t in range(n):
+        img = np.full((60, 80, 3), 40, np.uint8)
+        m = np.zeros((60, 80), np.uint8)
+        x = 30 + 12 * t
+        img[20:32, x : x + 12] = 230
+        m[20:32, x : x + 12] = 255
+        Image.fromarray(img).save(root / "f" / f"{t:05d}.png")
+        Image.fromarray(m).save(root / "m" / f"{t:05d}.png")
+    return read_folder(root / "f", root / "m", name="leaving")
+
+
+def test_initial_box_rule():
+    m = np.zeros((100, 200), bool)
+    m[40:60, 50:90] = True  # 40 x 20 -> side 80
+    np.testing.assert_allclose(initial_box(m, 2.0, 56, 672), [30, 10, 110, 90])
+    with pytest.raises(DataError, match="empty"):
+        initial_box(np.zeros((5, 5), bool), 2.0, 56, 672)
+
+
+def test_centroid_eq5():
+    p = np.zeros((10, 20))
+    p[2, 4] = 1.0
+    p[6, 14] = 3.0
+    cx, cy = centroid(p)
+    assert abs(cx - (4.5 * 1 + 14.5 * 3) / 4) < 1e-9 and abs(cy - (2.5 + 6.5 * 3) / 4) < 1e-9
+    assert centroid(np.zeros((4, 4))) is None
+
+
+def test_trackers_survive_object_leaving_and_empty_predictions(tmp_path, tiny_cfg, models):
+    lm, gm, fcn = models
+    seq = _leaving_sequence(tmp_path)
+    lm_empty = LocalModel.from_cfg(tiny_cfg)
+    lm_empty.deconvs[-1].bias.assign([-50.0])  # every prediction empty
+    trackers = [
+        TwoStageTracker(lm, gm, tiny_cfg),
+        OneStageTracker(lm_empty, tiny_cfg),
+        OneStageTracker(fcn, tiny_cfg),
+        GroundTruthRoiTracker(lm, tiny_cfg, [seq.mask(i) for i in range(len(seq))]),
+    ]
+    for tr in trackers:
+        out = track_sequence(tr, seq, keep_full=True)
+        assert np.all(np.isfinite(out["boxes"])), type(tr).__name__
+        assert all(np.all(np.isfinite(p)) and p.shape == (60, 80) for p in out["full"])
+    # the 1-stage tracker with empty predictions keeps the first ROI centre
+    out = track_sequence(OneStageTracker(lm_empty, tiny_cfg), seq)
+    np.testing.assert_allclose(out["boxes"][-1], out["boxes"][0])
+
+
+def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
+    lm, gm, _ = models
+    tr = TwoStageTracker(lm, gm, tiny_cfg)
+    out = track_sequence(tr, small_seq, indices=range(6))
+    assert tr._step_fn.experimental_get_tracing_count() == 1  # no retrace per frame
+    # theta_est = beta theta_t + (1 - beta) theta_old: with the untrained global model theta_t = (1, 0, 0)
+    b = tiny_cfg.track.beta
+    theta0 = tr.theta  # after 5 steps
+    from pixtrack_tf.layers.roi import box_to_theta
+
+    h, w = small_seq.size
+    first = box_to_theta(out["boxes"][:1], np.array([h, w]), tiny_cfg.global_.anchor_size[0]).numpy()[0]
+    expected = first * (1 - b) ** 5 + np.array([1.0, 0, 0]) * (1 - (1 - b) ** 5)
+    np.testing.assert_allclose(theta0, expected, atol=1e-4)
+    assert tr.resized_map.shape == (tiny_cfg.global_.map_size,) * 2
+
+
+@pytest.fixture(scope="module")
+def small_seq(tmp_path_factory):
+    from pixtrack_tf.data.embedded import load_embedded
+
+    return load_embedded(seed=3, num_sequences=2, n_frames=20, cache_dir=tmp_path_factory.mktemp("emb"))[0]
+
+
+class _Oracle:
+    """A perfect (or empty) tracker for testing the evaluator."""
+
+    def __init__(self, seq, clip, empty=False):
+        self.masks = [seq.mask(i) for i in clip.indices]
+        self.empty = empty
+
+    def init(self, frame, mask):
+        from pixtrack_tf.tracking import TrackResult
+
+        self.t = 0
+        return TrackResult(mask.astype(np.float32), np.zeros(4, np.float32))
+
+    def track(self, frame):
+        from pixtrack_tf.tracking import TrackResult
+
+        self.t += 1
+        m = np.zeros_like(self.masks[self.t], np.float32) if self.empty else self.masks[self.t].astype(np.float32)
+        return TrackResult(m, np.zeros(4, np.float32))
+
+
+def test_evaluator_perfect_and_empty_trackers(tmp_path, small_seq):
+    clips = sample_clips([small_seq], lengths=(5, 30), per_sequence=2, seed=0)
+    assert {c.length for c in clips} == {5, 30} and all(len(c.indices) == c.length for c in clips)
+    assert any(len(set(c.indices)) < c.length for c in clips if c.length == 30)  # stretched: 30 > frames
+    run_clips("perfect", lambda s, c: _Oracle(s, c), clips, [small_seq], tmp_path, progress=False)
+    run_clips("empty", lambda s, c: _Oracle(s, c, empty=True), clips, [small_seq], tmp_path, progress=False)
+    for name, expected in (("perfect", 1.0), ("empty", 0.0)):
+        res = evaluator.evaluate_method(tmp_path / name, [small_seq], (0.4, 0.7), davis=True)
+        rows = evaluator.iou_rows(name, res, (0.4, 0.7), (5, 30))
+        assert len(rows) == 4 and all(abs(r["iou"] - expected) < 1e-9 for r in rows)
+        assert abs(evaluator.davis_rows(name, res)["J_mean"] - expected) < 1e-9
+    # raw results are kept: a second run tracks nothing again
+    calls = []
+    run_clips("perfect", lambda s, c: calls.append(1) or _Oracle(s, c), clips, [small_seq], tmp_path, progress=False)
+    assert not calls
+
+
+def test_reproduce_end_to_end_quick(tmp_path):
+    from pixtrack_tf import reproduce
+
+    assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    doc = json.loads((tmp_path / "table3.json").read_text())
+    ours = [r for r in doc["rows"] if r["source"] == "ours"]
+    theirs = [r for r in doc["rows"] if r["source"] == "paper"]
+    assert {r["method"] for r in ours} == {"2-stage ConvLSTM", "1-stage ConvLSTM", "FCN"}
+    assert {(r["threshold"], r["length"]) for r in ours} == {(t, L) for t in (0.4, 0.7) for L in (4, 8)}
+    assert all(0 <= r["iou"] <= 1 for r in ours) and len(theirs) == 24
+    assert {"method", "threshold", "length", "iou"} <= set(ours[0])
+    assert doc["provenance"]["commit"] and doc["data"]["dataset"] == "embedded"
+    md = (tmp_path / "table3.md").read_text()
+    assert "NOT VOT2016" in md
+    for f in ("table3_roc.png", "table3_iou_per_frame.png", "table3_overlays.png"):
+        assert (tmp_path / f).stat().st_size > 1000
+    # table 2 reuses the trained fold
+    assert reproduce.main(["--table", "2", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    doc2 = json.loads((tmp_path / "table2.json").read_text())
+    assert {r["method"] for r in doc2["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"}
+    # a different seed gives different numbers (nothing is typed in)
+    other = tmp_path / "seed1"
+    assert reproduce.main(["--table", "3", "--quick", "--out", str(other), "--no-progress", "--set", "seed=1"]) == 0
+    a = sorted((r["method"], r["threshold"], r["length"], r["iou"]) for r in ours)
+    b = sorted((r["method"], r["threshold"], r["length"], r["iou"]) for r in json.loads((other / "table3.json").read_text())["rows"] if r["source"] == "ours")
+    assert a != b
