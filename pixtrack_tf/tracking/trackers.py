@@ -201,6 +201,49 @@ class RoiTracker:
         return self.segmenter.segment(frame, box), box
 
 
+def initial_box_tf(mask, context, lo, hi):
+    """TensorFlow twin of :func:`initial_box` (for the SavedModel): mask (H, W) bool -> box (4,)."""
+    rows = tf.where(tf.reduce_any(mask, axis=1))[:, 0]
+    cols = tf.where(tf.reduce_any(mask, axis=0))[:, 0]
+    tf.debugging.assert_greater(tf.size(rows), 0, message="the first mask is empty (no object pixel)")
+    y0, y1 = tf.cast(rows[0], tf.float32), tf.cast(rows[-1] + 1, tf.float32)
+    x0, x1 = tf.cast(cols[0], tf.float32), tf.cast(cols[-1] + 1, tf.float32)
+    side = tf.clip_by_value(context * tf.maximum(x1 - x0, y1 - y0), lo, hi)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return tf.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def two_stage_init(lm, cfg, frame, mask):
+    """Algorithm 1, lines 1-2, in TensorFlow: frame (H, W, 3) uint8, mask (H, W) bool ->
+    (theta_0, resized map Z_0, aspect W / H, local states)."""
+    d, S, M = cfg.data, cfg.local.roi_size, cfg.global_.map_size
+    hw = tf.shape(frame)[:2]
+    box = initial_box_tf(mask, d.roi_context, float(d.roi_min), float(d.roi_max))
+    theta = box_to_theta(box[None], hw, float(cfg.global_.anchor_size[0]))[0]
+    m = tf.cast(mask, tf.float32)[None, :, :, None]
+    x0 = crop_roi(frame[None], box[None], S)
+    z0 = tf.cast(crop_roi(m, box[None], S) >= 0.5, tf.float32)
+    lstates = lm.initialize(x0, tf.convert_to_tensor(dilate(z0, int(round(cfg.local.mask_dilation * S)))))
+    zmap = tf.image.resize(m, [M, M], method="bilinear")[0]
+    aspect = tf.cast(hw[1], tf.float32) / tf.cast(hw[0], tf.float32)
+    return theta, zmap, aspect, lstates
+
+
+def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lstates):
+    """One step of Algorithm 1 (lines 4-8) in TensorFlow; returns
+    (full-resolution probabilities (H, W), box (4,), theta_est, next resized map, gstates, lstates)."""
+    S, M, beta = cfg.local.roi_size, cfg.global_.map_size, float(cfg.track.beta)
+    hw = tf.shape(frame)[:2]
+    theta_t, gstates = gm.step(prev_map[None], tf.reshape(aspect, (1, 1)), gstates)
+    theta_est = beta * theta_t[0] + (1.0 - beta) * theta_old
+    box = theta_to_box(theta_est[None], hw, float(cfg.global_.anchor_size[0]))[0]
+    x = crop_roi(frame[None], box[None], S)
+    prob, lstates = lm.step(x, lstates)
+    full = paste_roi(prob, box[None], hw)
+    next_map = tf.image.resize(full, [M, M], method="bilinear")[0]
+    return full[0, :, :, 0], box, theta_est, next_map, gstates, lstates
+
+
 class TwoStageTracker(RoiTracker):
     """Algorithm 1 (two-stage tracking).
 
@@ -219,7 +262,6 @@ class TwoStageTracker(RoiTracker):
         self.lm = local_model
         self.S = cfg.local.roi_size
         self.gm = global_model
-        self.beta = float(cfg.track.beta)
         self.anchor = float(cfg.global_.anchor_size[0])
         self.M = cfg.global_.map_size
         fg, Fg = self.M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
@@ -235,15 +277,7 @@ class TwoStageTracker(RoiTracker):
         self._step_fn = tf.function(self._step_graph, input_signature=sig, reduce_retracing=True)
 
     def _step_graph(self, frame, prev_map, aspect, theta_old, gstates, lstates):
-        hw = tf.shape(frame)[:2]
-        theta_t, gstates = self.gm.step(prev_map[None], tf.reshape(aspect, (1, 1)), gstates)
-        theta_est = self.beta * theta_t[0] + (1.0 - self.beta) * theta_old
-        box = theta_to_box(theta_est[None], hw, self.anchor)[0]
-        x = crop_roi(frame[None], box[None], self.S)
-        prob, lstates = self.lm.step(x, lstates)
-        full = paste_roi(prob, box[None], hw)
-        next_map = tf.image.resize(full, [self.M, self.M], method="bilinear")[0]
-        return full[0, :, :, 0], box, theta_est, next_map, gstates, lstates
+        return two_stage_step(self.lm, self.gm, self.cfg, frame, prev_map, aspect, theta_old, gstates, lstates)
 
     def _init_policy(self, frame, mask):
         h, w = self.hw

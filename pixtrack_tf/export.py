@@ -1,0 +1,156 @@
+"""Export the two-stage tracker (Algorithm 1) as a TensorFlow SavedModel that loads without this
+package: ``python -m pixtrack_tf.export --run DIR --out PATH [--weights-dtype float32|float16]``.
+
+Two signatures, for frames of any height and width::
+
+    initialize(frame: uint8[H, W, 3], mask: uint8[H, W]) -> {"state_...": tensors}
+    step(frame: uint8[H, W, 3], state_...) -> {"mask": float32[H, W], "box": float32[4], "state_...": ...}
+
+Use::
+
+    m = tf.saved_model.load(PATH)
+    state = m.signatures["initialize"](frame=f0, mask=m0)
+    for f in frames:
+        out = m.signatures["step"](frame=f, **{k: v for k, v in out_or_state.items() if k.startswith("state_")})
+
+``--weights-dtype float16`` stores the weights in half precision (half the size; the computation
+stays float32), which is how the DAVIS model in ``results/models`` fits in 25 MB.
+``PATH/pixtrack_config.yaml`` holds the resolved config.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from pixtrack_tf.config import save_config
+from pixtrack_tf.tracking.trackers import two_stage_init, two_stage_step
+
+STATE_NAMES = ["state_theta", "state_map", "state_aspect"] + [f"state_global_{k}" for k in ("h1", "c1", "h2", "c2")] + [f"state_local_{k}" for k in ("h1", "c1", "h2", "c2")]
+
+
+class TwoStageModule(tf.Module):
+    """The SavedModel's root: copies of the weights (float32 or float16) and the two signatures."""
+
+    def __init__(self, cfg, lm, gm, weights_dtype="float32"):
+        super().__init__(name="pixtrack_two_stage")
+        self.cfg = cfg
+        self._models = lambda: (lm, gm)  # a closure: the SavedModel must not track the float32 originals
+        dtype = tf.dtypes.as_dtype(weights_dtype)
+        keras_vars = list(lm.weights) + list(gm.weights)
+        self.weights_store = [tf.Variable(tf.cast(v.value, dtype), trainable=False, name=f"w{i:03d}") for i, v in enumerate(keras_vars)]
+        pairs = list(zip(keras_vars, self.weights_store))
+        self._pairs = lambda: pairs  # not tracked either
+        M = cfg.global_.map_size
+        fg, Fg = M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
+        f, F = cfg.local.roi_size // 16, cfg.local.lstm_filters
+        self.state_specs = [tf.TensorSpec((3,), tf.float32), tf.TensorSpec((M, M, 1), tf.float32), tf.TensorSpec((), tf.float32)]
+        self.state_specs += [tf.TensorSpec((1, fg, fg, Fg), tf.float32)] * 4 + [tf.TensorSpec((1, f, f, F), tf.float32)] * 4
+        frame = tf.TensorSpec((None, None, 3), tf.uint8, name="frame")
+        self.initialize = tf.function(self._initialize, input_signature=[frame, tf.TensorSpec((None, None), tf.uint8, name="mask")])
+        named = [tf.TensorSpec(s.shape, s.dtype, name=n) for s, n in zip(self.state_specs, STATE_NAMES)]
+        self.step = tf.function(self._make_step(), input_signature=[frame] + named)
+
+    def _scope(self):
+        return keras.StatelessScope(state_mapping=[(k, tf.cast(v, k.dtype)) for k, v in self._pairs()])
+
+    def _initialize(self, frame, mask):
+        with self._scope():
+            lm, gm = self._models()
+            theta, zmap, aspect, lstates = two_stage_init(lm, self.cfg, frame, mask > 0)
+            gstates = gm.initial_states(1)
+        return dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates]))
+
+    def _make_step(self):
+        # a function with one named argument per state, so that the signature's inputs carry names
+        args = ", ".join(STATE_NAMES)
+        src = f"def step(frame, {args}):\n    return _impl(frame, [{args}])\n"
+        ns = {"_impl": self._step_impl}
+        exec(src, ns)  # noqa: S102 - builds a fixed, trusted signature
+        return ns["step"]
+
+    def _step_impl(self, frame, states):
+        theta, zmap, aspect = states[0], states[1], states[2]
+        gstates, lstates = list(states[3:7]), list(states[7:11])
+        lm, gm = self._models()
+        with self._scope():
+            full, box, theta, zmap, gstates, lstates = two_stage_step(lm, gm, self.cfg, frame, zmap, aspect, theta, gstates, lstates)
+        return {"mask": full, "box": box, **dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates]))}
+
+
+def export_two_stage(cfg, lm, gm, out, weights_dtype="float32") -> Path:
+    out = Path(out)
+    module = TwoStageModule(cfg, lm, gm, weights_dtype)
+    tf.saved_model.save(
+        module,
+        str(out),
+        signatures={"initialize": module.initialize.get_concrete_function(), "step": module.step.get_concrete_function()},
+    )
+    save_config(cfg, out / "pixtrack_config.yaml")
+    (out / "pixtrack_export.json").write_text(json.dumps({"weights_dtype": weights_dtype, "state_names": STATE_NAMES}, indent=1))
+    return out
+
+
+class SavedModelTracker:
+    """``init``/``track`` over an exported SavedModel (the same API as the in-process trackers)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.model = tf.saved_model.load(str(self.path))
+        self._init = self.model.signatures["initialize"]
+        self._step = self.model.signatures["step"]
+        self.state = None
+
+    def init(self, frame, mask):
+        import numpy as np
+
+        from pixtrack_tf.config import load_config
+        from pixtrack_tf.tracking import TrackResult, initial_box
+
+        mask = np.asarray(mask).astype(bool)
+        d = load_config(self.path / "pixtrack_config.yaml").data
+        box0 = initial_box(mask, d.roi_context, d.roi_min, d.roi_max)  # also refuses an empty mask
+        self.state = self._init(frame=tf.constant(frame, tf.uint8), mask=tf.constant(mask.astype(np.uint8) * 255))
+        return TrackResult(mask.astype(np.float32), box0)
+
+    def track(self, frame):
+        from pixtrack_tf.tracking import TrackResult
+
+        out = self._step(frame=tf.constant(frame, tf.uint8), **{k: v for k, v in self.state.items() if k.startswith("state_")})
+        self.state = out
+        return TrackResult(out["mask"].numpy(), out["box"].numpy())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.export", description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", required=True, help="training run folder (config.yaml + trained local and global models)")
+    p.add_argument("--out", required=True, help="SavedModel folder to write")
+    p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    args = p.parse_args(argv)
+    from pixtrack_tf.tracking.run import load_models
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        if not args.force:
+            print(f"error: {out} exists and is not empty; pass --force to replace it", file=sys.stderr)
+            return 2
+        shutil.rmtree(out)
+    try:
+        cfg, lm, gm = load_models(args.run)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    export_two_stage(cfg, lm, gm, out, args.weights_dtype)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"wrote SavedModel {out} ({size / 2**20:.1f} MiB, weights {args.weights_dtype}); signatures: initialize, step")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
