@@ -1,0 +1,26 @@
+"""The FLOP counter against hand counts, and the bench command's JSON."""
+import json
+
+from pixtrack_tf.bench import conv_flops, deconv_flops, local_step_flops, vgg_pool4_flops
+from pixtrack_tf.config import load_config
+
+
+def test_flop_counter_by_hand():
+    # a 3x3 conv, 2 -> 4 channels, on 8x8 ('same'): 64 outputs x 4 channels x (3*3*2) MACs x 2
+    assert conv_flops(3, 2, 4, 8, 8) == 64 * 4 * 18 * 2 == 9216
+    # a 5x5 stride-2 transposed conv, 3 -> 2 channels, 4x4 input: every input pixel scatters 5*5*2 MACs per input channel
+    assert deconv_flops(5, 3, 2, 4, 4) == 16 * 3 * 25 * 2 * 2 == 4800
+    # VGG16 to pool4 at 224x224 is about 28 GFLOP
+    assert 27.5e9 < vgg_pool4_flops(224) < 28.5e9
+    f = local_step_flops(load_config("paper"))
+    # Decov-1: 14x14x256 -> 128 channels, 5x5
+    assert f["decoder"] >= deconv_flops(5, 256, 128, 14, 14)
+
+
+def test_bench_json(capsys):
+    from pixtrack_tf import bench
+
+    assert bench.main(["--config", "tiny", "--json", "--no-pipelines"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert {"step_ms", "step_gflop", "gemm_gflops", "limit_ratio", "train_limit_ratio"} <= set(r)
+    assert r["step_ms"] > 0 and r["gemm_gflops"] > 1 and r["retraces_after_first_frame"] == 0
