@@ -13,8 +13,9 @@ Use::
     for f in frames:
         out = m.signatures["step"](frame=f, **{k: v for k, v in out_or_state.items() if k.startswith("state_")})
 
-``--weights-dtype float16`` stores the weights in half precision (half the size; the computation
-stays float32), which is how the DAVIS model in ``results/models`` fits in 25 MB.
+``--weights-dtype float16`` stores the weights in half precision (half the size) and ``int8`` the
+kernels as symmetric per-output-channel int8 with float32 scales, the rest in float16 (a quarter of
+the size); the computation stays float32 either way.
 ``PATH/pixtrack_config.yaml`` holds the resolved config.
 """
 from __future__ import annotations
@@ -39,13 +40,27 @@ class TwoStageModule(tf.Module):
 
     def __init__(self, cfg, lm, gm, weights_dtype="float32"):
         super().__init__(name="pixtrack_two_stage")
+        if weights_dtype not in ("float32", "float16", "int8"):
+            raise ValueError(f"weights_dtype must be float32, float16 or int8, got {weights_dtype!r}")
         self.cfg = cfg
         self._models = lambda: (lm, gm)  # a closure: the SavedModel must not track the float32 originals
-        dtype = tf.dtypes.as_dtype(weights_dtype)
         keras_vars = list(lm.weights) + list(gm.weights)
-        self.weights_store = [tf.Variable(tf.cast(v.value, dtype), trainable=False, name=f"w{i:03d}") for i, v in enumerate(keras_vars)]
-        pairs = list(zip(keras_vars, self.weights_store))
-        self._pairs = lambda: pairs  # not tracked either
+        self.weights_store, readers = [], []
+        for i, v in enumerate(keras_vars):
+            w = tf.convert_to_tensor(v.value, tf.float32)
+            if weights_dtype == "int8" and w.shape.rank >= 2:
+                # symmetric per-output-channel int8: w ~ q * scale
+                scale = tf.maximum(tf.reduce_max(tf.abs(w), axis=list(range(w.shape.rank - 1))), 1e-12) / 127.0
+                q = tf.Variable(tf.cast(tf.round(w / scale), tf.int8), trainable=False, name=f"w{i:03d}_q")
+                sc = tf.Variable(scale, trainable=False, name=f"w{i:03d}_scale")
+                self.weights_store += [q, sc]
+                readers.append((v, (lambda q, sc: lambda: tf.cast(q, tf.float32) * sc)(q, sc)))
+            else:
+                dtype = tf.float32 if weights_dtype == "float32" else tf.float16
+                var = tf.Variable(tf.cast(w, dtype), trainable=False, name=f"w{i:03d}")
+                self.weights_store.append(var)
+                readers.append((v, (lambda var: lambda: tf.cast(var, tf.float32))(var)))
+        self._readers = lambda: readers  # a closure: the SavedModel must not track the float32 originals
         M = cfg.global_.map_size
         fg, Fg = M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
         f, F = cfg.local.roi_size // 16, cfg.local.lstm_filters
@@ -57,7 +72,7 @@ class TwoStageModule(tf.Module):
         self.step = tf.function(self._make_step(), input_signature=[frame] + named)
 
     def _scope(self):
-        return keras.StatelessScope(state_mapping=[(k, tf.cast(v, k.dtype)) for k, v in self._pairs()])
+        return keras.StatelessScope(state_mapping=[(k, tf.cast(read(), k.dtype)) for k, read in self._readers()])
 
     def _initialize(self, frame, mask):
         with self._scope():
@@ -130,7 +145,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m pixtrack_tf.export", description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True, help="training run folder (config.yaml + trained local and global models)")
     p.add_argument("--out", required=True, help="SavedModel folder to write")
-    p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32")
+    p.add_argument("--weights-dtype", choices=("float32", "float16", "int8"), default="float32",
+                   help="storage of the weights (computation is float32): int8 = per-channel int8 kernels + float16 rest")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
     from pixtrack_tf.tracking.run import load_models
