@@ -94,6 +94,9 @@ class TrainConfig:
     local_steps: int = 20000
     global_steps: int = 20000
     refine_steps: int = 5000  # Sec. 5.1 steps 4 and 5
+    # Sec. 5.1 step 5: share of samples whose ROIs follow Sec. 3.3 (ground truth) instead of the
+    # global model's tracked ROIs; 0 is the paper as written (docs/REPRODUCTION.md)
+    refine_gt_fraction: float = 0.5
     local_lr: float = 1e-4
     global_lr: float = 1e-4
     clipnorm: float = 10.0

@@ -226,6 +226,19 @@ def test_local_sampler_roi_rules(square_seqs):
         assert 1 <= s["rep_t"] <= 8
 
 
+def test_given_roi_boxes_and_ground_truth_share(square_seqs):
+    cfg = load_config("tiny", ["data.seq_len=6"]).data
+    far = {s.name: np.tile(np.array([[0, 0, 30, 30]], np.float32), (len(s), 1)) for s in square_seqs}
+    only_given = LocalSampler(square_seqs, cfg, seed=0, roi_boxes=far, gt_fraction=0.0)
+    for i in range(5):
+        b = only_given(i)["boxes"]
+        np.testing.assert_array_equal(b[1:], np.tile([[0, 0, 30, 30]], (6, 1)))  # Sec. 5.1 step 5 ROIs
+        assert b[0, 2] - b[0, 0] > 40  # the first frame keeps the Sec. 3.3 rule
+    mixed = LocalSampler(square_seqs, cfg, seed=0, roi_boxes=far, gt_fraction=0.5)
+    uses_given = [bool(np.all(mixed(i)["boxes"][1:] == [0, 0, 30, 30])) for i in range(40)]
+    assert 8 < sum(uses_given) < 32
+
+
 def test_roi_side_clipped_to_672():
     from pixtrack_tf.data.pipelines import roi_box
 

@@ -179,6 +179,14 @@ def test_out_folder_rules(tmp_path, monkeypatch, capsys):
     assert train.main(base + ["--resume", "--set", "global.fc_units=8"]) == 2
     assert "different config (global.fc_units)" in capsys.readouterr().err
     assert train.main(base + ["--resume"]) == 0
+    # a run whose saved config predates a key (written by an older version) still resumes
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    del saved["train"]["refine_gt_fraction"]
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert train.main(base + ["--resume"]) == 0
+    assert "refine_gt_fraction" in (tmp_path / "run" / "config_changes.log").read_text()
     assert train.main(base + ["--force"]) == 0
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert {"commit", "versions", "machine", "seed", "data"} <= set(run) and run["data"]["dataset"] == "embedded"

@@ -94,16 +94,18 @@ class LocalSampler:
     """Draws local-model samples (Sec. 3.3); see the module docstring.
 
     ``roi_boxes`` (name -> (n, 4) pixel boxes) replaces steps 2-3 for frames after the first with
-    given ROIs, e.g. those placed by the updated global model (Sec. 5.1 step 5).
+    given ROIs, e.g. those placed by the updated global model (Sec. 5.1 step 5), except in a share
+    ``gt_fraction`` of the samples, which keep the ground-truth rule.
     """
 
-    def __init__(self, sequences, data_cfg, seed=0, roi_boxes=None):
+    def __init__(self, sequences, data_cfg, seed=0, roi_boxes=None, gt_fraction=0.0):
         if not sequences:
             raise DataError("no sequences to sample from")
         self.infos = _scan(list(sequences))
         self.cfg = data_cfg
         self.seed = int(seed)
         self.roi_boxes = roi_boxes or {}
+        self.gt_fraction = float(gt_fraction)
 
     def _box_at(self, info, ref, t0):
         for j in range(ref, t0 - 1, -1):
@@ -123,6 +125,8 @@ class LocalSampler:
         idx = clip_indices(n, t0, T + 1)
         boxes = np.empty((T + 1, 4), np.float32)
         given = self.roi_boxes.get(info.seq.name)
+        if given is not None and self.gt_fraction > 0 and rng.random() < self.gt_fraction:
+            given = None
         for j, t in enumerate(idx):
             if j > 0 and given is not None:
                 boxes[j] = given[t]
@@ -166,7 +170,7 @@ def _numpy_map(fn, spec):
     return tf_fn
 
 
-def local_dataset(sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes=None, num_samples=None):
+def local_dataset(sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes=None, num_samples=None, gt_fraction=0.0):
     """Batches of local-model samples (Sec. 3.3) for ``LocalModel.call``.
 
     Each element: ``first_image`` (B, S, S, 3) float32 in [0, 255], ``first_mask`` (B, S, S, 1)
@@ -176,7 +180,7 @@ def local_dataset(sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes
     d, S = cfg.data, cfg.local.roi_size
     seed = cfg.seed if seed is None else seed
     batch_size = batch_size or d.batch_size
-    sampler = LocalSampler(sequences, d, seed, roi_boxes)
+    sampler = LocalSampler(sequences, d, seed, roi_boxes, gt_fraction)
     T = d.seq_len
     spec = {
         "frames": ((T + 1, None, None, 3), tf.uint8),

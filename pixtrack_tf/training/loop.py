@@ -57,10 +57,17 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dic
         elif not resume:
             raise RunDirError(f"{out} already holds a run; pass --resume to continue it (same config) or --force to start over")
         elif cfg_path.exists():
-            old = load_config(cfg_path)
-            if to_dict(old) != to_dict(cfg):
-                diff = sorted(_diff(to_dict(old), to_dict(cfg)))
+            import yaml
+
+            saved = yaml.safe_load(cfg_path.read_text()) or {}
+            diff = sorted(_diff(saved, to_dict(cfg), only_common=True))
+            if diff:
                 raise RunDirError(f"{out}: --resume with a different config ({', '.join(diff)}); use --force to start over")
+            added = sorted(_diff(saved, to_dict(cfg)))
+            if added:  # a config written before these keys existed: record the values now in force
+                save_config(cfg, cfg_path)
+                with open(out / "config_changes.log", "a") as f:
+                    f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} resumed; keys new since the run started: {', '.join(added)}\n")
     out.mkdir(parents=True, exist_ok=True)
     if not cfg_path.exists():
         save_config(cfg, cfg_path)
@@ -69,10 +76,11 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dic
         run_json.write_text(json.dumps(provenance.record(seed=cfg.seed, config=cfg.name, data=data), indent=2))
 
 
-def _diff(a: dict, b: dict, prefix=""):
-    for k in set(a) | set(b):
+def _diff(a: dict, b: dict, prefix="", only_common=False):
+    """Dotted keys whose values differ; with only_common, keys missing from ``a`` are ignored."""
+    for k in (set(a) & set(b)) if only_common else (set(a) | set(b)):
         if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            yield from _diff(a[k], b[k], f"{prefix}{k}.")
+            yield from _diff(a[k], b[k], f"{prefix}{k}.", only_common)
         elif a.get(k) != b.get(k):
             yield f"{prefix}{k}"
 

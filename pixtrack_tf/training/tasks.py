@@ -33,7 +33,10 @@ class LocalTask:
         return LocalModel.from_cfg(self.cfg)
 
     def dataset(self, start_sample, global_batch):
-        return local_dataset(self.sequences, self.cfg, start=start_sample, batch_size=global_batch, roi_boxes=self.roi_boxes)
+        return local_dataset(
+            self.sequences, self.cfg, start=start_sample, batch_size=global_batch, roi_boxes=self.roi_boxes,
+            gt_fraction=self.cfg.train.refine_gt_fraction if self.roi_boxes else 0.0,
+        )  # fmt: skip
 
     def per_example_loss(self, model, batch, training=True):
         probs = model({k: batch[k] for k in ("first_image", "first_mask", "images")}, training=training)
