@@ -40,6 +40,8 @@ def build_parser():
     p.add_argument("--out", default=None, help="output folder (default: out/reproduce-<dataset>)")
     p.add_argument("--run", default=None, help="a finished training run folder to use instead of training (one fold)")
     p.add_argument("--clips", type=int, default=None, help="clips per sequence and length (default: eval.clips_per_sequence)")
+    p.add_argument("--methods", default=None, help="comma-separated subset of the table's methods (default: all)")
+    p.add_argument("--davis-measures", action="store_true", help="also track whole test sequences and report DAVIS J and F")
     p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -66,14 +68,15 @@ def folds_for(args, cfg):
     return out, desc
 
 
-def train_fold(cfg, train_seqs, run_dir: Path, args, data_desc):
+def train_fold(cfg, train_seqs, run_dir: Path, args, data_desc, need_fcn=True):
     from pixtrack_tf.training.iterative import run_iterative
     from pixtrack_tf.training.loop import fit, prepare_run_dir
     from pixtrack_tf.training.tasks import FCNTask
 
     prepare_run_dir(run_dir, cfg, resume=True, force=args.force, data=data_desc)
     run_iterative(cfg, train_seqs, run_dir, progress=not args.no_progress)
-    fit(FCNTask(cfg, train_seqs), run_dir / "fcn", progress=not args.no_progress)
+    if need_fcn:
+        fit(FCNTask(cfg, train_seqs), run_dir / "fcn", progress=not args.no_progress)
 
 
 def load_fold_models(run_dir: Path):
@@ -116,10 +119,24 @@ def make_factories(table, cfg, lm, gm, fcn):
     }
 
 
-def format_markdown(table, rows, paper_rows, auc, desc, prov, cfg_name, wall, lengths, figures) -> str:
+def format_davis(davis_rows, published: bool) -> str:
     from pixtrack_tf.evaluation import paper
 
-    names = list(METHODS[table])
+    lines = ["## DAVIS measures (whole sequences, threshold 0.5, first and last frames left out)", "",
+             "method | J mean | J recall | J decay | F mean | F recall | F decay", "---|---|---|---|---|---|---"]  # fmt: skip
+    for r in davis_rows:
+        lines.append(f"{r['method']} (ours) | " + " | ".join(f"{r[f'{m}_{k}']:.3f}" for m in "JF" for k in ("mean", "recall", "decay")))
+    if published:
+        for name, j in paper.DAVIS2016_VAL_J.items():
+            lines.append(f"{name} (published, full val set) | {j:.3f} | - | - | - | - | -")
+    lines += ["", f"Per sequence J mean ({davis_rows[0]['method']}): " + ", ".join(f"{s} {v['J']:.3f}" for s, v in davis_rows[0]["per_sequence"].items()), ""]
+    return "\n".join(lines)
+
+
+def format_markdown(table, rows, paper_rows, auc, desc, prov, cfg_name, wall, lengths, figures, names=None) -> str:
+    from pixtrack_tf.evaluation import paper
+
+    names = names or list(METHODS[table])
     lines = [f"# Table {table} — reproduced", ""]
     if desc.get("dataset") == "embedded":
         lines += ["**Data: the embedded synthetic benchmark, NOT VOT2016.** Our numbers are not comparable with the paper's; they are shown side by side only to read the trends.", ""]
@@ -160,7 +177,7 @@ def main(argv=None) -> int:
     from pixtrack_tf.data import DataError
     from pixtrack_tf.evaluation import evaluator, figures, paper
     from pixtrack_tf.evaluation.metrics import RocAccumulator
-    from pixtrack_tf.evaluation.protocol import read_clip, run_clips, sample_clips
+    from pixtrack_tf.evaluation.protocol import read_clip, run_clips, sample_clips, whole_sequences
     from pixtrack_tf.training.loop import RunDirError, TrainingDiverged
 
     try:
@@ -176,7 +193,17 @@ def main(argv=None) -> int:
     thresholds = THRESHOLDS[args.table]
     if args.dataset == "embedded":
         print("Data: the embedded synthetic benchmark (NOT VOT2016): numbers are not comparable with the paper's.", file=sys.stderr)
-    results = {m: {"clips": [], "roc": RocAccumulator()} for m in METHODS[args.table].values()}
+    methods = dict(METHODS[args.table])
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",")]
+        unknown = [m for m in wanted if m not in methods]
+        if unknown:
+            print(f"error: unknown method(s) {unknown}; Table {args.table} has {list(methods)}", file=sys.stderr)
+            return 2
+        methods = {m: methods[m] for m in wanted}
+    need_fcn = any("fcn" in v for v in methods.values())
+    results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
+    davis_results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     overlay_rows = []
     timings = {}
     for k, (train_seqs, test_seqs) in enumerate(folds):
@@ -184,8 +211,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         try:
             if args.run is None:
-                train_fold(cfg, train_seqs, run_dir, args, {**desc, "fold": k, "train": [s.name for s in train_seqs]})
-            elif not (run_dir / "fcn" / "model.weights.h5").exists():
+                train_fold(cfg, train_seqs, run_dir, args, {**desc, "fold": k, "train": [s.name for s in train_seqs]}, need_fcn)
+            elif need_fcn and not (run_dir / "fcn" / "model.weights.h5").exists():
                 from pixtrack_tf.training.loop import fit
                 from pixtrack_tf.training.tasks import FCNTask
                 from pixtrack_tf.config import load_config as _lc
@@ -202,13 +229,18 @@ def main(argv=None) -> int:
         run_cfg, lm, gm, fcn = load_fold_models(run_dir)
         clips = sample_clips(test_seqs, lengths, per_seq, seed=run_cfg.seed + 1000 + k)
         raw = out / "raw" / f"fold{k}"
-        for method, make in make_factories(args.table, run_cfg, lm, gm, fcn).items():
-            run_clips(method, make, clips, test_seqs, raw, progress=not args.no_progress)
+        factories = make_factories(args.table, run_cfg, lm, gm, fcn)
+        for method in methods.values():
+            run_clips(method, factories[method], clips, test_seqs, raw, progress=not args.no_progress)
             res = evaluator.evaluate_method(raw / method, test_seqs, thresholds)
             results[method]["clips"] += res["clips"]
             results[method]["roc"].merge(res["roc"])
+            if args.davis_measures:
+                run_clips(method, factories[method], whole_sequences(test_seqs), test_seqs, out / "raw_full" / f"fold{k}", progress=not args.no_progress)
+                res = evaluator.evaluate_method(out / "raw_full" / f"fold{k}" / method, test_seqs, thresholds, davis=True)
+                davis_results[method]["clips"] += res["clips"]
         timings[f"fold{k}_track_eval_s"] = time.perf_counter() - t0
-        first_method = list(METHODS[args.table].values())[0]
+        first_method = list(methods.values())[0]
         by_name = {s.name: s for s in test_seqs}
         longest = max(lengths)
         for d in sorted((raw / first_method).glob(f"*/L{longest:04d}_*"))[:4]:
@@ -218,6 +250,7 @@ def main(argv=None) -> int:
     rows = []
     for m, res in results.items():
         rows += evaluator.iou_rows(names[m], res, thresholds, lengths)
+    davis_rows = [evaluator.davis_rows(names[m], r) for m, r in davis_results.items() if r["clips"]]
     auc = {names[m]: res["roc"].auc() for m, res in results.items()}
     figs = [
         figures.plot_roc({names[m]: r["roc"] for m, r in results.items()}, out / f"table{args.table}_roc.png", f"Table {args.table} methods: pixel ROC"),
@@ -244,8 +277,14 @@ def main(argv=None) -> int:
         "config": to_dict(cfg),
         "provenance": prov,
     }
+    if davis_rows:
+        doc["davis"] = davis_rows
+        if args.dataset == "davis2016":
+            doc["davis_published_val_J_mean"] = paper.DAVIS2016_VAL_J
     (out / f"table{args.table}.json").write_text(json.dumps(doc, indent=1))
-    md = format_markdown(args.table, rows, paper_rows, auc, desc, prov, cfg.name, wall, lengths, figs)
+    md = format_markdown(args.table, rows, paper_rows, auc, desc, prov, cfg.name, wall, lengths, figs, list(names[m] for m in methods.values()))
+    if davis_rows:
+        md += "\n" + format_davis(davis_rows, args.dataset == "davis2016")
     (out / f"table{args.table}.md").write_text(md)
     print(md)
     print(f"wrote {out / f'table{args.table}.md'} and {out / f'table{args.table}.json'}", file=sys.stderr)

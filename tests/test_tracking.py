@@ -153,6 +153,12 @@ def test_reproduce_end_to_end_quick(tmp_path):
     assert reproduce.main(["--table", "2", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     doc2 = json.loads((tmp_path / "table2.json").read_text())
     assert {r["method"] for r in doc2["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"}
+    # a subset of methods, plus DAVIS J and F on whole sequences
+    assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--no-progress", "--methods", "2-stage ConvLSTM", "--davis-measures"]) == 0
+    doc3 = json.loads((tmp_path / "table3.json").read_text())
+    assert [r["method"] for r in doc3["davis"]] == ["2-stage ConvLSTM"]
+    assert {"J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"} <= set(doc3["davis"][0])
+    assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--methods", "nope"]) == 2
     # a different seed gives different numbers (nothing is typed in)
     other = tmp_path / "seed1"
     assert reproduce.main(["--table", "3", "--quick", "--out", str(other), "--no-progress", "--set", "seed=1"]) == 0
