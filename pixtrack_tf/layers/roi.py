@@ -37,6 +37,14 @@ def box_to_theta(box, frame_hw, anchor):
     return tf.stack([s, tx, ty], axis=-1)
 
 
+def clip_side(boxes, lo, hi):
+    """Square boxes (B, 4) with their side clipped to [lo, hi] pixels, centres kept."""
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    side = tf.clip_by_value(boxes[:, 2] - boxes[:, 0], lo, hi)
+    return square_box(cx, cy, side)
+
+
 def square_box(cx, cy, side):
     """Square box (..., 4) of the given centre and side."""
     half = side / 2

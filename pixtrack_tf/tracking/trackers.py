@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.data.sequence import DataError, mask_box
-from pixtrack_tf.layers.roi import box_to_theta, crop_roi, paste_roi, theta_to_box
+from pixtrack_tf.layers.roi import box_to_theta, clip_side, crop_roi, paste_roi, theta_to_box
 from pixtrack_tf.models.local_model import dilate
 
 CENTROID_EPS = 1e-3
@@ -236,7 +236,8 @@ def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lst
     hw = tf.shape(frame)[:2]
     theta_t, gstates = gm.step(prev_map[None], tf.reshape(aspect, (1, 1)), gstates)
     theta_est = beta * theta_t[0] + (1.0 - beta) * theta_old
-    box = theta_to_box(theta_est[None], hw, float(cfg.global_.anchor_size[0]))[0]
+    box = theta_to_box(theta_est[None], hw, float(cfg.global_.anchor_size[0]))
+    box = clip_side(box, float(cfg.data.roi_min), float(cfg.data.roi_max))[0]  # the ROI sizes the local model knows
     x = crop_roi(frame[None], box[None], S)
     prob, lstates = lm.step(x, lstates)
     full = paste_roi(prob, box[None], hw)
@@ -250,6 +251,9 @@ class TwoStageTracker(RoiTracker):
     1: crop ROI x_0, z_0 with theta_0;  2: initialise the local model's memory from x_0, z_0;
     for t = 1..T: 4: theta_t = M1(Z_hat_{t-1});  5: theta_est = beta theta_t + (1 - beta) theta_old;
     6: crop x_t from X_t with theta_est;  7: z_hat_t = M2(x_t);  8: fill Z_hat_t with z_hat_t.
+
+    The ROI's side is clipped to [data.roi_min, data.roi_max] (Sec. 3.3's [56, 672]), the range of
+    ROIs the local model was trained on; theta_est itself is kept unclipped.
 
     theta_0 is the first frame's ROI (Sec. 3.3 rule on the given mask); theta_old is the previous
     theta_est. Line 8 pastes with theta_est, the parameter the crop was taken with (the paper writes
