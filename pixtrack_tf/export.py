@@ -36,7 +36,7 @@ STATE_NAMES = ["state_theta", "state_map", "state_aspect"] + [f"state_global_{k}
 
 
 class TwoStageModule(tf.Module):
-    """The SavedModel's root: copies of the weights (float32 or float16) and the two signatures."""
+    """The SavedModel's root: copies of the weights (float32, float16 or int8 + scales) and the two signatures."""
 
     def __init__(self, cfg, lm, gm, weights_dtype="float32"):
         super().__init__(name="pixtrack_two_stage")

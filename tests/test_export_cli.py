@@ -153,3 +153,25 @@ def test_export_refuses_existing_out_and_missing_run(tmp_path, exported):
 
     assert export.main(["--run", str(tmp_path), "--out", str(exported)]) == 2
     assert export.main(["--run", str(tmp_path), "--out", str(tmp_path / "new")]) == 2
+
+
+def test_half_and_int8_weights_are_smaller_and_close(tmp_path, run_dir, exported):
+    from pixtrack_tf import export
+    from pixtrack_tf.data.embedded import load_embedded
+
+    seq = load_embedded(seed=4, num_sequences=2, n_frames=20, cache_dir=tmp_path / "emb")[0]
+    size = lambda d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())  # noqa: E731
+    ref = export.SavedModelTracker(exported)
+    ref.init(seq.frame(0), seq.mask(0))
+    ref_out = [ref.track(seq.frame(i)) for i in range(1, 4)]
+    for dtype, max_size in (("float16", 0.55), ("int8", 0.3)):
+        out = tmp_path / dtype
+        assert export.main(["--run", str(run_dir), "--out", str(out), "--weights-dtype", dtype]) == 0
+        assert size(out) < max_size * size(exported)
+        tr = export.SavedModelTracker(out)
+        tr.init(seq.frame(0), seq.mask(0))
+        for i, r in zip(range(1, 4), ref_out):
+            got = tr.track(seq.frame(i))
+            # a tiny change of theta moves the ROI's border by a fraction of a pixel: compare on average
+            assert np.abs(got.prob - r.prob).mean() < 5e-3, dtype
+            np.testing.assert_allclose(got.box, r.box, atol=1.0, err_msg=dtype)
