@@ -17,8 +17,8 @@
 # Give the tracker a video (or a folder of frames) and the first frame's object mask; it returns a
 # mask for every frame. Here the video is a DAVIS 2016 val sequence when `../shared/data/davis2016`
 # is present, else a sequence of the embedded benchmark. The model is the DAVIS-trained SavedModel in
-# `results/models/davis2016-cpu` when present; otherwise (and in smoke mode, `PIXTRACK_SMOKE=1`) a
-# tiny model is trained for a few steps, just to show the calls.
+# `results/models/davis2016-cpu` (or its preview, `davis2016-cpu-preview`) when present; otherwise
+# (and in smoke mode, `PIXTRACK_SMOKE=1`) a tiny model is trained for a few steps, just to show the calls.
 
 # %%
 import json
@@ -47,8 +47,9 @@ print("frames:", frames_dir, "\nfirst mask:", first_mask)
 # ## The model
 
 # %%
-model = ROOT / "results" / "models" / "davis2016-cpu"
-if SMOKE or not (model / "saved_model.pb").exists():
+candidates = [ROOT / "results" / "models" / name for name in ("davis2016-cpu", "davis2016-cpu-preview")]
+model = next((m for m in candidates if (m / "saved_model.pb").exists()), None)
+if SMOKE or model is None:
     from pixtrack_tf import export, train
 
     run = WORK / "run"

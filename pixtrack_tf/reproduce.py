@@ -181,7 +181,10 @@ def main(argv=None) -> int:
     from pixtrack_tf.training.loop import RunDirError, TrainingDiverged
 
     try:
-        cfg = load_config(args.config or ("tiny" if args.quick else "reproduce"), args.set)
+        default = "tiny" if args.quick else "reproduce"
+        if args.run and args.config is None:  # evaluate a finished run with the config it was trained with
+            default = Path(args.run) / "config.yaml"
+        cfg = load_config(args.config or default, args.set)
         folds, desc = folds_for(args, cfg)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
