@@ -80,17 +80,12 @@ def train_fold(cfg, train_seqs, run_dir: Path, args, data_desc, need_fcn=True):
 
 
 def load_fold_models(run_dir: Path):
-    import dataclasses
-
     from pixtrack_tf.models import FCNModel
-    from pixtrack_tf.tracking.run import load_models
+    from pixtrack_tf.tracking.run import load_models, load_trained
 
     cfg, lm, gm = load_models(run_dir)
-    fcn = None
-    if (run_dir / "fcn" / "model.weights.h5").exists():
-        light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
-        fcn = FCNModel.from_cfg(light)
-        fcn.load_weights(run_dir / "fcn" / "model.weights.h5")
+    fcn_weights = run_dir / "fcn" / "model.weights.h5"
+    fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights.exists() else None
     return cfg, lm, gm, fcn
 
 
@@ -218,9 +213,8 @@ def main(argv=None) -> int:
             elif need_fcn and not (run_dir / "fcn" / "model.weights.h5").exists():
                 from pixtrack_tf.training.loop import fit
                 from pixtrack_tf.training.tasks import FCNTask
-                from pixtrack_tf.config import load_config as _lc
 
-                fit(FCNTask(_lc(run_dir / "config.yaml"), train_seqs), run_dir / "fcn", progress=not args.no_progress)
+                fit(FCNTask(load_config(run_dir / "config.yaml"), train_seqs), run_dir / "fcn", progress=not args.no_progress)
         except (RunDirError, DataError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -1,7 +1,6 @@
 """Figures: pixel ROC (Fig. 4 left), framewise IoU (Fig. 4 right) and Fig. 7-style overlays."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 

@@ -60,10 +60,20 @@ def find_weights(run_dir) -> dict:
     return found
 
 
+def load_trained(model_cls, cfg, path):
+    """Build ``model_cls`` from ``cfg`` and load a weights file. The file carries the frozen backbone
+    too, so the HED weights are not loaded first."""
+    import dataclasses
+
+    light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
+    model = model_cls.from_cfg(light)
+    model.load_weights(path)
+    return model
+
+
 def load_models(run_dir, need=("local", "global")):
     """(cfg, local_model or None, global_model or None) from a training run folder."""
     from pixtrack_tf.models import GlobalModel, LocalModel
-    import dataclasses
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
@@ -73,13 +83,6 @@ def load_models(run_dir, need=("local", "global")):
     missing = [p for p in need if p not in weights]
     if missing:
         raise FileNotFoundError(f"{run_dir}: no trained {' and '.join(missing)} model (model.weights.h5) yet")
-    lm = gm = None
-    # the weights file carries the frozen backbone too: do not load the HED weights first
-    light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
-    if "local" in weights:
-        lm = LocalModel.from_cfg(light)
-        lm.load_weights(weights["local"])
-    if "global" in weights:
-        gm = GlobalModel.from_cfg(light)
-        gm.load_weights(weights["global"])
+    lm = load_trained(LocalModel, cfg, weights["local"]) if "local" in weights else None
+    gm = load_trained(GlobalModel, cfg, weights["global"]) if "global" in weights else None
     return cfg, lm, gm

@@ -59,6 +59,13 @@ def _check_frame(frame, hw=None):
     return frame.astype(np.uint8, copy=False)
 
 
+def crop_first_roi(frame, mask, box, size):
+    """The first frame's ROI image (1, S, S, 3) and binary mask (1, S, S, 1); mask (H, W) float."""
+    x0 = crop_roi(frame[None], box[None], size)
+    z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], size) >= 0.5, tf.float32)
+    return x0, z0
+
+
 class LstmSegmenter:
     """The local model as an ROI segmenter: memory from the first ROI (Sec. 3.2), then one step per frame."""
 
@@ -75,8 +82,7 @@ class LstmSegmenter:
         self.states = None
 
     def _init_graph(self, frame, mask, box):
-        x0 = crop_roi(frame[None], box[None], self.S)
-        z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], self.S) >= 0.5, tf.float32)
+        x0, z0 = crop_first_roi(frame, mask, box, self.S)
         return self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, self.radius)))
 
     def _local_graph(self, frame, box, states):
@@ -114,14 +120,9 @@ class FcnSegmenter:
         self.opt_init = [np.asarray(v) for v in self.optimizer.variables]
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
-        self._crop_fn = tf.function(self._crop_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box])
+        self._crop_fn = tf.function(lambda f, m, b: crop_first_roi(f, m, b, self.S), input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box])
         self._ft_fn = tf.function(self._ft_graph, input_signature=[tf.TensorSpec((1, self.S, self.S, 3)), tf.TensorSpec((1, self.S, self.S, 1))])
         self._seg_fn = tf.function(self._seg_graph, input_signature=[frame, box])
-
-    def _crop_graph(self, frame, mask, box):
-        x0 = crop_roi(frame[None], box[None], self.S)
-        z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], self.S) >= 0.5, tf.float32)
-        return x0, z0
 
     def _ft_graph(self, x0, z0):
         from pixtrack_tf.training.losses import cross_entropy_sum
@@ -220,11 +221,10 @@ def two_stage_init(lm, cfg, frame, mask):
     hw = tf.shape(frame)[:2]
     box = initial_box_tf(mask, d.roi_context, float(d.roi_min), float(d.roi_max))
     theta = box_to_theta(box[None], hw, float(cfg.global_.anchor_size[0]))[0]
-    m = tf.cast(mask, tf.float32)[None, :, :, None]
-    x0 = crop_roi(frame[None], box[None], S)
-    z0 = tf.cast(crop_roi(m, box[None], S) >= 0.5, tf.float32)
+    m = tf.cast(mask, tf.float32)
+    x0, z0 = crop_first_roi(frame, m, box, S)
     lstates = lm.initialize(x0, tf.convert_to_tensor(dilate(z0, int(round(cfg.local.mask_dilation * S)))))
-    zmap = tf.image.resize(m, [M, M], method="bilinear")[0]
+    zmap = tf.image.resize(m[None, :, :, None], [M, M], method="bilinear")[0]
     aspect = tf.cast(hw[1], tf.float32) / tf.cast(hw[0], tf.float32)
     return theta, zmap, aspect, lstates
 

@@ -82,9 +82,8 @@ def prediction_clips(tracks: dict, names, seq_len: int):
 
 def run_iterative(cfg, sequences, out, strategy=None, progress=True):
     """All five steps of Sec. 5.1 into ``out``; finished steps are skipped, a started one resumes."""
-    from pixtrack_tf.tracking.run import load_models  # noqa: F401  (keeps import order explicit)
     from pixtrack_tf.models import GlobalModel, LocalModel
-    import dataclasses
+    from pixtrack_tf.tracking.run import load_trained
 
     out = Path(out)
     by_name = {s.name: s for s in sequences}
@@ -98,17 +97,11 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
     # step 2
     fit(GlobalTask(cfg, sequences), out / "step2_global", strategy=strategy, progress=progress)
 
-    light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
-
     def load_local(path):
-        m = LocalModel.from_cfg(light)
-        m.load_weights(path)
-        return m
+        return load_trained(LocalModel, cfg, path)
 
     def load_global(path):
-        m = GlobalModel.from_cfg(light)
-        m.load_weights(path)
-        return m
+        return load_trained(GlobalModel, cfg, path)
 
     # step 3: local model 1 on subset 2 and local model 2 on subset 1, with the step-2 global model
     lm_a, lm_b = load_local(out / "step1_local_a" / "model.weights.h5"), load_local(out / "step1_local_b" / "model.weights.h5")

@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pixtrack_tf.config import Config, load_config, save_config, to_dict
+from pixtrack_tf.config import Config, save_config, to_dict
 from pixtrack_tf import provenance
 
 

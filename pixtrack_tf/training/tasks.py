@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.data.pipelines import global_dataset, global_dataset_from_predictions, local_dataset
@@ -130,7 +129,3 @@ def summarize_images(tag_images: dict, step, max_frames=4):
         if x.shape.rank == 4:  # (T, H, W, C)
             x = x[:max_frames]
         tf.summary.image(tag, tf.cast(tf.clip_by_value(tf.cast(x, tf.float32), 0.0, 1.0), tf.float32), step=step, max_outputs=max_frames)
-
-
-def numpy_weights(model):
-    return [np.asarray(v) for v in model.weights]
