@@ -40,7 +40,7 @@ def test_boundary_f_by_hand():
     assert boundary_f(shifted, gt) == 1.0
     # ... a 10 px shift is not: only the horizontal edges (shifted along themselves) partly match
     far = np.roll(gt, 10, axis=1)
-    b_gt, b_far = seg2bmap(gt), seg2bmap(far)
+    b_gt = seg2bmap(gt)
     assert b_gt.sum() > 0 and 0.3 < boundary_f(far, gt) < 0.9
     # an explicit tolerance in pixels
     assert boundary_f(far, gt, bound_th=10) == 1.0

@@ -1,6 +1,5 @@
 """The notebooks run end to end in smoke mode (PIXTRACK_SMOKE=1), and each .ipynb matches its
 py:percent twin (jupytext pairing)."""
-import os
 from pathlib import Path
 
 import pytest

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixtrack_tf.config import load_config
 from pixtrack_tf.data.sequence import DataError, read_folder
 from pixtrack_tf.evaluation import evaluator
-from pixtrack_tf.evaluation.protocol import Clip, run_clips, sample_clips
+from pixtrack_tf.evaluation.protocol import run_clips, sample_clips
 from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
 from pixtrack_tf.tracking import GroundTruthRoiTracker, OneStageTracker, TwoStageTracker, centroid, initial_box
 from pixtrack_tf.tracking.run import track_sequence
