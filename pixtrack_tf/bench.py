@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -115,16 +116,20 @@ def gemm_gflops(dtype="float32", n=2048, reps=10) -> float:
     return 2 * n**3 / (ms / 1000) / 1e9
 
 
-def run_bench(cfg, dtype="float32", seq=None, pipelines=True) -> dict:
-    import keras
+def run_bench(cfg, dtype="float32", seq=None, pipelines=True, train=True, objects=4) -> dict:
+    from pixtrack_tf.models.precision import precision
+
+    with precision(dtype):
+        return _run_bench(cfg, dtype, seq, pipelines, train, objects)
+
+
+def _run_bench(cfg, dtype, seq, pipelines, train, objects) -> dict:
     import tensorflow as tf
 
     from pixtrack_tf.layers.roi import crop_roi, paste_roi
     from pixtrack_tf.models import GlobalModel, LocalModel
-    from pixtrack_tf.tracking import TwoStageTracker
+    from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
 
-    if dtype == "bfloat16":
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     gemm32 = gemm_gflops("float32")
     gemm = gemm_gflops("bfloat16") if dtype == "bfloat16" else gemm32
     lm, gm = LocalModel.from_cfg(cfg), GlobalModel.from_cfg(cfg)
@@ -137,6 +142,9 @@ def run_bench(cfg, dtype="float32", seq=None, pipelines=True) -> dict:
     tr = TwoStageTracker(lm, gm, cfg)
     tr.init(frame, mask)
     whole_ms = _median_ms(lambda: tr.track(frame))
+    multi = MultiObjectTracker(lm, gm, cfg)
+    multi.init(frame, [np.roll(mask, 60 * k, axis=1) for k in range(objects)])
+    multi_ms = _median_ms(lambda: multi.track(frame))
     states = tr.segmenter.states
     x = tf.constant(rng.uniform(0, 255, (1, S, S, 3)).astype(np.float32))
     local_fn = tf.function(lambda x, s: lm.step(x, s))
@@ -172,13 +180,177 @@ def run_bench(cfg, dtype="float32", seq=None, pipelines=True) -> dict:
         "limit_ratio": limit_ms / whole_ms,
         "local_limit_ratio": (sum(lf.values()) / (gemm * 1e9) * 1000) / local_ms,
         "retraces_after_first_frame": int(tr._step_fn.experimental_get_tracing_count()) - 1,
+        "objects": objects,
+        "objects_step_ms": multi_ms,
+        "objects_frames_per_s": 1000 * objects / multi_ms,
+        "objects_speedup": objects * whole_ms / multi_ms,
     }
-    out.update(train_bench(cfg, gemm))
-    if pipelines and seq is not None:
+    if train:
+        out.update(train_bench(cfg, gemm))
+    if pipelines and seq is not None and train:
         out.update(pipeline_bench(cfg, seq, out["train_step_ms"]))
-    if dtype == "bfloat16":
-        keras.mixed_precision.set_global_policy("float32")
     return out
+
+
+# -- backend-neutral timing (KERAS_BACKEND=jax on a GPU machine without TensorFlow) -------------------
+def _compile(fn):
+    """jax.jit under JAX, tf.function under TensorFlow, eager otherwise."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    return fn
+
+
+def _sync(x):
+    """Wait for the device: the computation behind ``x`` has finished when this returns."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.block_until_ready(x)
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, x)
+
+
+def _stateless(variables, body):
+    """``body`` as a pure function of the variables' values (so jax.jit takes them as arguments)."""
+    import keras
+
+    def fn(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return body(*args)
+
+    return fn
+
+
+def device_name() -> str:
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        d = jax.devices()[0]
+        return f"{d.platform}: {getattr(d, 'device_kind', d)}"
+    return "cpu"
+
+
+def keras_gemm_gflops(dtype="float32", n=2048, reps=10) -> float:
+    import keras
+    from keras import ops
+
+    a = ops.cast(keras.random.normal((n, n), seed=1), dtype)
+    f = _compile(lambda x: ops.matmul(x, x))
+    ms = _median_ms(lambda: _sync(f(a)), warmup=2, reps=reps)
+    return 2 * n**3 / (ms / 1000) / 1e9
+
+
+def models_bench(cfg, dtype="float32", batches=(1, 8), gemm_n=2048) -> dict:
+    """The global and local models of one tracking step (Algorithm 1 lines 4 and 7) and one local
+    training step (forward + backward of the cross-entropy of Eq. 2), in keras.ops only, on whatever
+    Keras backend and device is active. Crop and paste-back (TensorFlow ops) are not included.
+    ``batches``: objects tracked together in one batched step (their frames/s are objects x frames)."""
+    import dataclasses
+
+    import keras
+    from keras import ops
+
+    from pixtrack_tf.models import GlobalModel, LocalModel
+    from pixtrack_tf.models.precision import precision
+
+    light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
+    with precision(dtype):
+        lm, gm = LocalModel.from_cfg(light), GlobalModel.from_cfg(light)
+    gemm32 = keras_gemm_gflops("float32", gemm_n)
+    gemm = keras_gemm_gflops("bfloat16", gemm_n) if dtype == "bfloat16" else gemm32
+    S, M = cfg.local.roi_size, cfg.global_.map_size
+    f, F = S // 16, cfg.local.lstm_filters
+    lvars, gvars = list(lm.variables), list(gm.variables)
+    lvals, gvals = [v.value for v in lvars], [v.value for v in gvars]
+
+    def both(rois, zmap, aspect, gst, lst):
+        theta, gst = gm.step(zmap, aspect, gst)
+        prob, lst = lm.step(rois, lst)
+        return theta, prob, gst, lst
+
+    local_fn = _compile(_stateless(lvars, lm.step))
+    global_fn = _compile(_stateless(gvars, gm.step))
+    both_fn = _compile(_stateless(lvars + gvars, both))
+    lf, gf = local_step_flops(cfg), global_step_flops(cfg)
+    step_flop = sum(lf.values()) + sum(gf.values())
+    out = {"backend": keras.backend.backend(), "device": device_name(), "config": cfg.name, "dtype": dtype,
+           "jax_default_matmul_precision": os.environ.get("JAX_DEFAULT_MATMUL_PRECISION", "default"),
+           "gemm_gflops": gemm, "gemm_gflops_float32": gemm32, "step_gflop": step_flop / 1e9, "batches": {}}
+    for b in batches:
+        rois = keras.random.uniform((b, S, S, 3), 0, 255, seed=2)
+        zmap = keras.random.uniform((b, M, M, 1), seed=3)
+        aspect = ops.full((b, 1), 16 / 9)
+        lst = [ops.zeros((b, f, f, F))] * 4
+        gst = gm.initial_states(b)
+        local_ms = _median_ms(lambda: _sync(local_fn(lvals, rois, lst)))
+        global_ms = _median_ms(lambda: _sync(global_fn(gvals, zmap, aspect, gst)))
+        step_ms = _median_ms(lambda: _sync(both_fn(lvals + gvals, rois, zmap, aspect, gst, lst)))
+        limit_ms = b * step_flop / (gemm * 1e9) * 1000
+        out["batches"][str(b)] = {"local_ms": local_ms, "global_ms": global_ms, "step_ms": step_ms,
+                                  "object_frames_per_s": 1000 * b / step_ms, "limit_ratio": limit_ms / step_ms}
+    out.update(keras_train_bench(cfg, lm, gemm))
+    return out
+
+
+def keras_train_bench(cfg, lm, gemm) -> dict:
+    """Forward + backward of one local-model training batch (the cross-entropy term of Eq. 2; no
+    optimizer update), in keras.ops on the active backend."""
+    import keras
+    from keras import ops
+
+    B, T, S = cfg.data.batch_size, cfg.data.seq_len, cfg.local.roi_size
+    inputs = {
+        "first_image": keras.random.uniform((B, S, S, 3), 0, 255, seed=4),
+        "first_mask": ops.ones((B, S, S, 1)),
+        "images": keras.random.uniform((B, T, S, S, 3), 0, 255, seed=5),
+    }
+    target = ops.zeros((B, T, S, S, 1))
+    tv, ntv = lm.trainable_variables, lm.non_trainable_variables
+
+    def loss_fn(tvals, ntvals):
+        probs, _ = lm.stateless_call(tvals, ntvals, inputs, training=True)
+        return ops.sum(keras.losses.binary_crossentropy(target, probs)) / B
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        grad_fn = jax.jit(jax.value_and_grad(loss_fn))
+        args = ([v.value for v in tv], [v.value for v in ntv])
+        ms = _median_ms(lambda: _sync(grad_fn(*args)), warmup=2, reps=5)
+    else:
+        import tensorflow as tf
+
+        @tf.function
+        def grad_fn():
+            with tf.GradientTape() as tape:
+                loss = loss_fn(tv, ntv)
+            return loss, tape.gradient(loss, tv)
+
+        ms = _median_ms(lambda: _sync(grad_fn()), warmup=2, reps=5)
+    flop = train_step_flops(cfg)
+    return {"train_step_ms": ms, "train_step_gflop": flop / 1e9, "train_limit_ratio": (flop / (gemm * 1e9) * 1000) / ms}
+
+
+def format_models_report(r: dict) -> str:
+    lines = [f"config {r['config']}, {r['dtype']}, Keras backend {r['backend']} on {r['device']} (models only; crop/paste not included)"
+             + (f"; JAX_DEFAULT_MATMUL_PRECISION={r['jax_default_matmul_precision']}" if r["backend"] == "jax" else ""),
+             f"GEMM rate: {r['gemm_gflops']:.1f} GFLOP/s ({r['dtype']}); float32 {r['gemm_gflops_float32']:.1f}; step {r['step_gflop']:.2f} GFLOP per object"]
+    for b, x in r["batches"].items():
+        lines.append(f"batch {b}: global {x['global_ms']:.2f} ms, local {x['local_ms']:.2f} ms, both {x['step_ms']:.2f} ms = "
+                     f"{x['object_frames_per_s']:.1f} object-frames/s, {x['limit_ratio']:.2f} of the limit")
+    lines.append(f"local training step forward+backward: {r['train_step_ms']:.1f} ms, {r['train_step_gflop']:.1f} GFLOP -> {r['train_limit_ratio']:.2f} of the limit")
+    return "\n".join(lines)
 
 
 def train_bench(cfg, gemm) -> dict:
@@ -233,8 +405,11 @@ def format_report(r: dict) -> str:
         f"whole step {r['step_ms']:.1f} ms = {r['frames_per_s']:.2f} frames/s",
         f"whole step: {r['step_gflop']:.2f} GFLOP, limit {r['limit_ms']:.1f} ms -> {r['limit_ratio']:.2f} of the limit "
         f"(local model alone {r['local_limit_ratio']:.2f}); retraces after the first frame: {r['retraces_after_first_frame']}",
-        f"local training step (batch {'{'}B{'}'}): {r['train_step_ms']:.0f} ms, {r['train_step_gflop']:.1f} GFLOP -> {r['train_limit_ratio']:.2f} of the limit",
+        f"{r['objects']} objects in one batched step: {r['objects_step_ms']:.1f} ms = {r['objects_frames_per_s']:.2f} object-frames/s, "
+        f"{r['objects_speedup']:.2f}x {r['objects']} single-object steps",
     ]
+    if "train_step_ms" in r:
+        lines.append(f"local training step (batch {'{'}B{'}'}): {r['train_step_ms']:.0f} ms, {r['train_step_gflop']:.1f} GFLOP -> {r['train_limit_ratio']:.2f} of the limit")
     if "pipeline_sequences_per_s" in r:
         lines.append(
             f"tf.data local pipeline: {r['pipeline_sequences_per_s']:.2f} sequences/s vs training {r['training_sequences_per_s']:.2f} "
@@ -250,19 +425,33 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-pipelines", action="store_true", help="skip the tf.data measurement")
+    p.add_argument("--no-train", action="store_true", help="skip the training-step (and tf.data) measurement")
+    p.add_argument("--objects", type=int, default=4, help="objects tracked together in the batched-step measurement")
     p.add_argument("--record", help="append the report to this Markdown file (e.g. results/benchmarks.md)")
+    p.add_argument("--models-only", action="store_true",
+                   help="time only the models in keras.ops on the active Keras backend (KERAS_BACKEND=jax on a GPU, no TensorFlow needed)")
+    p.add_argument("--batches", default="1,8", help="with --models-only: objects per batched step, comma-separated")
+    p.add_argument("--gemm-n", type=int, default=2048, help="with --models-only: matrix side of the GEMM-rate measurement")
     args = p.parse_args(argv)
     from pixtrack_tf import provenance
     from pixtrack_tf.config import load_config
 
     cfg = load_config(args.config, args.set)
+    if args.models_only:
+        r = models_bench(cfg, args.dtype, [int(b) for b in args.batches.split(",")], args.gemm_n)
+        r["report"] = format_models_report(r)
+        return _emit(r, args, cfg, provenance)
     seqs = None
-    if not args.no_pipelines:
+    if not (args.no_pipelines or args.no_train):
         from pixtrack_tf.data.embedded import load_embedded
 
         seqs = load_embedded(num_sequences=60)
-    r = run_bench(cfg, args.dtype, seqs, pipelines=not args.no_pipelines)
+    r = run_bench(cfg, args.dtype, seqs, pipelines=not args.no_pipelines, train=not args.no_train, objects=args.objects)
     r["report"] = format_report(r).replace("{B}", str(cfg.data.batch_size))
+    return _emit(r, args, cfg, provenance)
+
+
+def _emit(r, args, cfg, provenance) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in r.items() if k != "report"}, indent=1))
     else:
@@ -270,7 +459,8 @@ def main(argv=None) -> int:
     if args.record:
         prov = provenance.record(seed=cfg.seed, config=cfg.name)
         with open(args.record, "a") as f:
-            f.write(f"\n## {cfg.name}, {args.dtype} — {prov['time_utc']}\n\n")
+            where = f", {r['backend']} on {r['device']}" if "backend" in r else ""
+            f.write(f"\n## {cfg.name}, {args.dtype}{where} — {prov['time_utc']}\n\n")
             f.write(f"- command: `{prov['command']}`\n- commit: `{prov['commit']}`\n- machine: {prov['machine']['cpu']}, {prov['machine']['cpu_count']} cores, {prov['machine']['memory_gb']} GiB\n")
             f.write(f"- versions: {json.dumps(prov['versions'])}\n\n```\n{r['report']}\n```\n\n")
             f.write("```json\n" + json.dumps({k: v for k, v in r.items() if k != "report"}) + "\n```\n")

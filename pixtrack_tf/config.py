@@ -23,6 +23,9 @@ import yaml
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
 class ConfigError(ValueError):
     """A config file or override that cannot be applied."""
 
@@ -120,6 +123,9 @@ class TrackConfig:
     one_stage_context: float = 2.0  # 1-stage / FCN: fixed ROI side from the first mask
     fcn_finetune_steps: int = 20
     fcn_finetune_lr: float = 1e-5
+    # arithmetic of the tracking step: "float32", or "bfloat16" (Keras mixed_bfloat16: weights kept in
+    # float32, convolutions and ConvLSTM states in bfloat16, probabilities and theta in float32)
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"global.anchor_size must be positive, got {w}")
     if not 0.0 <= cfg.track.beta <= 1.0:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
+    if cfg.track.precision not in PRECISIONS:
+        raise ConfigError(f"track.precision must be one of {', '.join(PRECISIONS)}, got {cfg.track.precision!r}")
     if cfg.data.seq_len < 2:
         raise ConfigError(f"data.seq_len must be at least 2, got {cfg.data.seq_len}")
 

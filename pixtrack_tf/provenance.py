@@ -41,13 +41,21 @@ def machine() -> dict:
 
 
 def versions() -> dict:
+    """Versions of the stack; TensorFlow is "absent" on a JAX-only machine (bench --models-only)."""
+    import importlib.metadata as md
+
     import keras
     import numpy
-    import tensorflow as tf
 
     from pixtrack_tf import __version__
 
-    return {"python": sys.version.split()[0], "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": numpy.__version__, "pixtrack_tf": __version__}
+    out = {"python": sys.version.split()[0], "keras": keras.__version__, "keras_backend": keras.backend.backend(), "numpy": numpy.__version__, "pixtrack_tf": __version__}
+    for pkg in ("tensorflow", "jax"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
 
 
 def record(**extra) -> dict:

@@ -79,11 +79,11 @@ def train_fold(cfg, train_seqs, run_dir: Path, args, data_desc, need_fcn=True):
         fit(FCNTask(cfg, train_seqs), run_dir / "fcn", progress=not args.no_progress)
 
 
-def load_fold_models(run_dir: Path):
+def load_fold_models(run_dir: Path, overrides=()):
     from pixtrack_tf.models import FCNModel
     from pixtrack_tf.tracking.run import load_models, load_trained
 
-    cfg, lm, gm = load_models(run_dir)
+    cfg, lm, gm = load_models(run_dir, overrides=overrides)
     fcn_weights = run_dir / "fcn" / "model.weights.h5"
     fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights.exists() else None
     return cfg, lm, gm, fcn
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
             return 3
         timings[f"fold{k}_train_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        run_cfg, lm, gm, fcn = load_fold_models(run_dir)
+        run_cfg, lm, gm, fcn = load_fold_models(run_dir, args.set if args.run else ())
         clips = sample_clips(test_seqs, lengths, per_seq, seed=run_cfg.seed + 1000 + k)
         raw = out / "raw" / f"fold{k}"
         factories = make_factories(args.table, run_cfg, lm, gm, fcn)

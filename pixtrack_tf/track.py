@@ -42,10 +42,13 @@ def parse_box(text: str, hw) -> np.ndarray:
     return m
 
 
-def load_tracker(path):
-    """A SavedModel folder -> :class:`SavedModelTracker`; a run folder -> :class:`TwoStageTracker`."""
+def load_tracker(path, precision=None):
+    """A SavedModel folder -> :class:`SavedModelTracker`; a run folder -> :class:`TwoStageTracker`
+    (computing in ``precision``, default the run's ``track.precision``)."""
     path = Path(path)
     if (path / "saved_model.pb").exists():
+        if precision not in (None, "float32"):
+            raise ValueError(f"{path}: a SavedModel computes in float32; --precision {precision} needs a training run folder")
         from pixtrack_tf.export import SavedModelTracker
 
         return SavedModelTracker(path)
@@ -53,7 +56,7 @@ def load_tracker(path):
         from pixtrack_tf.tracking import TwoStageTracker
         from pixtrack_tf.tracking.run import load_models
 
-        cfg, lm, gm = load_models(path)
+        cfg, lm, gm = load_models(path, overrides=[f"track.precision={precision}"] if precision else ())
         return TwoStageTracker(lm, gm, cfg)
     raise FileNotFoundError(f"{path}: neither a SavedModel (saved_model.pb) nor a training run folder (config.yaml)")
 
@@ -90,6 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is object")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default=None, help="arithmetic of a run folder's models (default: the run's track.precision)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
                 raise DataError(f"{args.mask}: the mask is empty (no object pixel)")
         else:
             mask = parse_box(args.box, first.shape[:2])
-        tracker = load_tracker(args.model)
+        tracker = load_tracker(args.model, args.precision)
     except (DataError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -24,3 +24,16 @@ def test_bench_json(capsys):
     r = json.loads(capsys.readouterr().out)
     assert {"step_ms", "step_gflop", "gemm_gflops", "limit_ratio", "train_limit_ratio"} <= set(r)
     assert r["step_ms"] > 0 and r["gemm_gflops"] > 1 and r["retraces_after_first_frame"] == 0
+    assert r["objects"] == 4 and r["objects_step_ms"] > 0 and r["objects_speedup"] > 0
+
+
+def test_models_only_bench_batched(capsys):
+    """The backend-neutral path (what runs under KERAS_BACKEND=jax on a GPU) on this backend."""
+    from pixtrack_tf import bench
+
+    assert bench.main(["--config", "tiny", "--json", "--models-only", "--batches", "1,3", "--gemm-n", "256"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r["batches"]) == {"1", "3"}
+    for x in r["batches"].values():
+        assert x["step_ms"] > 0 and 0 < x["limit_ratio"] and x["object_frames_per_s"] > 0
+    assert r["train_step_ms"] > 0 and r["backend"] == "tensorflow"

@@ -164,3 +164,56 @@ def test_reproduce_end_to_end_quick(tmp_path):
     a = sorted((r["method"], r["threshold"], r["length"], r["iou"]) for r in ours)
     b = sorted((r["method"], r["threshold"], r["length"], r["iou"]) for r in json.loads((other / "table3.json").read_text())["rows"] if r["source"] == "ours")
     assert a != b
+
+
+def test_bfloat16_tracking_follows_float32(tmp_path, tiny_cfg, models, small_seq):
+    """track.precision = bfloat16 builds mixed_bfloat16 models from the same weights; the tracker
+    keeps its float32 signatures (one trace) and its maps stay close to float32's."""
+    import dataclasses
+
+    from pixtrack_tf.config import ConfigError, load_config
+    from pixtrack_tf.tracking.run import load_trained
+
+    lm, gm, _ = models
+    lm.save_weights(tmp_path / "l.weights.h5")
+    gm.save_weights(tmp_path / "g.weights.h5")
+    bf = dataclasses.replace(tiny_cfg, track=dataclasses.replace(tiny_cfg.track, precision="bfloat16"))
+    lm16, gm16 = load_trained(LocalModel, bf, tmp_path / "l.weights.h5"), load_trained(GlobalModel, bf, tmp_path / "g.weights.h5")
+    assert lm16.compute_dtype == "bfloat16" and lm16.fcnn[0].compute_dtype == "bfloat16"
+    assert lm16.variable_dtype == "float32"
+    assert LocalModel.from_cfg(tiny_cfg).compute_dtype == "float32"  # the policy did not leak
+    ref = track_sequence(TwoStageTracker(lm, gm, tiny_cfg), small_seq, indices=range(6), keep_full=True)
+    tr = TwoStageTracker(lm16, gm16, bf)
+    out = track_sequence(tr, small_seq, indices=range(6), keep_full=True)
+    assert tr._step_fn.experimental_get_tracing_count() == 1
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ref["full"], out["full"]))
+    assert 0 < diff < 0.05  # bfloat16 really ran, and stays near float32
+    np.testing.assert_allclose(out["boxes"], ref["boxes"], atol=2.0)
+    with pytest.raises(ConfigError, match="track.precision"):
+        load_config("tiny", ["track.precision=float16"])
+
+
+def test_multi_object_step_equals_single_trackers(tiny_cfg, models, small_seq):
+    """N objects in one batched step give what N separate two-stage trackers give; one trace for any N."""
+    from pixtrack_tf.tracking import MultiObjectTracker
+
+    lm, gm, _ = models
+    m0 = small_seq.mask(0)
+    other = np.zeros_like(m0)  # a second "object": a patch away from the first
+    other[: m0.shape[0] // 4, : m0.shape[1] // 4] = True
+    masks = [m0, other]
+    multi = MultiObjectTracker(lm, gm, tiny_cfg)
+    multi.init(small_seq.frame(0), masks)
+    outs = [multi.track(small_seq.frame(i)) for i in range(1, 5)]
+    for k, mk in enumerate(masks):
+        single = TwoStageTracker(lm, gm, tiny_cfg)
+        single.init(small_seq.frame(0), mk)
+        for i in range(1, 5):
+            r = single.track(small_seq.frame(i))
+            np.testing.assert_allclose(outs[i - 1][k].prob, r.prob, atol=1e-5)
+            np.testing.assert_allclose(outs[i - 1][k].box, r.box, atol=1e-3)
+    multi.init(small_seq.frame(0), masks + [m0])  # three objects: same compiled step
+    assert len(multi.track(small_seq.frame(1))) == 3
+    assert multi._step_fn.experimental_get_tracing_count() == 1
+    with pytest.raises(DataError, match="mask 1 is empty"):
+        multi.init(small_seq.frame(0), [m0, np.zeros_like(m0)])

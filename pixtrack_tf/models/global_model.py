@@ -106,6 +106,7 @@ class GlobalModel(keras.Model):
 
     def step(self, zmap, aspect, states):
         x = self.encode(zmap)
+        states = [ops.cast(s, self.compute_dtype) for s in states]  # float32 states from a tracker
         h1, (h1, c1) = self.lstm1.cell(x, [states[0], states[1]])
         h2, (h2, c2) = self.lstm2.cell(h1, [states[2], states[3]])
         return self.head(h2, aspect), [h1, c1, h2, c2]

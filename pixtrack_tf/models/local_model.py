@@ -138,6 +138,7 @@ class LocalModel(keras.Model):
     def step(self, roi_image, states):
         """One frame: ROI image (B, S, S, 3) and [h1, c1, h2, c2] -> (prob map, new states)."""
         x = self.features(roi_image)
+        states = [ops.cast(s, self.compute_dtype) for s in states]  # float32 states from a tracker
         h1, (h1, c1) = self.lstm1.cell(x, [states[0], states[1]])
         h2, (h2, c2) = self.lstm2.cell(h1, [states[2], states[3]])
         return self.decode(h2), [h1, c1, h2, c2]

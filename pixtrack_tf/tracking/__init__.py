@@ -3,6 +3,7 @@ from pixtrack_tf.tracking.trackers import (
     FcnSegmenter,
     GroundTruthRoiTracker,
     LstmSegmenter,
+    MultiObjectTracker,
     OneStageTracker,
     TrackResult,
     TwoStageTracker,
@@ -10,4 +11,4 @@ from pixtrack_tf.tracking.trackers import (
     initial_box,
 )
 
-__all__ = ["FcnSegmenter", "LstmSegmenter", "GroundTruthRoiTracker", "OneStageTracker", "TrackResult", "TwoStageTracker", "centroid", "initial_box"]
+__all__ = ["FcnSegmenter", "LstmSegmenter", "MultiObjectTracker", "GroundTruthRoiTracker", "OneStageTracker", "TrackResult", "TwoStageTracker", "centroid", "initial_box"]

@@ -62,23 +62,27 @@ def find_weights(run_dir) -> dict:
 
 def load_trained(model_cls, cfg, path):
     """Build ``model_cls`` from ``cfg`` and load a weights file. The file carries the frozen backbone
-    too, so the HED weights are not loaded first."""
+    too, so the HED weights are not loaded first. The model computes in ``cfg.track.precision``."""
     import dataclasses
 
+    from pixtrack_tf.models.precision import precision
+
     light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
-    model = model_cls.from_cfg(light)
-    model.load_weights(path)
+    with precision(cfg.track.precision):
+        model = model_cls.from_cfg(light)
+        model.load_weights(path)
     return model
 
 
-def load_models(run_dir, need=("local", "global")):
-    """(cfg, local_model or None, global_model or None) from a training run folder."""
+def load_models(run_dir, need=("local", "global"), overrides=()):
+    """(cfg, local_model or None, global_model or None) from a training run folder; ``overrides``
+    ("key=value", e.g. "track.precision=bfloat16") change the run's config for inference."""
     from pixtrack_tf.models import GlobalModel, LocalModel
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
         raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
-    cfg = load_config(run_dir / "config.yaml")
+    cfg = load_config(run_dir / "config.yaml", list(overrides))
     weights = find_weights(run_dir)
     missing = [p for p in need if p not in weights]
     if missing:

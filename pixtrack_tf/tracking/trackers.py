@@ -59,6 +59,12 @@ def _check_frame(frame, hw=None):
     return frame.astype(np.uint8, copy=False)
 
 
+def as_float32(tensors):
+    """States and theta leave a model in its compute dtype (bfloat16 under ``track.precision``);
+    the compiled steps' signatures carry them as float32."""
+    return [tf.cast(t, tf.float32) for t in tensors]
+
+
 def crop_first_roi(frame, mask, box, size):
     """The first frame's ROI image (1, S, S, 3) and binary mask (1, S, S, 1); mask (H, W) float."""
     x0 = crop_roi(frame[None], box[None], size)
@@ -83,13 +89,13 @@ class LstmSegmenter:
 
     def _init_graph(self, frame, mask, box):
         x0, z0 = crop_first_roi(frame, mask, box, self.S)
-        return self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, self.radius)))
+        return as_float32(self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, self.radius))))
 
     def _local_graph(self, frame, box, states):
         x = crop_roi(frame[None], box[None], self.S)
         prob, states = self.lm.step(x, states)
         full = paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
-        return full, states
+        return full, as_float32(states)
 
     def init(self, frame, mask, box):
         self.states = self._init_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
@@ -223,7 +229,7 @@ def two_stage_init(lm, cfg, frame, mask):
     theta = box_to_theta(box[None], hw, float(cfg.global_.anchor_size[0]))[0]
     m = tf.cast(mask, tf.float32)
     x0, z0 = crop_first_roi(frame, m, box, S)
-    lstates = lm.initialize(x0, tf.convert_to_tensor(dilate(z0, int(round(cfg.local.mask_dilation * S)))))
+    lstates = as_float32(lm.initialize(x0, tf.convert_to_tensor(dilate(z0, int(round(cfg.local.mask_dilation * S))))))
     zmap = tf.image.resize(m[None, :, :, None], [M, M], method="bilinear")[0]
     aspect = tf.cast(hw[1], tf.float32) / tf.cast(hw[0], tf.float32)
     return theta, zmap, aspect, lstates
@@ -232,17 +238,29 @@ def two_stage_init(lm, cfg, frame, mask):
 def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lstates):
     """One step of Algorithm 1 (lines 4-8) in TensorFlow; returns
     (full-resolution probabilities (H, W), box (4,), theta_est, next resized map, gstates, lstates)."""
+    full, box, theta_est, next_map, gstates, lstates = two_stage_step_batch(
+        lm, gm, cfg, frame, prev_map[None], aspect, theta_old[None], gstates, lstates
+    )
+    return full[0], box[0], theta_est[0], next_map[0], gstates, lstates
+
+
+def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstates, lstates):
+    """Algorithm 1, lines 4-8, for N objects of one frame in one batched step: prev_maps
+    (N, M, M, 1), theta_old (N, 3), states with batch N. Returns (probabilities (N, H, W), boxes
+    (N, 4), theta_est (N, 3), next maps (N, M, M, 1), gstates, lstates)."""
     S, M, beta = cfg.local.roi_size, cfg.global_.map_size, float(cfg.track.beta)
     hw = tf.shape(frame)[:2]
-    theta_t, gstates = gm.step(prev_map[None], tf.reshape(aspect, (1, 1)), gstates)
-    theta_est = beta * theta_t[0] + (1.0 - beta) * theta_old
-    box = theta_to_box(theta_est[None], hw, float(cfg.global_.anchor_size[0]))
-    box = clip_side(box, float(cfg.data.roi_min), float(cfg.data.roi_max))[0]  # the ROI sizes the local model knows
-    x = crop_roi(frame[None], box[None], S)
+    n = tf.shape(prev_maps)[0]
+    theta_t, gstates = gm.step(prev_maps, tf.fill((n, 1), aspect), gstates)
+    theta_t, gstates = tf.cast(theta_t, tf.float32), as_float32(gstates)
+    theta_est = beta * theta_t + (1.0 - beta) * theta_old
+    box = theta_to_box(theta_est, hw, float(cfg.global_.anchor_size[0]))
+    box = clip_side(box, float(cfg.data.roi_min), float(cfg.data.roi_max))  # the ROI sizes the local model knows
+    x = crop_roi(frame[None], box, S, box_indices=tf.zeros((n,), tf.int32))
     prob, lstates = lm.step(x, lstates)
-    full = paste_roi(prob, box[None], hw)
-    next_map = tf.image.resize(full, [M, M], method="bilinear")[0]
-    return full[0, :, :, 0], box, theta_est, next_map, gstates, lstates
+    full = paste_roi(prob, box, hw)
+    next_map = tf.image.resize(full, [M, M], method="bilinear")
+    return full[..., 0], box, theta_est, next_map, gstates, as_float32(lstates)
 
 
 class TwoStageTracker(RoiTracker):
@@ -287,7 +305,7 @@ class TwoStageTracker(RoiTracker):
         h, w = self.hw
         self.aspect = np.float32(w / h)
         self.theta = box_to_theta(self.box0[None], np.array([h, w]), self.anchor).numpy()[0]
-        self.gstates = self.gm.initial_states(1)
+        self.gstates = as_float32(self.gm.initial_states(1))
         self.map = tf.image.resize(mask.astype(np.float32)[None, :, :, None], [self.M, self.M])[0]
 
     def _step(self, frame):
@@ -301,6 +319,70 @@ class TwoStageTracker(RoiTracker):
     def resized_map(self) -> np.ndarray:
         """Z_hat_t resized to the global model's input size (what Sec. 5.1 step 4 trains on)."""
         return np.asarray(self.map)[..., 0]
+
+
+class MultiObjectTracker:
+    """Algorithm 1 for several objects of one video, all of them in one batched compiled step.
+
+    Each object is tracked exactly as :class:`TwoStageTracker` tracks it alone (its own theta, ROI,
+    global and local memories); batching only shares the frame and the work of one call, so N
+    objects cost less than N trackers. ``init(frame, masks)`` takes a list of (H, W) masks (or an
+    (N, H, W) array); ``track(frame)`` returns a list of :class:`TrackResult`, one per object.
+    """
+
+    def __init__(self, local_model, global_model, cfg):
+        self.lm, self.gm, self.cfg = local_model, global_model, cfg
+        self.S, self.M = cfg.local.roi_size, cfg.global_.map_size
+        self.anchor = float(cfg.global_.anchor_size[0])
+        fg, Fg = self.M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
+        f, F = self.S // 16, cfg.local.lstm_filters
+        sig = [
+            tf.TensorSpec((None, None, 3), tf.uint8),
+            tf.TensorSpec((None, self.M, self.M, 1), tf.float32),
+            tf.TensorSpec((), tf.float32),
+            tf.TensorSpec((None, 3), tf.float32),
+            [tf.TensorSpec((None, fg, fg, Fg), tf.float32)] * 4,
+            [tf.TensorSpec((None, f, f, F), tf.float32)] * 4,
+        ]
+        self._step_fn = tf.function(self._step_graph, input_signature=sig)
+        self.hw = None
+
+    def _step_graph(self, frame, prev_maps, aspect, theta_old, gstates, lstates):
+        return two_stage_step_batch(self.lm, self.gm, self.cfg, frame, prev_maps, aspect, theta_old, gstates, lstates)
+
+    def init(self, frame, masks):
+        frame = _check_frame(frame)
+        masks = [np.asarray(m).astype(bool) for m in masks]
+        if not masks:
+            raise DataError("no object mask given")
+        for k, m in enumerate(masks):
+            if m.shape != frame.shape[:2]:
+                raise DataError(f"mask {k} is {m.shape[1]}x{m.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
+            if not m.any():
+                raise DataError(f"mask {k} is empty (no object pixel)")
+        d = self.cfg.data
+        self.hw = frame.shape[:2]
+        h, w = self.hw
+        boxes = np.stack([initial_box(m, d.roi_context, d.roi_min, d.roi_max) for m in masks])
+        radius = int(round(self.cfg.local.mask_dilation * self.S))
+        m = np.stack(masks).astype(np.float32)[..., None]
+        x0 = crop_roi(frame[None], boxes, self.S, box_indices=tf.zeros((len(masks),), tf.int32))
+        z0 = tf.cast(crop_roi(m, boxes, self.S) >= 0.5, tf.float32)
+        self.lstates = as_float32(self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, radius))))
+        self.gstates = as_float32(self.gm.initial_states(len(masks)))
+        self.theta = box_to_theta(boxes, np.array([h, w]), self.anchor).numpy()
+        self.maps = tf.image.resize(m, [self.M, self.M])
+        self.aspect = np.float32(w / h)
+        return [TrackResult(mk.astype(np.float32), b) for mk, b in zip(masks, boxes)]
+
+    def track(self, frame):
+        if self.hw is None:
+            raise RuntimeError("call init(frame, masks) first")
+        frame = _check_frame(frame, self.hw)
+        full, boxes, self.theta, self.maps, self.gstates, self.lstates = self._step_fn(
+            frame, self.maps, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, self.lstates
+        )
+        return [TrackResult(p, b) for p, b in zip(full.numpy(), boxes.numpy())]
 
 
 def centroid(prob: np.ndarray):
