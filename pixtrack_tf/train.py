@@ -1,12 +1,13 @@
 """Train the local and/or global model.
 
     python -m pixtrack_tf.train --config CONFIG --dataset NAME [--root PATH] --out DIR
-        [--stage local|global|iterative] [--set key=value ...] [--resume | --force]
+        [--stage local|global|iterative|fcn] [--set key=value ...] [--resume | --force]
         [--strategy default|mirrored|multiworker] [--deterministic] [--fold K]
 
 ``--stage local`` trains the local model (Eq. 2) into ``DIR/local``, ``--stage global`` the global
 model on ground-truth maps (Eq. 4) into ``DIR/global``, ``--stage iterative`` (default) the whole
-procedure of Sec. 5.1 into ``DIR/step*``. Every run folder keeps the resolved config, provenance,
+procedure of Sec. 5.1 into ``DIR/step*``, ``--stage fcn`` the FCN baseline of Sec. 3.4 into
+``DIR/fcn`` (``train.local_steps`` steps; ``reproduce --run`` uses ``RUN/fcn`` when it exists). Every run folder keeps the resolved config, provenance,
 checkpoints (resume with ``--resume``) and TensorBoard logs (``tensorboard --logdir DIR``).
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ def build_parser():
     p.add_argument("--num-sequences", type=int, default=60, help="embedded benchmark: number of sequences")
     p.add_argument("--num-frames", type=int, default=100, help="embedded benchmark: frames per sequence (about)")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--stage", choices=("local", "global", "iterative"), default="iterative")
+    p.add_argument("--stage", choices=("local", "global", "iterative", "fcn"), default="iterative")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. train.local_steps=100")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue the run in --out (same config)")
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from pixtrack_tf.training.loop import RunDirError, TrainingDiverged, configure_determinism, fit, make_strategy, prepare_run_dir, read_log
-    from pixtrack_tf.training.tasks import GlobalTask, LocalTask
+    from pixtrack_tf.training.tasks import FCNTask, GlobalTask, LocalTask
 
     out = Path(args.out)
     try:
@@ -90,6 +91,9 @@ def main(argv=None) -> int:
         elif args.stage == "global":
             fit(GlobalTask(cfg, seqs), out / "global", strategy=strategy, progress=progress)
             parts = ["global"]
+        elif args.stage == "fcn":
+            fit(FCNTask(cfg, seqs), out / "fcn", strategy=strategy, progress=progress)
+            parts = ["fcn"]
         else:
             from pixtrack_tf.training.iterative import run_iterative
 
