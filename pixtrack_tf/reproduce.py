@@ -39,6 +39,7 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="smallest end-to-end run (tests): tiny config, 10 short sequences")
     p.add_argument("--out", default=None, help="output folder (default: out/reproduce-<dataset>)")
     p.add_argument("--run", default=None, help="a finished training run folder to use instead of training (one fold)")
+    p.add_argument("--fcn", default=None, help="with --run: a run folder whose fcn/ holds the FCN baseline (train --stage fcn); default RUN/fcn")
     p.add_argument("--clips", type=int, default=None, help="clips per sequence and length (default: eval.clips_per_sequence)")
     p.add_argument("--methods", default=None, help="comma-separated subset of the table's methods (default: all)")
     p.add_argument("--davis-measures", action="store_true", help="also track whole test sequences and report DAVIS J and F")
@@ -79,12 +80,12 @@ def train_fold(cfg, train_seqs, run_dir: Path, args, data_desc, need_fcn=True):
         fit(FCNTask(cfg, train_seqs), run_dir / "fcn", progress=not args.no_progress)
 
 
-def load_fold_models(run_dir: Path, overrides=()):
+def load_fold_models(run_dir: Path, overrides=(), need=("local", "global"), fcn_dir=None):
     from pixtrack_tf.models import FCNModel
     from pixtrack_tf.tracking.run import load_models, load_trained
 
-    cfg, lm, gm = load_models(run_dir, overrides=overrides)
-    fcn_weights = run_dir / "fcn" / "model.weights.h5"
+    cfg, lm, gm = load_models(run_dir, need=need, overrides=overrides)
+    fcn_weights = Path(fcn_dir or run_dir / "fcn") / "model.weights.h5"
     fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights.exists() else None
     return cfg, lm, gm, fcn
 
@@ -200,6 +201,7 @@ def main(argv=None) -> int:
             return 2
         methods = {m: methods[m] for m in wanted}
     need_fcn = any("fcn" in v for v in methods.values())
+    need = ("local", "global") if "t3-2stage" in methods.values() else ("local",)
     results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     davis_results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     overlay_rows = []
@@ -210,7 +212,9 @@ def main(argv=None) -> int:
         try:
             if args.run is None:
                 train_fold(cfg, train_seqs, run_dir, args, {**desc, "fold": k, "train": [s.name for s in train_seqs]}, need_fcn)
-            elif need_fcn and not (run_dir / "fcn" / "model.weights.h5").exists():
+            elif args.fcn and need_fcn and not (Path(args.fcn) / "fcn" / "model.weights.h5").exists():
+                raise FileNotFoundError(f"{args.fcn}: no fcn/model.weights.h5 (train it with python -m pixtrack_tf.train --stage fcn --out {args.fcn})")
+            elif need_fcn and not args.fcn and not (run_dir / "fcn" / "model.weights.h5").exists():
                 from pixtrack_tf.training.loop import fit
                 from pixtrack_tf.training.tasks import FCNTask
 
@@ -223,7 +227,12 @@ def main(argv=None) -> int:
             return 3
         timings[f"fold{k}_train_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        run_cfg, lm, gm, fcn = load_fold_models(run_dir, args.set if args.run else ())
+        fcn_dir = Path(args.fcn) / "fcn" if (args.run and args.fcn) else None
+        try:
+            run_cfg, lm, gm, fcn = load_fold_models(run_dir, args.set if args.run else (), need, fcn_dir)
+        except (FileNotFoundError, ConfigError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         clips = sample_clips(test_seqs, lengths, per_seq, seed=run_cfg.seed + 1000 + k)
         raw = out / "raw" / f"fold{k}"
         factories = make_factories(args.table, run_cfg, lm, gm, fcn)
@@ -262,7 +271,8 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t_start
     from pixtrack_tf.config import to_dict
 
-    prov = provenance.record(seed=cfg.seed, config=cfg.name, wall_time_s=wall, timings=timings)
+    models = {"run": args.run, "fcn_run": args.fcn or args.run} if args.run else None
+    prov = provenance.record(seed=cfg.seed, config=cfg.name, wall_time_s=wall, timings=timings, models=models)
     paper_rows = paper.rows(args.table)
     doc = {
         "table": args.table,

@@ -222,3 +222,23 @@ def test_multi_object_step_equals_single_trackers(tiny_cfg, models, small_seq):
     assert multi._step_fn.experimental_get_tracing_count() == 1
     with pytest.raises(DataError, match="mask 1 is empty"):
         multi.init(small_seq.frame(0), [m0, np.zeros_like(m0)])
+
+
+def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path):
+    """The ablations' path: train --stage local / --stage fcn, then reproduce --table 2 --run --fcn."""
+    from pixtrack_tf import reproduce, train
+
+    base = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "4", "--num-frames", "12", "--no-progress", "--set", "train.local_steps=2"]
+    assert train.main(base + ["--out", str(tmp_path / "lstm"), "--stage", "local", "--set", "local.peepholes=false"]) == 0
+    assert train.main(base + ["--out", str(tmp_path / "fcnrun"), "--stage", "fcn"]) == 0
+    assert (tmp_path / "fcnrun" / "fcn" / "model.weights.h5").exists()
+    out = tmp_path / "t2"
+    args = ["--table", "2", "--quick", "--out", str(out), "--no-progress", "--run", str(tmp_path / "lstm")]
+    assert reproduce.main(args + ["--fcn", str(tmp_path / "nowhere")]) == 2  # named, not trained silently
+    assert reproduce.main(args + ["--fcn", str(tmp_path / "fcnrun")]) == 0
+    doc = json.loads((out / "table2.json").read_text())
+    assert {r["method"] for r in doc["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"}
+    assert doc["config"]["local"]["peepholes"] is False  # the run's own config
+    assert doc["provenance"]["models"] == {"run": str(tmp_path / "lstm"), "fcn_run": str(tmp_path / "fcnrun")}
+    # a local-only run cannot give the two-stage tracker: a clear error, not a crash
+    assert reproduce.main(["--table", "3", "--quick", "--out", str(out), "--no-progress", "--run", str(tmp_path / "lstm"), "--methods", "2-stage ConvLSTM"]) == 2
