@@ -162,6 +162,7 @@ def _run_bench(cfg, dtype, seq, pipelines, train, objects) -> dict:
     lf, gf = local_step_flops(cfg), global_step_flops(cfg)
     step_flop = sum(lf.values()) + sum(gf.values())
     limit_ms = step_flop / (gemm * 1e9) * 1000
+    paired = paired_speedup(cfg, tr, frame, mask) if dtype == "bfloat16" else {}
     out = {
         "config": cfg.name,
         "dtype": dtype,
@@ -184,6 +185,7 @@ def _run_bench(cfg, dtype, seq, pipelines, train, objects) -> dict:
         "objects_step_ms": multi_ms,
         "objects_frames_per_s": 1000 * objects / multi_ms,
         "objects_speedup": objects * whole_ms / multi_ms,
+        **paired,
     }
     if train:
         out.update(train_bench(cfg, gemm))
@@ -353,6 +355,27 @@ def format_models_report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def paired_speedup(cfg, tracker, frame, mask, rounds=5, reps=5) -> dict:
+    """bfloat16 against float32 timed in turns in one process (a float32 twin of ``tracker``, same
+    weights), so that the ratio does not depend on what else the machine did between two runs."""
+    from pixtrack_tf.models import GlobalModel, LocalModel
+    from pixtrack_tf.models.precision import precision
+    from pixtrack_tf.tracking import TwoStageTracker
+
+    with precision("float32"):
+        lm, gm = LocalModel.from_cfg(cfg), GlobalModel.from_cfg(cfg)
+    lm.set_weights(tracker.lm.get_weights())
+    gm.set_weights(tracker.gm.get_weights())
+    ref = TwoStageTracker(lm, gm, cfg)
+    ref.init(frame, mask)
+    t32, t16 = [], []
+    for _ in range(rounds):
+        t32.append(_median_ms(lambda: ref.track(frame), warmup=1, reps=reps))
+        t16.append(_median_ms(lambda: tracker.track(frame), warmup=1, reps=reps))
+    return {"paired_float32_step_ms": float(np.median(t32)), "paired_bfloat16_step_ms": float(np.median(t16)),
+            "bfloat16_speedup": float(np.median(t32) / np.median(t16))}
+
+
 def train_bench(cfg, gemm) -> dict:
     import tensorflow as tf
 
@@ -408,6 +431,9 @@ def format_report(r: dict) -> str:
         f"{r['objects']} objects in one batched step: {r['objects_step_ms']:.1f} ms = {r['objects_frames_per_s']:.2f} object-frames/s, "
         f"{r['objects_speedup']:.2f}x {r['objects']} single-object steps",
     ]
+    if "bfloat16_speedup" in r:
+        lines.append(f"bfloat16 vs float32, timed in turns in this process: {r['paired_bfloat16_step_ms']:.1f} vs "
+                     f"{r['paired_float32_step_ms']:.1f} ms per step -> {r['bfloat16_speedup']:.2f}x")
     if "train_step_ms" in r:
         lines.append(f"local training step (batch {'{'}B{'}'}): {r['train_step_ms']:.0f} ms, {r['train_step_gflop']:.1f} GFLOP -> {r['train_limit_ratio']:.2f} of the limit")
     if "pipeline_sequences_per_s" in r:

@@ -37,3 +37,12 @@ def test_models_only_bench_batched(capsys):
     for x in r["batches"].values():
         assert x["step_ms"] > 0 and 0 < x["limit_ratio"] and x["object_frames_per_s"] > 0
     assert r["train_step_ms"] > 0 and r["backend"] == "tensorflow"
+
+
+def test_bfloat16_bench_times_both_precisions_in_turns(capsys):
+    from pixtrack_tf import bench
+
+    assert bench.main(["--config", "tiny", "--dtype", "bfloat16", "--json", "--no-train", "--objects", "2"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["dtype"] == "bfloat16" and r["gemm_gflops"] > 0 and r["gemm_gflops_float32"] > 0
+    assert r["paired_float32_step_ms"] > 0 and r["paired_bfloat16_step_ms"] > 0 and r["bfloat16_speedup"] > 0
