@@ -62,3 +62,34 @@ def test_davis_statistics_by_hand():
     ids = np.round(np.linspace(1, 8, 5) + 1e-10).astype(int) - 1
     first, last = np.mean(x[ids[0] : ids[1] + 1]), np.mean(x[ids[3] : ids[4] + 1])
     assert abs(s["decay"] - (first - last)) < 1e-12 and s["decay"] > 0
+
+
+def _table_doc(iou_a, j, commit="abc"):
+    rows = [{"method": "ConvLSTM", "threshold": 0.4, "length": 20, "iou": iou_a, "clips": 3, "source": "ours"},
+            {"method": "ConvLSTM", "threshold": 0.4, "length": 20, "iou": 0.469, "clips": 0, "source": "paper"}]
+    davis = [{"method": "ConvLSTM", "J_mean": j, "F_mean": j / 2, "per_sequence": {"a": {"J": j, "F": 0}, "b": {"J": j + 0.1, "F": 0}}}]
+    return {"rows": rows, "auc": {"ConvLSTM": 0.9}, "davis": davis, "config": {"name": "cpu"},
+            "provenance": {"commit": commit, "time_utc": "t", "command": "reproduce.py --table 2"}}
+
+
+def test_compare_results_side_by_side(tmp_path, capsys):
+    import json
+
+    from pixtrack_tf.evaluation import compare
+
+    (tmp_path / "a.json").write_text(json.dumps(_table_doc(0.30, 0.50)))
+    (tmp_path / "b.json").write_text(json.dumps(_table_doc(0.25, 0.47)))
+    out = tmp_path / "cmp.md"
+    assert compare.main(["--result", f"A={tmp_path / 'a.json'}", "--result", f"B={tmp_path / 'b.json'}", "--reference", "A", "--out", str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    b = [r for r in doc["rows"] if r["label"] == "B"][0]
+    assert abs(b["delta_iou"]["0.4@20"] + 0.05) < 1e-9 and abs(b["delta_J_mean"] + 0.03) < 1e-9
+    assert abs(b["max_abs_delta_J_sequence"] - 0.03) < 1e-9
+    md = out.read_text()
+    assert "| A | ConvLSTM | 0.300 |" in md and "J mean -0.0300" in md and "0.469" not in md  # paper rows are not ours
+    (tmp_path / "bad.json").write_text("{}")
+    assert compare.main(["--result", f"X={tmp_path / 'bad.json'}"]) == 2
+    assert "bad.json" in capsys.readouterr().err
+    assert compare.main(["--result", f"X={tmp_path / 'missing.json'}"]) == 2
+    assert compare.main(["--result", "nolabel"]) == 2
+    assert compare.main(["--result", f"A={tmp_path / 'a.json'}", "--reference", "Z"]) == 2

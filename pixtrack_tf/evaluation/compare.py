@@ -1,0 +1,128 @@
+"""Put several ``reproduce`` results side by side (ablations, precisions, runs)::
+
+    python -m pixtrack_tf.evaluation.compare --result control=runs/eval-abl-control/table2.json \\
+        --result no-peepholes=runs/eval-abl-no-peepholes/table2.json --out results/davis2016/ablations.md
+
+Reads the ``tableN.json`` files that ``reproduce`` wrote (nothing is recomputed) and writes one
+Markdown table (and a JSON twin): our IoU at each threshold and clip length, the pixel ROC AUC, and
+DAVIS J / F when the result has them. With ``--reference LABEL``, every other result also gets its
+difference to that one (the same clips and sequences are compared: ``reproduce`` seeds its clips).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def load_results(pairs) -> dict:
+    """``["label=path", ...]`` -> {label: table document}; a clear error names a bad argument or file."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--result {pair!r}: expected LABEL=PATH/tableN.json")
+        label, path = pair.split("=", 1)
+        p = Path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such result (run python -m pixtrack_tf.reproduce first)")
+        try:
+            out[label] = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not a reproduce result ({e})") from None
+        out[label]["_path"] = str(p)
+    return out
+
+
+def rows_of(label: str, doc: dict) -> list[dict]:
+    """One row per (method) of one result: IoU per (threshold, length), AUC, DAVIS J/F means."""
+    davis = {r["method"]: r for r in doc.get("davis", [])}
+    by_method: dict[str, dict] = {}
+    for r in doc["rows"]:
+        if r.get("source") != "ours":
+            continue
+        row = by_method.setdefault(r["method"], {"label": label, "method": r["method"], "iou": {}})
+        row["iou"][f"{r['threshold']}@{r['length']}"] = r["iou"]
+    for m, row in by_method.items():
+        row["auc"] = doc.get("auc", {}).get(m)
+        if m in davis:
+            row["J_mean"], row["F_mean"] = davis[m]["J_mean"], davis[m]["F_mean"]
+            row["J_per_sequence"] = {s: v["J"] for s, v in davis[m]["per_sequence"].items()}
+    return list(by_method.values())
+
+
+def compare(results: dict, reference: str | None = None) -> dict:
+    rows = []
+    for label, doc in results.items():
+        try:
+            rows += rows_of(label, doc)
+        except KeyError as e:
+            raise ValueError(f"{doc['_path']}: not a reproduce result (no {e} field)") from None
+    if reference is not None:
+        if reference not in results:
+            raise ValueError(f"--reference {reference!r} is not one of the labels {list(results)}")
+        ref = {r["method"]: r for r in rows if r["label"] == reference}
+        for r in rows:
+            base = ref.get(r["method"])
+            if r["label"] == reference or base is None:
+                continue
+            r["delta_iou"] = {k: v - base["iou"][k] for k, v in r["iou"].items() if k in base["iou"]}
+            if "J_mean" in r and "J_mean" in base:
+                r["delta_J_mean"] = r["J_mean"] - base["J_mean"]
+                common = set(r["J_per_sequence"]) & set(base["J_per_sequence"])
+                r["max_abs_delta_J_sequence"] = max(abs(r["J_per_sequence"][s] - base["J_per_sequence"][s]) for s in common) if common else None
+    sources = {label: {"path": doc["_path"], "commit": doc["provenance"]["commit"], "config": doc["config"]["name"],
+                       "time_utc": doc["provenance"]["time_utc"], "command": doc["provenance"]["command"]} for label, doc in results.items()}
+    return {"rows": rows, "reference": reference, "sources": sources}
+
+
+def to_markdown(doc: dict) -> str:
+    keys = sorted({k for r in doc["rows"] for k in r["iou"]}, key=lambda k: (float(k.split("@")[0]), int(k.split("@")[1])))
+    has_j = any("J_mean" in r for r in doc["rows"])
+    head = ["result", "method"] + [f"IoU {k.replace('@', ' @ L')}" for k in keys] + ["AUC"] + (["J mean", "F mean"] if has_j else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for r in doc["rows"]:
+        cells = [r["label"], r["method"]] + [fmt(r["iou"].get(k)) for k in keys] + [fmt(r.get("auc"))]
+        if has_j:
+            cells += [fmt(r.get("J_mean")), fmt(r.get("F_mean"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    if doc["reference"]:
+        lines += ["", f"Differences to `{doc['reference']}` (same clips and sequences):", ""]
+        for r in doc["rows"]:
+            if "delta_iou" in r:
+                d = ", ".join(f"IoU {k.replace('@', ' @ L')} {v:+.4f}" for k, v in r["delta_iou"].items())
+                if "delta_J_mean" in r:
+                    d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {r['max_abs_delta_J_sequence']:.4f})"
+                lines.append(f"- {r['label']} / {r['method']}: {d}")
+    lines += ["", "Sources:", ""]
+    for label, s in doc["sources"].items():
+        lines.append(f"- {label}: `{s['path']}` (config {s['config']}, commit {s['commit'][:12]}, {s['time_utc']}): `{s['command']}`")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.evaluation.compare", description=__doc__.split("\n\n")[0])
+    p.add_argument("--result", action="append", required=True, metavar="LABEL=PATH", help="a reproduce tableN.json, labelled")
+    p.add_argument("--reference", help="label the others are compared with")
+    p.add_argument("--out", help="write Markdown here (and JSON beside it); default: print")
+    args = p.parse_args(argv)
+    try:
+        doc = compare(load_results(args.result), args.reference)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    md = to_markdown(doc)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(md)
+        out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+        print(f"wrote {out} and {out.with_suffix('.json')}")
+    else:
+        print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
