@@ -7,7 +7,8 @@
 ``--stage local`` trains the local model (Eq. 2) into ``DIR/local``, ``--stage global`` the global
 model on ground-truth maps (Eq. 4) into ``DIR/global``, ``--stage iterative`` (default) the whole
 procedure of Sec. 5.1 into ``DIR/step*``, ``--stage fcn`` the FCN baseline of Sec. 3.4 into
-``DIR/fcn`` (``train.local_steps`` steps; ``reproduce --run`` uses ``RUN/fcn`` when it exists). Every run folder keeps the resolved config, provenance,
+``DIR/fcn`` (``train.local_steps`` steps; ``reproduce --run`` uses ``RUN/fcn`` when it exists,
+``reproduce --fcn DIR`` another run's). Every run folder keeps the resolved config, provenance,
 checkpoints (resume with ``--resume``) and TensorBoard logs (``tensorboard --logdir DIR``).
 """
 from __future__ import annotations

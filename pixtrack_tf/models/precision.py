@@ -6,7 +6,9 @@ import contextlib
 
 import keras
 
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+from pixtrack_tf.config import PRECISIONS
+
+POLICIES = dict(zip(PRECISIONS, ("float32", "mixed_bfloat16")))  # track.precision -> Keras policy
 
 
 @contextlib.contextmanager
