@@ -445,10 +445,12 @@ def format_report(r: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from pixtrack_tf.config import PRECISIONS
+
     p = argparse.ArgumentParser(prog="python -m pixtrack_tf.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="paper")
     p.add_argument("--set", action="append", default=[])
-    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--dtype", choices=PRECISIONS, default="float32")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-pipelines", action="store_true", help="skip the tf.data measurement")
     p.add_argument("--no-train", action="store_true", help="skip the training-step (and tf.data) measurement")

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from pixtrack_tf.config import save_config
-from pixtrack_tf.tracking.trackers import two_stage_init, two_stage_step
+from pixtrack_tf.tracking.trackers import state_specs, two_stage_init, two_stage_step
 
 STATE_NAMES = ["state_theta", "state_map", "state_aspect"] + [f"state_global_{k}" for k in ("h1", "c1", "h2", "c2")] + [f"state_local_{k}" for k in ("h1", "c1", "h2", "c2")]
 
@@ -62,10 +62,9 @@ class TwoStageModule(tf.Module):
                 readers.append((v, (lambda var: lambda: tf.cast(var, tf.float32))(var)))
         self._readers = lambda: readers  # a closure: the SavedModel must not track the float32 originals
         M = cfg.global_.map_size
-        fg, Fg = M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
-        f, F = cfg.local.roi_size // 16, cfg.local.lstm_filters
+        gspec, lspec = state_specs(cfg)
         self.state_specs = [tf.TensorSpec((3,), tf.float32), tf.TensorSpec((M, M, 1), tf.float32), tf.TensorSpec((), tf.float32)]
-        self.state_specs += [tf.TensorSpec((1, fg, fg, Fg), tf.float32)] * 4 + [tf.TensorSpec((1, f, f, F), tf.float32)] * 4
+        self.state_specs += [gspec] * 4 + [lspec] * 4
         frame = tf.TensorSpec((None, None, 3), tf.uint8, name="frame")
         self.initialize = tf.function(self._initialize, input_signature=[frame, tf.TensorSpec((None, None), tf.uint8, name="mask")])
         named = [tf.TensorSpec(s.shape, s.dtype, name=n) for s, n in zip(self.state_specs, STATE_NAMES)]

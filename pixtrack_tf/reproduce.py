@@ -202,6 +202,7 @@ def main(argv=None) -> int:
         methods = {m: methods[m] for m in wanted}
     need_fcn = any("fcn" in v for v in methods.values())
     need = ("local", "global") if "t3-2stage" in methods.values() else ("local",)
+    fcn_dir = Path(args.fcn) / "fcn" if (args.run and args.fcn) else None  # else RUN/fcn
     results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     davis_results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     overlay_rows = []
@@ -212,9 +213,9 @@ def main(argv=None) -> int:
         try:
             if args.run is None:
                 train_fold(cfg, train_seqs, run_dir, args, {**desc, "fold": k, "train": [s.name for s in train_seqs]}, need_fcn)
-            elif args.fcn and need_fcn and not (Path(args.fcn) / "fcn" / "model.weights.h5").exists():
+            elif fcn_dir and need_fcn and not (fcn_dir / "model.weights.h5").exists():
                 raise FileNotFoundError(f"{args.fcn}: no fcn/model.weights.h5 (train it with python -m pixtrack_tf.train --stage fcn --out {args.fcn})")
-            elif need_fcn and not args.fcn and not (run_dir / "fcn" / "model.weights.h5").exists():
+            elif need_fcn and not fcn_dir and not (run_dir / "fcn" / "model.weights.h5").exists():
                 from pixtrack_tf.training.loop import fit
                 from pixtrack_tf.training.tasks import FCNTask
 
@@ -227,7 +228,6 @@ def main(argv=None) -> int:
             return 3
         timings[f"fold{k}_train_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fcn_dir = Path(args.fcn) / "fcn" if (args.run and args.fcn) else None
         try:
             run_cfg, lm, gm, fcn = load_fold_models(run_dir, args.set if args.run else (), need, fcn_dir)
         except (FileNotFoundError, ConfigError) as e:

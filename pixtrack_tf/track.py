@@ -82,6 +82,8 @@ def write_overlay_video(frames_iter, out_dir: Path, fps: float = 12.0) -> Path:
 
 
 def main(argv=None) -> int:
+    from pixtrack_tf.config import PRECISIONS
+
     p = argparse.ArgumentParser(prog="pixtrack track", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="SavedModel folder or training run folder")
     src = p.add_mutually_exclusive_group(required=True)
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is object")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default=None, help="arithmetic of a run folder's models (default: the run's track.precision)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None, help="arithmetic of a run folder's models (default: the run's track.precision)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 

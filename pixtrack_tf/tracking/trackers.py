@@ -65,11 +65,26 @@ def as_float32(tensors):
     return [tf.cast(t, tf.float32) for t in tensors]
 
 
-def crop_first_roi(frame, mask, box, size):
-    """The first frame's ROI image (1, S, S, 3) and binary mask (1, S, S, 1); mask (H, W) float."""
-    x0 = crop_roi(frame[None], box[None], size)
-    z0 = tf.cast(crop_roi(mask[None, :, :, None], box[None], size) >= 0.5, tf.float32)
+def state_specs(cfg, batch=1):
+    """TensorSpecs of the global and of the local model's ConvLSTM states ([h1, c1, h2, c2] each
+    take one) for ``batch`` objects (None: any number)."""
+    M, S = cfg.global_.map_size, cfg.local.roi_size
+    fg = M // 2 ** len(cfg.global_.conv_filters)
+    return (tf.TensorSpec((batch, fg, fg, cfg.global_.lstm_filters), tf.float32),
+            tf.TensorSpec((batch, S // 16, S // 16, cfg.local.lstm_filters), tf.float32))  # fmt: skip
+
+
+def crop_first_rois(frame, masks, boxes, size):
+    """The first frame's ROI images (N, S, S, 3) and binary masks (N, S, S, 1) of N objects:
+    masks (N, H, W) float, boxes (N, 4)."""
+    x0 = crop_roi(frame[None], boxes, size, box_indices=tf.zeros((tf.shape(boxes)[0],), tf.int32))
+    z0 = tf.cast(crop_roi(masks[..., None], boxes, size) >= 0.5, tf.float32)
     return x0, z0
+
+
+def crop_first_roi(frame, mask, box, size):
+    """:func:`crop_first_rois` for one object: mask (H, W) float, box (4,) -> (1, S, S, 3), (1, S, S, 1)."""
+    return crop_first_rois(frame, mask[None], box[None], size)
 
 
 class LstmSegmenter:
@@ -79,8 +94,7 @@ class LstmSegmenter:
         self.lm = local_model
         self.S = cfg.local.roi_size
         self.radius = int(round(cfg.local.mask_dilation * self.S))
-        f, F = self.S // 16, cfg.local.lstm_filters
-        state = tf.TensorSpec((1, f, f, F), tf.float32)
+        state = state_specs(cfg)[1]
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
         self._init_fn = tf.function(self._init_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box])
@@ -286,15 +300,14 @@ class TwoStageTracker(RoiTracker):
         self.gm = global_model
         self.anchor = float(cfg.global_.anchor_size[0])
         self.M = cfg.global_.map_size
-        fg, Fg = self.M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
-        f, F = self.S // 16, cfg.local.lstm_filters
+        gspec, lspec = state_specs(cfg)
         sig = [
             tf.TensorSpec((None, None, 3), tf.uint8),  # frame
             tf.TensorSpec((self.M, self.M, 1), tf.float32),  # Z_hat_{t-1}, resized
             tf.TensorSpec((), tf.float32),  # aspect ratio W / H
             tf.TensorSpec((3,), tf.float32),  # theta_old
-            [tf.TensorSpec((1, fg, fg, Fg), tf.float32)] * 4,
-            [tf.TensorSpec((1, f, f, F), tf.float32)] * 4,
+            [gspec] * 4,
+            [lspec] * 4,
         ]
         self._step_fn = tf.function(self._step_graph, input_signature=sig, reduce_retracing=True)
 
@@ -334,15 +347,14 @@ class MultiObjectTracker:
         self.lm, self.gm, self.cfg = local_model, global_model, cfg
         self.S, self.M = cfg.local.roi_size, cfg.global_.map_size
         self.anchor = float(cfg.global_.anchor_size[0])
-        fg, Fg = self.M // 2 ** len(cfg.global_.conv_filters), cfg.global_.lstm_filters
-        f, F = self.S // 16, cfg.local.lstm_filters
+        gspec, lspec = state_specs(cfg, batch=None)
         sig = [
             tf.TensorSpec((None, None, 3), tf.uint8),
             tf.TensorSpec((None, self.M, self.M, 1), tf.float32),
             tf.TensorSpec((), tf.float32),
             tf.TensorSpec((None, 3), tf.float32),
-            [tf.TensorSpec((None, fg, fg, Fg), tf.float32)] * 4,
-            [tf.TensorSpec((None, f, f, F), tf.float32)] * 4,
+            [gspec] * 4,
+            [lspec] * 4,
         ]
         self._step_fn = tf.function(self._step_graph, input_signature=sig)
         self.hw = None
@@ -365,13 +377,12 @@ class MultiObjectTracker:
         h, w = self.hw
         boxes = np.stack([initial_box(m, d.roi_context, d.roi_min, d.roi_max) for m in masks])
         radius = int(round(self.cfg.local.mask_dilation * self.S))
-        m = np.stack(masks).astype(np.float32)[..., None]
-        x0 = crop_roi(frame[None], boxes, self.S, box_indices=tf.zeros((len(masks),), tf.int32))
-        z0 = tf.cast(crop_roi(m, boxes, self.S) >= 0.5, tf.float32)
+        m = np.stack(masks).astype(np.float32)
+        x0, z0 = crop_first_rois(frame, m, boxes, self.S)
         self.lstates = as_float32(self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, radius))))
         self.gstates = as_float32(self.gm.initial_states(len(masks)))
         self.theta = box_to_theta(boxes, np.array([h, w]), self.anchor).numpy()
-        self.maps = tf.image.resize(m, [self.M, self.M])
+        self.maps = tf.image.resize(m[..., None], [self.M, self.M])
         self.aspect = np.float32(w / h)
         return [TrackResult(mk.astype(np.float32), b) for mk, b in zip(masks, boxes)]
 
