@@ -55,6 +55,9 @@ class LocalConfig:
     deconv_kernel: int = 5
     peepholes: bool = True  # False: ablation "without peepholes" (W_c* fixed at zero)
     mask_dilation: float = 0.1  # dilation radius of the first mask, as a fraction of roi_size
+    # fixed factor on pool4 before F-CNN / M-CNN ("pool4 features are not confined in a certain
+    # range", Sec. 3.1): 1 / RMS of HED pool4 on DAVIS train ROIs (5.6); 1.0 = raw features
+    feature_scale: float = 0.18
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class GlobalConfig:
     # The anchor Z_A: (width, height) as fractions of the frame's shorter side. Must be square.
     anchor_size: tuple[float, float] = (0.5, 0.5)
     box_softness: float = 1.0  # width, in map pixels, of the soft edge of T(theta)(Z_A)
+    # raw FC output -> theta: "bounded" (scale in scale_range, centre within +-centre_range of the
+    # normalised frame) or "exp" (theta = (exp(r0), r1, r2), unbounded shifts; the first reading)
+    theta_map: str = "bounded"
+    scale_range: tuple[float, float] = (0.04, 2.0)  # object box side / anchor side
+    centre_range: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,16 @@ class TrainConfig:
     global_lr: float = 1e-4
     clipnorm: float = 10.0
     tv_lambda: float = 1e-4  # Eq. 2 lambda
+    # Eq. 2's L: "sum" over pixels and frames (as written) or "mean" (beta and lambda then matter;
+    # docs/REPRODUCTION.md); local_fg_weight weighs the object's pixels (1 = as written)
+    local_reduction: str = "mean"
+    local_fg_weight: float = 2.0
     tv_beta: float = 1000.0  # Eq. 2 beta
     smooth_lambda: float = 1.0  # Eq. 4 lambda
     fg_weight: float = 10.0  # Eq. 4 weight of the object's pixels
+    # added to Eq. 4 (0 = Eq. 4 as written): box_lambda * squared distance between theta_t and the
+    # theta of the square around the object of Z_t (log scale, centre), from t = 1
+    box_lambda: float = 10.0
     loss_from: int = 5  # Eq. 4 i
     dilation_every: int = 10000  # shrink the global dilation every N steps (Sec. 5.1 step 2)
     checkpoint_every: int = 200
@@ -121,8 +136,11 @@ class TrackConfig:
     beta: float = 0.8  # Algorithm 1 smoothing of theta
     gt_beta: float = 0.8  # Table 2 ROI centre smoothing
     one_stage_context: float = 2.0  # 1-stage / FCN: fixed ROI side from the first mask
-    fcn_finetune_steps: int = 20
-    fcn_finetune_lr: float = 1e-5
+    # the FCN's first-frame fine-tuning ("small learning rate and few iterations"): 20 steps at 1e-5
+    # moved its weights ~1 % and its first-frame IoU not at all; these adapt it (reproduce reports
+    # the first ROI's IoU before and after)
+    fcn_finetune_steps: int = 30
+    fcn_finetune_lr: float = 1e-4
     # arithmetic of the tracking step: "float32", or "bfloat16" (Keras mixed_bfloat16: weights kept in
     # float32, convolutions and ConvLSTM states in bfloat16, probabilities and theta in float32)
     precision: str = "float32"
@@ -184,6 +202,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
     if cfg.track.precision not in PRECISIONS:
         raise ConfigError(f"track.precision must be one of {', '.join(PRECISIONS)}, got {cfg.track.precision!r}")
+    if cfg.train.local_reduction not in ("sum", "mean"):
+        raise ConfigError(f"train.local_reduction must be sum or mean, got {cfg.train.local_reduction!r}")
+    if cfg.global_.theta_map not in ("bounded", "exp"):
+        raise ConfigError(f"global.theta_map must be bounded or exp, got {cfg.global_.theta_map!r}")
+    lo, hi = cfg.global_.scale_range
+    if not 0 < lo < hi:
+        raise ConfigError(f"global.scale_range must be [low, high] with 0 < low < high, got {[lo, hi]}")
     if cfg.data.seq_len < 2:
         raise ConfigError(f"data.seq_len must be at least 2, got {cfg.data.seq_len}")
 

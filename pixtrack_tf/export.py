@@ -32,7 +32,7 @@ import tensorflow as tf
 from pixtrack_tf.config import save_config
 from pixtrack_tf.tracking.trackers import state_specs, two_stage_init, two_stage_step
 
-STATE_NAMES = ["state_theta", "state_map", "state_aspect"] + [f"state_global_{k}" for k in ("h1", "c1", "h2", "c2")] + [f"state_local_{k}" for k in ("h1", "c1", "h2", "c2")]
+STATE_NAMES = ["state_theta", "state_map", "state_aspect"] + [f"state_global_{k}" for k in ("h1", "c1", "h2", "c2")] + [f"state_local_{k}" for k in ("h1", "c1", "h2", "c2")] + ["state_t"]
 
 
 class TwoStageModule(tf.Module):
@@ -64,7 +64,7 @@ class TwoStageModule(tf.Module):
         M = cfg.global_.map_size
         gspec, lspec = state_specs(cfg)
         self.state_specs = [tf.TensorSpec((3,), tf.float32), tf.TensorSpec((M, M, 1), tf.float32), tf.TensorSpec((), tf.float32)]
-        self.state_specs += [gspec] * 4 + [lspec] * 4
+        self.state_specs += [gspec] * 4 + [lspec] * 4 + [tf.TensorSpec((), tf.float32)]
         frame = tf.TensorSpec((None, None, 3), tf.uint8, name="frame")
         self.initialize = tf.function(self._initialize, input_signature=[frame, tf.TensorSpec((None, None), tf.uint8, name="mask")])
         named = [tf.TensorSpec(s.shape, s.dtype, name=n) for s, n in zip(self.state_specs, STATE_NAMES)]
@@ -78,7 +78,7 @@ class TwoStageModule(tf.Module):
             lm, gm = self._models()
             theta, zmap, aspect, lstates = two_stage_init(lm, self.cfg, frame, mask > 0)
             gstates = gm.initial_states(1)
-        return dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates]))
+        return dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates, tf.constant(0.0)]))
 
     def _make_step(self):
         # a function with one named argument per state, so that the signature's inputs carry names
@@ -90,11 +90,11 @@ class TwoStageModule(tf.Module):
 
     def _step_impl(self, frame, states):
         theta, zmap, aspect = states[0], states[1], states[2]
-        gstates, lstates = list(states[3:7]), list(states[7:11])
+        gstates, lstates, t = list(states[3:7]), list(states[7:11]), states[11] + 1.0
         lm, gm = self._models()
         with self._scope():
-            full, box, theta, zmap, gstates, lstates = two_stage_step(lm, gm, self.cfg, frame, zmap, aspect, theta, gstates, lstates)
-        return {"mask": full, "box": box, **dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates]))}
+            full, box, theta, zmap, gstates, lstates = two_stage_step(lm, gm, self.cfg, frame, zmap, aspect, theta, gstates, lstates, t)
+        return {"mask": full, "box": box, **dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates, t]))}
 
 
 def export_two_stage(cfg, lm, gm, out, weights_dtype="float32") -> Path:

@@ -21,9 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+# reference trackers (no training; not the paper's methods) in every table, beside the paper's methods
+REFERENCES = {"First mask (reference)": "ref-first-mask", "Optical flow (reference)": "ref-optical-flow"}
 METHODS = {
-    2: {"ConvLSTM": "t2-convlstm-gtroi", "FCN": "t2-fcn-gtroi"},
-    3: {"2-stage ConvLSTM": "t3-2stage", "1-stage ConvLSTM": "t3-1stage", "FCN": "t3-fcn"},
+    2: {"ConvLSTM": "t2-convlstm-gtroi", "FCN": "t2-fcn-gtroi", **REFERENCES},
+    3: {"2-stage ConvLSTM": "t3-2stage", "1-stage ConvLSTM": "t3-1stage", "FCN": "t3-fcn", **REFERENCES},
 }
 THRESHOLDS = {2: (0.4,), 3: (0.4, 0.7)}
 
@@ -106,12 +108,16 @@ def make_factories(table, cfg, lm, gm, fcn):
     def fixed(key, build):
         return lambda seq, clip: cache.setdefault(key, build())
 
+    from pixtrack_tf.tracking.reference import reference_tracker
+
+    refs = {v: fixed(v, lambda v=v: reference_tracker(v[len("ref-") :], cfg)) for v in REFERENCES.values()}
     if table == 2:
-        return {"t2-convlstm-gtroi": gt_factory("lstm", lm), "t2-fcn-gtroi": gt_factory("fcn", fcn)}
+        return {"t2-convlstm-gtroi": gt_factory("lstm", lm), "t2-fcn-gtroi": gt_factory("fcn", fcn), **refs}
     return {
         "t3-2stage": fixed("2s", lambda: TwoStageTracker(lm, gm, cfg)),
         "t3-1stage": fixed("1s", lambda: OneStageTracker(lm, cfg)),
         "t3-fcn": fixed("fcn1s", lambda: OneStageTracker(fcn, cfg)),
+        **refs,
     }
 
 
@@ -127,6 +133,22 @@ def format_davis(davis_rows, published: bool) -> str:
             lines.append(f"{name} (published, full val set) | {j:.3f} | - | - | - | - | -")
     lines += ["", f"Per sequence J mean ({davis_rows[0]['method']}): " + ", ".join(f"{s} {v['J']:.3f}" for s, v in davis_rows[0]["per_sequence"].items()), ""]
     return "\n".join(lines)
+
+
+def format_roi(roi_rows) -> str:
+    """The ROI-follows-the-object table (not in the paper)."""
+    lines = ["## Does the ROI follow the object? (not in the paper)", "",
+             "Share of the object's pixels inside the ROI (mean over frames; share of frames with >= 0.9 inside), "
+             "the ROI centre's distance to the object's centre over the object's longer side (median), and the "
+             "ROI centre's path length over the object's (1 = moves as much as the object; 0 = a constant box).", "",
+             "method | object inside | frames >= 0.9 inside | centre error | ROI / object motion | frames", "---|---|---|---|---|---"]  # fmt: skip
+    for r in roi_rows:
+        lines.append(f"{r['method']} | {r['object_inside_mean']:.3f} | {r['frames_inside_0.9']:.3f} | {r['centre_error_median']:.3f} | {r['motion_ratio_mean']:.3f} | {r['frames']}")
+    ft = [r for r in roi_rows if "finetune_iou_before" in r]
+    if ft:
+        lines += ["", "FCN first-frame fine-tuning, IoU (p > 0.5) on the first ROI before -> after: "
+                  + ", ".join(f"{r['method']} {r['finetune_iou_before']:.3f} -> {r['finetune_iou_after']:.3f}" for r in ft)]  # fmt: skip
+    return "\n".join(lines + [""])
 
 
 def format_markdown(table, rows, paper_rows, auc, desc, prov, cfg_name, wall, lengths, figures, names=None) -> str:
@@ -155,7 +177,9 @@ def format_markdown(table, rows, paper_rows, auc, desc, prov, cfg_name, wall, le
             if theirs:
                 lines.append(f"{n} | " + " | ".join(f"{theirs[L]:.4f}" for L in paper.LENGTHS))
         lines.append("")
-    lines += ["(n) = number of test clips averaged.", ""]
+    lines += ["(n) = number of test clips averaged. Rows marked (reference) need no training and are not the paper's methods: "
+              "the first frame's mask copied to every frame, and the mask carried from frame to frame by DIS optical flow. "
+              "A trained tracker is only worth something above them.", ""]  # fmt: skip
     lines += ["Pixel ROC AUC (all tracked frames): " + ", ".join(f"{k} {v:.4f}" for k, v in auc.items()), ""]
     lines += ["Figures: " + ", ".join(f"[{Path(f).name}]({Path(f).name})" for f in figures), ""]
     return "\n".join(lines)
@@ -202,6 +226,7 @@ def main(argv=None) -> int:
         methods = {m: methods[m] for m in wanted}
     need_fcn = any("fcn" in v for v in methods.values())
     need = ("local", "global") if "t3-2stage" in methods.values() else ("local",)
+    need_models = any(v not in REFERENCES.values() for v in methods.values())
     fcn_dir = Path(args.fcn) / "fcn" if (args.run and args.fcn) else None  # else RUN/fcn
     results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     davis_results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
@@ -211,7 +236,9 @@ def main(argv=None) -> int:
         run_dir = Path(args.run) if args.run else out / "runs" / f"fold{k}"
         t0 = time.perf_counter()
         try:
-            if args.run is None:
+            if not need_models:
+                pass  # reference trackers only: nothing to train
+            elif args.run is None:
                 train_fold(cfg, train_seqs, run_dir, args, {**desc, "fold": k, "train": [s.name for s in train_seqs]}, need_fcn)
             elif fcn_dir and need_fcn and not (fcn_dir / "model.weights.h5").exists():
                 raise FileNotFoundError(f"{args.fcn}: no fcn/model.weights.h5 (train it with python -m pixtrack_tf.train --stage fcn --out {args.fcn})")
@@ -229,7 +256,7 @@ def main(argv=None) -> int:
         timings[f"fold{k}_train_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         try:
-            run_cfg, lm, gm, fcn = load_fold_models(run_dir, args.set if args.run else (), need, fcn_dir)
+            run_cfg, lm, gm, fcn = load_fold_models(run_dir, args.set if args.run else (), need, fcn_dir) if need_models else (cfg, None, None, None)
         except (FileNotFoundError, ConfigError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -258,6 +285,7 @@ def main(argv=None) -> int:
         rows += evaluator.iou_rows(names[m], res, thresholds, lengths)
     davis_rows = [evaluator.davis_rows(names[m], r) for m, r in davis_results.items() if r["clips"]]
     auc = {names[m]: res["roc"].auc() for m, res in results.items()}
+    roi_rows = [evaluator.roi_row(names[m], r) for m, r in results.items() if r["clips"]]
     figs = [
         figures.plot_roc({names[m]: r["roc"] for m, r in results.items()}, out / f"table{args.table}_roc.png", f"Table {args.table} methods: pixel ROC"),
         figures.plot_iou_per_frame(
@@ -278,6 +306,7 @@ def main(argv=None) -> int:
         "table": args.table,
         "rows": rows + paper_rows,
         "auc": auc,
+        "roi": roi_rows,
         "data": desc,
         "lengths": list(lengths),
         "clips_per_sequence": per_seq,
@@ -290,6 +319,7 @@ def main(argv=None) -> int:
             doc["davis_published_val_J_mean"] = paper.DAVIS2016_VAL_J
     (out / f"table{args.table}.json").write_text(json.dumps(doc, indent=1))
     md = format_markdown(args.table, rows, paper_rows, auc, desc, prov, cfg.name, wall, lengths, figs, list(names[m] for m in methods.values()))
+    md += "\n" + format_roi(roi_rows)
     if davis_rows:
         md += "\n" + format_davis(davis_rows, args.dataset == "davis2016")
     (out / f"table{args.table}.md").write_text(md)

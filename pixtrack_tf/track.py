@@ -3,7 +3,10 @@
     pixtrack track --model PATH (--frames DIR | --video FILE) (--mask FIRST.png | --box x,y,w,h)
                    --out DIR [--threshold 0.5] [--force]
 
-``--model``: an exported SavedModel (``python -m pixtrack_tf.export``) or a training run folder.
+``--model``: an exported SavedModel (``python -m pixtrack_tf.export``), a training run folder, or
+one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame)
+and ``optical-flow`` (the mask carried from frame to frame by DIS optical flow): run them on your
+footage to see what a trained model has to beat.
 Writes ``DIR/masks/<frame name>.png`` (0/255, the frame's size, one per input frame, the first being
 the given mask), ``DIR/overlay.mp4`` (``overlay.gif`` when no MP4 encoder is available),
 ``DIR/track.json`` (per frame: ROI box, mask area, seconds) and prints frames/s.
@@ -45,6 +48,10 @@ def parse_box(text: str, hw) -> np.ndarray:
 def load_tracker(path, precision=None):
     """A SavedModel folder -> :class:`SavedModelTracker`; a run folder -> :class:`TwoStageTracker`
     (computing in ``precision``, default the run's ``track.precision``)."""
+    from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
+
+    if str(path) in REFERENCE_TRACKERS:
+        return reference_tracker(str(path))
     path = Path(path)
     if (path / "saved_model.pb").exists():
         if precision not in (None, "float32"):
@@ -58,7 +65,9 @@ def load_tracker(path, precision=None):
 
         cfg, lm, gm = load_models(path, overrides=[f"track.precision={precision}"] if precision else ())
         return TwoStageTracker(lm, gm, cfg)
-    raise FileNotFoundError(f"{path}: neither a SavedModel (saved_model.pb) nor a training run folder (config.yaml)")
+    raise FileNotFoundError(
+        f"{path}: neither a SavedModel (saved_model.pb), a training run folder (config.yaml) nor a reference tracker ({', '.join(REFERENCE_TRACKERS)})"
+    )
 
 
 def write_overlay_video(frames_iter, out_dir: Path, fps: float = 12.0) -> Path:
@@ -85,7 +94,7 @@ def main(argv=None) -> int:
     from pixtrack_tf.config import PRECISIONS
 
     p = argparse.ArgumentParser(prog="pixtrack track", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="SavedModel folder or training run folder")
+    p.add_argument("--model", required=True, help="SavedModel folder, training run folder, or first-mask / optical-flow (references, no training)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--frames", help="folder of frames (sorted by name)")
     src.add_argument("--video", help="video file (mp4, avi, ...)")

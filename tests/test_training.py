@@ -28,8 +28,8 @@ def test_eq2_cross_entropy_and_total_variation_by_hand():
     # two frames: L sums over time, V is averaged over time, then lambda * min(beta, .)
     probs = np.stack([p[0], p[0]])[None]  # (1, 2, 2, 2, 1)
     targets = np.stack([y[0], y[0]])[None]
-    np.testing.assert_allclose(local_loss(probs, targets, tv_lambda=0.5, tv_beta=1000.0), [2 * ce + 0.5 * 1.6], rtol=1e-5)
-    np.testing.assert_allclose(local_loss(probs, targets, tv_lambda=0.5, tv_beta=1.0), [2 * ce + 0.5 * 1.0], rtol=1e-5)
+    np.testing.assert_allclose(local_loss(probs, targets, tv_lambda=0.5, tv_beta=1000.0, reduction="sum"), [2 * ce + 0.5 * 1.6], rtol=1e-5)
+    np.testing.assert_allclose(local_loss(probs, targets, tv_lambda=0.5, tv_beta=1.0, reduction="sum"), [2 * ce + 0.5 * 1.0], rtol=1e-5)
 
 
 # -- Eq. 4 ----------------------------------------------------------------------------------------

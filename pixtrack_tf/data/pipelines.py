@@ -31,7 +31,7 @@ import tensorflow as tf
 from PIL import Image
 
 from pixtrack_tf.data.sequence import DataError, Sequence, mask_box
-from pixtrack_tf.layers.roi import crop_roi
+from pixtrack_tf.layers.roi import crop_roi, roi_around
 from pixtrack_tf.models.local_model import dilate
 
 MIN_OBJECT_PIXELS = 16
@@ -42,14 +42,6 @@ def clip_indices(n: int, t0: int, length: int) -> np.ndarray:
     if n - t0 >= length:
         return t0 + np.arange(length)
     return t0 + (np.arange(length) * (n - t0)) // length
-
-
-def roi_box(mask_box_xyxy, context, lo, hi):
-    """Sec. 3.3 step 2: square box centred on the object, side = context x longer side in [lo, hi]."""
-    x0, y0, x1, y1 = mask_box_xyxy
-    side = float(np.clip(context * max(x1 - x0, y1 - y0), lo, hi))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
 
 
 def perturb(box, rng, scale_jitter, shift_jitter):
@@ -132,7 +124,7 @@ class LocalSampler:
                 boxes[j] = given[t]
                 continue
             ref = t0 if j == 0 else max(int(t) - c.roi_delay, t0)
-            base = roi_box(self._box_at(info, ref, t0), c.roi_context, c.roi_min, c.roi_max)
+            base = roi_around(self._box_at(info, ref, t0), c.roi_context, c.roi_min, c.roi_max)
             boxes[j] = perturb(base, rng, c.scale_jitter, c.shift_jitter)
         frames = np.stack([info.seq.frame(int(t)) for t in idx])
         masks = np.stack([info.seq.mask(int(t)) for t in idx]).astype(np.uint8)
@@ -142,7 +134,7 @@ class LocalSampler:
         other = self.infos[j]
         tj = int(rng.integers(len(other.seq)))
         ob = self._box_at(other, tj, 0) or (0.0, 0.0, float(other.seq.size[1]), float(other.seq.size[0]))
-        rep_box = perturb(roi_box(ob, c.roi_context, c.roi_min, c.roi_max), rng, c.scale_jitter, c.shift_jitter)
+        rep_box = perturb(roi_around(ob, c.roi_context, c.roi_min, c.roi_max), rng, c.scale_jitter, c.shift_jitter)
         rep_t = int(rng.integers(1, T + 1)) if c.replace_frame else -1
         return {
             "frames": frames,
@@ -224,6 +216,17 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     return (np.asarray(im) >= 128).astype(np.uint8)
 
 
+def scaled_kernels(kernels, map_size: int, reference: int = 224) -> tuple[int, ...]:
+    """``data.global_dilation`` gives kernel sides for a ``reference`` (224) map, the paper's size;
+    on another map they scale with it (odd sides, 0 stays 0), so a 112 map gets (15, 11, 5, 3, 0)
+    for (31, 21, 11, 5, 0) instead of kernels that cover twice as much of the map."""
+    out = []
+    for k in kernels:
+        k = int(k)
+        out.append(0 if k <= 0 else max(1, 2 * int(round((k * map_size / reference - 1) / 2)) + 1))
+    return tuple(out)
+
+
 def dilation_kernel(step: int, kernels, every: int) -> int:
     """Sec. 5.1 step 2: "shrink dilation kernel size every ten thousand iterations"."""
     return int(kernels[min(step // max(every, 1), len(kernels) - 1)])
@@ -266,7 +269,7 @@ def global_dataset(sequences, cfg, seed=None, start=0, batch_size=None, dilation
     every = cfg.train.dilation_every if dilation_every is None else dilation_every
     sampler = GlobalSampler(sequences, d, S, seed)
     T = d.seq_len
-    kernels = tuple(d.global_dilation)
+    kernels = scaled_kernels(d.global_dilation, S)
 
     def sample(i):
         out = sampler(i)
@@ -279,7 +282,7 @@ def global_dataset(sequences, cfg, seed=None, start=0, batch_size=None, dilation
         z = tf.cast(x["z"], tf.float32)[..., None]
         k = x["kernel"]
         z = tf.switch_case(
-            tf.reduce_sum(tf.cast(tf.constant(kernels)[None, :] == k, tf.int32) * tf.range(len(kernels))[None, :]),
+            tf.argmax(tf.cast(tf.constant(kernels) == k, tf.int32), output_type=tf.int32),
             [(lambda kk=kk: tf.convert_to_tensor(dilate(z, kk // 2))) for kk in kernels],
         )
         return {"maps": z[:-1], "targets": z[1:], "aspect": x["aspect"], "kernel": k}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixtrack_tf.evaluation.metrics import RocAccumulator, boundary_f, davis_statistics, iou, thresholded_iou
+from pixtrack_tf.evaluation.metrics import RocAccumulator, boundary_f, davis_statistics, iou, roi_measures, thresholded_iou
 from pixtrack_tf.evaluation.protocol import read_clip
 
 
@@ -31,6 +31,9 @@ def evaluate_method(method_dir: Path, sequences, thresholds, davis=False) -> dic
             rec["iou"][thr] = [thresholded_iou(p, g, thr) for p, g in zip(probs, gts)]
         for p, g in zip(probs, gts):
             roc.add(p, g)
+        rec["roi"] = roi_measures(meta["boxes"][1:], gts)
+        if meta.get("init_info"):
+            rec["init_info"] = meta["init_info"]
         if davis:
             # DAVIS: binary masks at 0.5, first and last frames left out (the first is not tracked)
             masks = [p > 0.5 for p in probs][:-1]
@@ -49,6 +52,29 @@ def iou_rows(method: str, result: dict, thresholds, lengths) -> list[dict]:
             if per_clip:
                 rows.append({"method": method, "threshold": thr, "length": int(L), "iou": float(np.mean(per_clip)), "clips": len(per_clip), "source": "ours"})
     return rows
+
+
+def roi_row(method: str, result: dict) -> dict:
+    """ROI-follows-the-object summary of one method over all its clips (see :func:`roi_measures`):
+    mean share of the object inside the ROI, share of frames with at least 0.9 of it inside, median
+    centre error, mean ROI/object motion ratio; and the FCN's first-frame IoU before/after its
+    fine-tuning when recorded."""
+    inside = [v for c in result["clips"] for v in c["roi"]["inside"]]
+    err = [v for c in result["clips"] for v in c["roi"]["centre_error"]]
+    motion = [c["roi"]["motion"] for c in result["clips"] if c["roi"]["motion"] is not None]
+    row = {
+        "method": method,
+        "object_inside_mean": float(np.mean(inside)) if inside else float("nan"),
+        "frames_inside_0.9": float(np.mean(np.asarray(inside) >= 0.9)) if inside else float("nan"),
+        "centre_error_median": float(np.median(err)) if err else float("nan"),
+        "motion_ratio_mean": float(np.mean(motion)) if motion else float("nan"),
+        "frames": len(inside),
+    }
+    ft = [c["init_info"] for c in result["clips"] if "finetune_iou_before" in c.get("init_info", {})]
+    if ft:
+        row["finetune_iou_before"] = float(np.mean([f["finetune_iou_before"] for f in ft]))
+        row["finetune_iou_after"] = float(np.mean([f["finetune_iou_after"] for f in ft]))
+    return row
 
 
 def iou_per_frame(result: dict, length: int, threshold: float) -> np.ndarray:

@@ -111,3 +111,36 @@ def davis_statistics(per_frame) -> dict:
     ids = np.round(np.linspace(1, len(x), 5) + 1e-10).astype(int) - 1
     bins = [x[ids[i] : ids[i + 1] + 1] for i in range(4)]
     return {"mean": float(x.mean()), "recall": float((x > 0.5).mean()), "decay": float(np.mean(bins[0]) - np.mean(bins[3]))}
+
+
+def roi_measures(boxes, gts) -> dict:
+    """How well the ROI follows the object (not in the paper; a constant box shows here).
+
+    boxes: per frame ROI (x0, y0, x1, y1); gts: the ground-truth masks of the same frames. Returns
+    ``inside`` (per frame with an object: the share of its pixels inside the ROI), ``centre_error``
+    (per such frame: distance between the ROI's centre and the object box's centre over the
+    object's longer side) and ``motion`` (path length of the ROI centre over that of the object's
+    centre across the clip; 0 for a box that never moves, None when the object does not move).
+    """
+    inside, err, roi_c, obj_c = [], [], [], []
+    for b, g in zip(boxes, gts):
+        g = np.asarray(g, bool)
+        n = int(g.sum())
+        if n == 0:
+            continue
+        ys, xs = np.nonzero(g.any(1))[0], np.nonzero(g.any(0))[0]
+        ox0, oy0, ox1, oy1 = xs[0], ys[0], xs[-1] + 1, ys[-1] + 1
+        x0, y0, x1, y1 = (float(v) for v in b)
+        r0, r1 = int(np.clip(np.ceil(y0 - 0.5), 0, g.shape[0])), int(np.clip(np.ceil(y1 - 0.5), 0, g.shape[0]))
+        c0, c1 = int(np.clip(np.ceil(x0 - 0.5), 0, g.shape[1])), int(np.clip(np.ceil(x1 - 0.5), 0, g.shape[1]))
+        inside.append(float(g[r0:r1, c0:c1].sum()) / n)  # pixel centres inside the box
+        rc, oc = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), np.array([(ox0 + ox1) / 2, (oy0 + oy1) / 2])
+        err.append(float(np.linalg.norm(rc - oc) / max(ox1 - ox0, oy1 - oy0)))
+        roi_c.append(rc)
+        obj_c.append(oc)
+    motion = None
+    if len(obj_c) > 1:
+        path = lambda c: float(np.linalg.norm(np.diff(np.asarray(c), axis=0), axis=1).sum())  # noqa: E731
+        if path(obj_c) > 1e-6:
+            motion = path(roi_c) / path(obj_c)
+    return {"inside": inside, "centre_error": err, "motion": motion}

@@ -75,6 +75,7 @@ def run_clips(method: str, make_tracker, clips, sequences, raw_dir, progress=Tru
         t = time.perf_counter()
         res = tracker.init(seq.frame(c.indices[0]), seq.mask(c.indices[0]))
         boxes, seconds = [res.box.tolist()], [time.perf_counter() - t]
+        init_info = dict(getattr(tracker, "init_info", {}) or {})
         for j, i in enumerate(c.indices[1:], start=1):
             t = time.perf_counter()
             res = tracker.track(seq.frame(i))
@@ -85,7 +86,7 @@ def run_clips(method: str, make_tracker, clips, sequences, raw_dir, progress=Tru
                 bar.update(1)
         if bar is not None:
             bar.update(1)
-        (d / "frames.json").write_text(json.dumps({**asdict(c), "indices": list(c.indices), "boxes": boxes, "seconds": seconds}))
+        (d / "frames.json").write_text(json.dumps({**asdict(c), "indices": list(c.indices), "boxes": boxes, "seconds": seconds, "init_info": init_info}))
     if bar is not None:
         bar.close()
     return root

@@ -11,6 +11,7 @@ ROI encloses the entire object hence all pixels outside the ROI are set to zero.
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -37,12 +38,34 @@ def box_to_theta(box, frame_hw, anchor):
     return tf.stack([s, tx, ty], axis=-1)
 
 
-def clip_side(boxes, lo, hi):
-    """Square boxes (B, 4) with their side clipped to [lo, hi] pixels, centres kept."""
-    boxes = tf.convert_to_tensor(boxes, tf.float32)
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    side = tf.clip_by_value(boxes[:, 2] - boxes[:, 0], lo, hi)
-    return square_box(cx, cy, side)
+def roi_around(box, context, lo, hi):
+    """Sec. 3.3 step 2, the one ROI rule of the package: the square ROI around an object box.
+
+    "The width of the square ROI is twice the longer length of the object along the horizontal and
+    vertical directions. The ROI width is further truncated to within the range of [56, 672]."
+    box (..., 4) = the object's (x0, y0, x1, y1) in pixels (any aspect); returns the square box
+    (..., 4) of the same centre whose side is clip(context x longer side, lo, hi). The training
+    ROIs, theta_0 of Algorithm 1, the ROI that Algorithm 1 crops around the global model's object
+    box, the 1-stage and Table 2 ROIs all come from here. NumPy in, NumPy out; a tensor in, a tensor out.
+    """
+    if tf.is_tensor(box):
+        box = tf.cast(box, tf.float32)
+        side = tf.clip_by_value(context * tf.maximum(box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]), lo, hi)
+        return square_box((box[..., 0] + box[..., 2]) / 2, (box[..., 1] + box[..., 3]) / 2, side)
+    box = np.asarray(box, np.float32)
+    side = np.clip(context * np.maximum(box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]), lo, hi)
+    cx, cy = (box[..., 0] + box[..., 2]) / 2, (box[..., 1] + box[..., 3]) / 2
+    return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=-1).astype(np.float32)
+
+
+def mask_box_tf(mask):
+    """(x0, y0, x1, y1) of a (H, W) bool mask's object pixels (pixel j covers [j, j + 1)), and
+    whether there is any; the TensorFlow twin of :func:`pixtrack_tf.data.sequence.mask_box`."""
+    rows = tf.where(tf.reduce_any(mask, axis=1))[:, 0]
+    cols = tf.where(tf.reduce_any(mask, axis=0))[:, 0]
+    found = tf.size(rows) > 0
+    box = tf.cast(tf.stack([tf.reduce_min(cols), tf.reduce_min(rows), tf.reduce_max(cols) + 1, tf.reduce_max(rows) + 1]), tf.float32)
+    return tf.where(found, box, tf.zeros_like(box)), found
 
 
 def square_box(cx, cy, side):

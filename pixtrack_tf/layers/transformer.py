@@ -33,6 +33,33 @@ def anchor_half_extents(theta, aspect, anchor):
     return hx, hy
 
 
+def object_theta(maps, aspect, anchor):
+    """The theta whose T(theta)(Z_A) is the square around the object of each map: centred on the
+    object's bounding box, side = its longer side in the frame's pixels (the inverse of the render).
+
+    maps (N, S, S, 1) in [0, 1] (object where >= 0.5), aspect (N, 1) = W / H. Returns theta (N, 3)
+    and valid (N,) (False for an empty map, whose theta is (1, 0, 0)). With normalised extents
+    w_n, h_n of the box, the side in pixels over the frame's shorter side is
+    max(w_n max(1, gamma), h_n max(1, 1 / gamma)) / 2, and s is that over ``anchor``.
+    """
+    n = ops.shape(maps)[1]
+    obj = ops.cast(maps[..., 0] >= 0.5, "float32")  # (N, S, S)
+    rows, cols = ops.max(obj, axis=2), ops.max(obj, axis=1)  # (N, S) each
+    valid = ops.max(rows, axis=1) > 0
+
+    def extent(v):  # first and one-past-last occupied index, normalised to [-1, 1]
+        first = ops.cast(ops.argmax(v, axis=1), "float32")
+        last = ops.cast(n - ops.argmax(ops.flip(v, axis=1), axis=1), "float32")
+        return 2.0 * first / n - 1.0, 2.0 * last / n - 1.0
+
+    x0, x1 = extent(cols)
+    y0, y1 = extent(rows)
+    gamma = ops.reshape(ops.cast(aspect, "float32"), (-1,))
+    side = ops.maximum((x1 - x0) * ops.maximum(1.0, gamma), (y1 - y0) * ops.maximum(1.0, 1.0 / gamma)) / 2.0
+    theta = ops.stack([side / anchor, (x0 + x1) / 2.0, (y0 + y1) / 2.0], axis=-1)
+    return ops.where(valid[:, None], theta, ops.convert_to_tensor([[1.0, 0.0, 0.0]])), valid
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AnchorTransformer(keras.layers.Layer):
     """Renders T(theta)(Z_A) on a ``map_size`` x ``map_size`` grid (Sec. 4, Eq. 4).

@@ -24,7 +24,7 @@ from pixtrack_tf.models.backbone import VGGPool4
 class FCNModel(keras.Model):
     """Frame-wise ROI segmentation: (B, S, S, 3) RGB in [0, 255] -> (B, S, S, 1) probabilities."""
 
-    def __init__(self, roi_size=224, filters=512, kernel_size=3, deconv_filters=(128, 64, 32), deconv_kernel=5, backbone_weights="hed", **kwargs):
+    def __init__(self, roi_size=224, filters=512, kernel_size=3, deconv_filters=(128, 64, 32), deconv_kernel=5, backbone_weights="hed", feature_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.roi_size = int(roi_size)
         self.filters = int(filters)
@@ -32,7 +32,8 @@ class FCNModel(keras.Model):
         self.deconv_filters = tuple(int(f) for f in deconv_filters)
         self.deconv_kernel = int(deconv_kernel)
         self.backbone_weights = str(backbone_weights)
-        self.backbone = VGGPool4(weights=backbone_weights, name="backbone")
+        self.feature_scale = float(feature_scale)
+        self.backbone = VGGPool4(weights=backbone_weights, output_scale=feature_scale, name="backbone")
         self.convs = [keras.layers.Conv2D(filters, kernel_size, padding="same", activation="relu", name=f"fcn_conv_{i + 1}") for i in range(2)]
         self.deconvs = [
             keras.layers.Conv2DTranspose(f, deconv_kernel, strides=2, padding="same", name=f"deconv_{i + 1}")
@@ -68,7 +69,7 @@ class FCNModel(keras.Model):
         config = super().get_config()
         config.update(
             roi_size=self.roi_size, filters=self.filters, kernel_size=self.kernel_size,
-            deconv_filters=list(self.deconv_filters), deconv_kernel=self.deconv_kernel, backbone_weights=self.backbone_weights,
+            deconv_filters=list(self.deconv_filters), deconv_kernel=self.deconv_kernel, backbone_weights=self.backbone_weights, feature_scale=self.feature_scale,
         )  # fmt: skip
         return config
 
@@ -79,4 +80,4 @@ class FCNModel(keras.Model):
     @classmethod
     def from_cfg(cls, cfg, name="fcn_model"):
         lc = cfg.local
-        return cls(lc.roi_size, lc.fcnn_filters, lc.kernel_size, lc.deconv_filters, lc.deconv_kernel, cfg.backbone.weights, name=name)
+        return cls(lc.roi_size, lc.fcnn_filters, lc.kernel_size, lc.deconv_filters, lc.deconv_kernel, cfg.backbone.weights, lc.feature_scale, name=name)

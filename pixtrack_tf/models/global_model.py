@@ -5,9 +5,14 @@ each followed by 2x2 pooling -> peephole ConvLSTM x2 (64) -> flatten -> FC 1024 
 aspect ratio (1025 values) -> FC 3 = theta_t = (scale, shift_x, shift_y).
 
 "For the second fully connected layer the input dimension is 1025, where we concatenate the
-feature from last layer with aspect ratio of the current video clip." The raw FC output r is
-mapped to theta = (exp(r_0), r_1, r_2) so that the scale stays positive (docs/REPRODUCTION.md).
-T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`.
+feature from last layer with aspect ratio of the current video clip." The raw FC output r is mapped
+to theta by ``theta_map`` (docs/REPRODUCTION.md): ``"bounded"`` (default) keeps theta in a box the
+network cannot leave, s = s_min (s_max / s_min)^sigmoid(r_0) and t = c tanh(r_{1,2}); ``"exp"``
+(the first reading) is theta = (exp(r_0), r_1, r_2), positive scale and nothing else bounded, on
+which the trained global model drifted to a constant box far larger than any object.
+T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`; theta describes the
+square around the *object* (Eq. 4 fits the anchor to the object), and Algorithm 1 crops the
+Sec. 3.3 ROI around it (:func:`pixtrack_tf.layers.roi.roi_around`).
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from keras import ops
 
 from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
 from pixtrack_tf.layers.transformer import AnchorTransformer
+
+THETA_MAPS = ("bounded", "exp")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -40,6 +47,9 @@ class GlobalModel(keras.Model):
         peepholes=True,
         anchor_size=(0.5, 0.5),
         box_softness=1.0,
+        theta_map="bounded",
+        scale_range=(0.04, 2.0),
+        centre_range=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -51,6 +61,13 @@ class GlobalModel(keras.Model):
         self.peepholes = bool(peepholes)
         self.anchor_size = tuple(float(a) for a in anchor_size)
         self.box_softness = float(box_softness)
+        if theta_map not in THETA_MAPS:
+            raise ValueError(f"theta_map must be one of {', '.join(THETA_MAPS)}, got {theta_map!r}")
+        self.theta_map = theta_map
+        self.scale_range = tuple(float(v) for v in scale_range)
+        if not 0 < self.scale_range[0] < self.scale_range[1]:
+            raise ValueError(f"scale_range must be (low, high) with 0 < low < high, got {scale_range}")
+        self.centre_range = float(centre_range)
         k = self.kernel_size
         self.convs = []
         for i, f in enumerate(self.conv_filters):
@@ -97,7 +114,11 @@ class GlobalModel(keras.Model):
         x = self.fc1(ops.reshape(h, (ops.shape(h)[0], -1)))
         x = ops.concatenate([x, ops.cast(ops.reshape(aspect, (-1, 1)), x.dtype)], axis=-1)
         r = ops.cast(self.fc2(x), "float32")
-        return ops.concatenate([ops.exp(ops.clip(r[:, :1], -6.0, 6.0)), r[:, 1:]], axis=-1)
+        if self.theta_map == "exp":
+            return ops.concatenate([ops.exp(ops.clip(r[:, :1], -6.0, 6.0)), r[:, 1:]], axis=-1)
+        lo, hi = self.scale_range
+        s = lo * (hi / lo) ** ops.sigmoid(r[:, :1])
+        return ops.concatenate([s, self.centre_range * ops.tanh(r[:, 1:])], axis=-1)
 
     def initial_states(self, batch):
         f = self.feature_size
@@ -137,6 +158,9 @@ class GlobalModel(keras.Model):
             peepholes=self.peepholes,
             anchor_size=list(self.anchor_size),
             box_softness=self.box_softness,
+            theta_map=self.theta_map,
+            scale_range=list(self.scale_range),
+            centre_range=self.centre_range,
         )
         return config
 
@@ -152,5 +176,8 @@ class GlobalModel(keras.Model):
             peepholes=gc.peepholes,
             anchor_size=gc.anchor_size,
             box_softness=gc.box_softness,
+            theta_map=gc.theta_map,
+            scale_range=gc.scale_range,
+            centre_range=gc.centre_range,
             name=name,
         )

@@ -52,6 +52,7 @@ class LocalModel(keras.Model):
         deconv_kernel=5,
         peepholes=True,
         backbone_weights="hed",
+        feature_scale=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,8 +67,9 @@ class LocalModel(keras.Model):
         self.deconv_kernel = int(deconv_kernel)
         self.peepholes = bool(peepholes)
         self.backbone_weights = str(backbone_weights)
+        self.feature_scale = float(feature_scale)
         k = self.kernel_size
-        self.backbone = VGGPool4(weights=backbone_weights, name="backbone")
+        self.backbone = VGGPool4(weights=backbone_weights, output_scale=feature_scale, name="backbone")
         self.fcnn = [
             keras.layers.Conv2D(fcnn_filters, k, padding="same", activation="relu", name="fcnn_1"),
             keras.layers.Conv2D(fcnn_filters, k, padding="same", activation="tanh", name="fcnn_2"),
@@ -167,6 +169,7 @@ class LocalModel(keras.Model):
             deconv_kernel=self.deconv_kernel,
             peepholes=self.peepholes,
             backbone_weights=self.backbone_weights,
+            feature_scale=self.feature_scale,
         )
         return config
 
@@ -190,5 +193,6 @@ class LocalModel(keras.Model):
             deconv_kernel=lc.deconv_kernel,
             peepholes=lc.peepholes,
             backbone_weights=cfg.backbone.weights,
+            feature_scale=lc.feature_scale,
             name=name,
         )

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.data.sequence import DataError, mask_box
-from pixtrack_tf.layers.roi import box_to_theta, clip_side, crop_roi, paste_roi, theta_to_box
+from pixtrack_tf.layers.roi import box_to_theta, crop_roi, mask_box_tf, paste_roi, roi_around, theta_to_box
 from pixtrack_tf.models.local_model import dilate
 
 CENTROID_EPS = 1e-3
@@ -40,17 +40,15 @@ class TrackResult:
 
 
 def initial_box(mask: np.ndarray, context: float, lo: float, hi: float) -> np.ndarray:
-    """The first frame's ROI: Sec. 3.3 step 2 on the given mask (twice the longer side, in [lo, hi])."""
+    """The first frame's ROI: the Sec. 3.3 rule (:func:`roi_around`) on the given mask."""
     b = mask_box(mask)
     if b is None:
         raise DataError("the first mask is empty (no object pixel)")
-    x0, y0, x1, y1 = b
-    side = float(np.clip(context * max(x1 - x0, y1 - y0), lo, hi))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
+    return roi_around(b, context, lo, hi)
 
 
-def _check_frame(frame, hw=None):
+def check_frame(frame, hw=None):
+    """A frame as (H, W, 3) uint8, of the first frame's size ``hw`` when given; DataError otherwise."""
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[-1] != 3:
         raise DataError(f"a frame must be (H, W, 3) RGB, got shape {frame.shape}")
@@ -124,7 +122,11 @@ class FcnSegmenter:
 
     "we fine tune it on the first frame of testing video clips with small learning rate and few
     iterations, and apply the refined model to subsequent frames." Every ``init`` starts again from
-    the trained weights, so clips do not leak into each other.
+    the trained weights, so clips do not leak into each other. The fine-tuning trains the layers
+    after the frozen backbone for ``track.fcn_finetune_steps`` Adam steps at ``track.fcn_finetune_lr``
+    with the training loss (Eq. 2's cross-entropy, ``train.local_reduction`` / ``local_fg_weight``);
+    ``init_info`` reports the first ROI's IoU (p > 0.5) before and after, so a reader can see that
+    it adapted to the object.
     """
 
     def __init__(self, fcn_model, cfg):
@@ -133,25 +135,34 @@ class FcnSegmenter:
         self.model = fcn_model
         self.S = cfg.local.roi_size
         self.steps = int(cfg.track.fcn_finetune_steps)
+        self.fg_weight = float(cfg.train.local_fg_weight)
         self.variables = fcn_model.head_variables()
         self.trained = [np.asarray(v) for v in self.variables]
         self.optimizer = keras.optimizers.Adam(cfg.track.fcn_finetune_lr)
         self.optimizer.build(self.variables)
         self.opt_init = [np.asarray(v) for v in self.optimizer.variables]
+        self.init_info = {}
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
+        roi = [tf.TensorSpec((1, self.S, self.S, 3)), tf.TensorSpec((1, self.S, self.S, 1))]
         self._crop_fn = tf.function(lambda f, m, b: crop_first_roi(f, m, b, self.S), input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box])
-        self._ft_fn = tf.function(self._ft_graph, input_signature=[tf.TensorSpec((1, self.S, self.S, 3)), tf.TensorSpec((1, self.S, self.S, 1))])
+        self._ft_fn = tf.function(self._ft_graph, input_signature=roi)
+        self._iou_fn = tf.function(self._iou_graph, input_signature=roi)
         self._seg_fn = tf.function(self._seg_graph, input_signature=[frame, box])
 
     def _ft_graph(self, x0, z0):
-        from pixtrack_tf.training.losses import cross_entropy_sum
+        from pixtrack_tf.training.losses import cross_entropy_mean
 
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(cross_entropy_sum(self.model(x0, training=True), z0))
+            loss = tf.reduce_mean(cross_entropy_mean(self.model(x0, training=True), z0, self.fg_weight))
         grads = tape.gradient(loss, self.variables)
         self.optimizer.apply_gradients(zip(grads, self.variables))
         return loss
+
+    def _iou_graph(self, x0, z0):
+        p = tf.cast(self.model(x0) > 0.5, tf.float32)
+        union = tf.reduce_sum(tf.maximum(p, z0))
+        return tf.where(union > 0, tf.reduce_sum(p * z0) / tf.maximum(union, 1.0), 1.0)
 
     def _seg_graph(self, frame, box):
         prob = self.model(crop_roi(frame[None], box[None], self.S))
@@ -163,8 +174,10 @@ class FcnSegmenter:
         for v, w in zip(self.optimizer.variables, self.opt_init):
             v.assign(w)
         x0, z0 = self._crop_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
+        before = float(self._iou_fn(x0, z0))
         for _ in range(self.steps):
             self._ft_fn(x0, z0)
+        self.init_info = {"finetune_iou_before": before, "finetune_iou_after": float(self._iou_fn(x0, z0))}
 
     def segment(self, frame, box):
         return self._seg_fn(frame, tf.constant(box, tf.float32)).numpy()
@@ -188,7 +201,7 @@ class RoiTracker:
 
     def init(self, frame, mask):
         """Initialise on the first frame and its object mask (Algorithm 1, lines 1-2)."""
-        frame = _check_frame(frame)
+        frame = check_frame(frame)
         mask = np.asarray(mask).astype(bool)
         if mask.shape != frame.shape[:2]:
             raise DataError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
@@ -205,11 +218,16 @@ class RoiTracker:
     def track(self, frame) -> TrackResult:
         if self.hw is None:
             raise RuntimeError("call init(frame, mask) first")
-        frame = _check_frame(frame, self.hw)
+        frame = check_frame(frame, self.hw)
         self.t += 1
         prob, box = self._step(frame)
         self.prev_prob, self.box = prob, box
         return TrackResult(prob, box)
+
+    @property
+    def init_info(self) -> dict:
+        """What the last ``init`` did beyond the ROI (the FCN's fine-tuning IoUs), for the raw results."""
+        return getattr(self.segmenter, "init_info", {})
 
     def _init_policy(self, frame, mask):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -224,23 +242,25 @@ class RoiTracker:
 
 def initial_box_tf(mask, context, lo, hi):
     """TensorFlow twin of :func:`initial_box` (for the SavedModel): mask (H, W) bool -> box (4,)."""
-    rows = tf.where(tf.reduce_any(mask, axis=1))[:, 0]
-    cols = tf.where(tf.reduce_any(mask, axis=0))[:, 0]
-    tf.debugging.assert_greater(tf.size(rows), 0, message="the first mask is empty (no object pixel)")
-    y0, y1 = tf.cast(rows[0], tf.float32), tf.cast(rows[-1] + 1, tf.float32)
-    x0, x1 = tf.cast(cols[0], tf.float32), tf.cast(cols[-1] + 1, tf.float32)
-    side = tf.clip_by_value(context * tf.maximum(x1 - x0, y1 - y0), lo, hi)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return tf.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+    box, found = mask_box_tf(mask)
+    tf.debugging.assert_equal(found, True, message="the first mask is empty (no object pixel)")
+    return roi_around(box, context, lo, hi)
+
+
+def object_square(mask):
+    """theta_0's box: the square around the object of a (H, W) bool mask (side = its longer side)."""
+    box, _ = mask_box_tf(mask)
+    return roi_around(box, 1.0, 0.0, float("inf"))
 
 
 def two_stage_init(lm, cfg, frame, mask):
     """Algorithm 1, lines 1-2, in TensorFlow: frame (H, W, 3) uint8, mask (H, W) bool ->
-    (theta_0, resized map Z_0, aspect W / H, local states)."""
+    (theta_0, resized map Z_0, aspect W / H, local states). theta_0 is the square around the object
+    (what the global model predicts); the first ROI is the Sec. 3.3 ROI around it."""
     d, S, M = cfg.data, cfg.local.roi_size, cfg.global_.map_size
     hw = tf.shape(frame)[:2]
     box = initial_box_tf(mask, d.roi_context, float(d.roi_min), float(d.roi_max))
-    theta = box_to_theta(box[None], hw, float(cfg.global_.anchor_size[0]))[0]
+    theta = box_to_theta(object_square(mask)[None], hw, float(cfg.global_.anchor_size[0]))[0]
     m = tf.cast(mask, tf.float32)
     x0, z0 = crop_first_roi(frame, m, box, S)
     lstates = as_float32(lm.initialize(x0, tf.convert_to_tensor(dilate(z0, int(round(cfg.local.mask_dilation * S))))))
@@ -249,32 +269,61 @@ def two_stage_init(lm, cfg, frame, mask):
     return theta, zmap, aspect, lstates
 
 
-def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lstates):
+def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lstates, t):
     """One step of Algorithm 1 (lines 4-8) in TensorFlow; returns
     (full-resolution probabilities (H, W), box (4,), theta_est, next resized map, gstates, lstates)."""
     full, box, theta_est, next_map, gstates, lstates = two_stage_step_batch(
-        lm, gm, cfg, frame, prev_map[None], aspect, theta_old[None], gstates, lstates
+        lm, gm, cfg, frame, prev_map[None], aspect, theta_old[None], gstates, lstates, t
     )
     return full[0], box[0], theta_est[0], next_map[0], gstates, lstates
 
 
-def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstates, lstates):
+def map_centroid(maps):
+    """Eq. (5) on resized maps (N, M, M, 1), in the normalised [-1, 1] coordinates of theta:
+    (centres (N, 2), whether sum p > 0 (N,))."""
+    m = tf.shape(maps)[1]
+    grid = (2.0 * tf.range(m, dtype=tf.float32) + 1.0) / tf.cast(m, tf.float32) - 1.0
+    p = maps[..., 0]
+    total = tf.reduce_sum(p, axis=[1, 2])
+    cx = tf.reduce_sum(tf.reduce_sum(p, axis=1) * grid, axis=1) / tf.maximum(total, 1e-12)
+    cy = tf.reduce_sum(tf.reduce_sum(p, axis=2) * grid, axis=1) / tf.maximum(total, 1e-12)
+    return tf.stack([cx, cy], axis=-1), total > CENTROID_EPS
+
+
+def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstates, lstates, t):
     """Algorithm 1, lines 4-8, for N objects of one frame in one batched step: prev_maps
-    (N, M, M, 1), theta_old (N, 3), states with batch N. Returns (probabilities (N, H, W), boxes
-    (N, 4), theta_est (N, 3), next maps (N, M, M, 1), gstates, lstates)."""
-    S, M, beta = cfg.local.roi_size, cfg.global_.map_size, float(cfg.track.beta)
+    (N, M, M, 1), theta_old (N, 3), states with batch N, t the frame's index (1, 2, ...). Returns
+    (probabilities (N, H, W), boxes (N, 4), theta_est (N, 3), next maps (N, M, M, 1), gstates, lstates).
+
+    theta is the square around the object; line 6 crops the Sec. 3.3 ROI around theta_est's box
+    (:func:`roi_around`: ``data.roi_context`` times its side, clipped to [roi_min, roi_max]), the ROI
+    the local model was trained on. Before the global model's burn-in (t < ``train.loss_from``, the
+    frames Eq. 4 does not train) theta_t is not the global model's: its centre is Eq. (5) on
+    Z_hat_{t-1} and its scale theta_old's (the 1-stage rule); the global model still reads those
+    maps, so its memory is warm when its theta is first used.
+    """
+    beta = float(cfg.track.beta)
+    M = cfg.global_.map_size
     hw = tf.shape(frame)[:2]
     n = tf.shape(prev_maps)[0]
-    theta_t, gstates = gm.step(prev_maps, tf.fill((n, 1), aspect), gstates)
-    theta_t, gstates = tf.cast(theta_t, tf.float32), as_float32(gstates)
+    theta_g, gstates = gm.step(prev_maps, tf.fill((n, 1), aspect), gstates)
+    theta_g, gstates = tf.cast(theta_g, tf.float32), as_float32(gstates)
+    centre, found = map_centroid(prev_maps)
+    theta_eq5 = tf.where(found[:, None], tf.concat([theta_old[:, :1], centre], axis=-1), theta_old)
+    theta_t = tf.where(tf.cast(t, tf.float32) < float(cfg.train.loss_from), theta_eq5, theta_g)
     theta_est = beta * theta_t + (1.0 - beta) * theta_old
-    box = theta_to_box(theta_est, hw, float(cfg.global_.anchor_size[0]))
-    box = clip_side(box, float(cfg.data.roi_min), float(cfg.data.roi_max))  # the ROI sizes the local model knows
-    x = crop_roi(frame[None], box, S, box_indices=tf.zeros((n,), tf.int32))
-    prob, lstates = lm.step(x, lstates)
+    box = roi_crop_box(cfg, theta_est, hw)
+    prob, lstates = lm.step(crop_roi(frame[None], box, cfg.local.roi_size, box_indices=tf.zeros((n,), tf.int32)), lstates)
     full = paste_roi(prob, box, hw)
     next_map = tf.image.resize(full, [M, M], method="bilinear")
     return full[..., 0], box, theta_est, next_map, gstates, as_float32(lstates)
+
+
+def roi_crop_box(cfg, theta, hw):
+    """Algorithm 1 line 6's crop: the Sec. 3.3 ROI around the object square of theta (N, 3)."""
+    d = cfg.data
+    square = theta_to_box(theta, hw, float(cfg.global_.anchor_size[0]))
+    return roi_around(square, float(d.roi_context), float(d.roi_min), float(d.roi_max))
 
 
 class TwoStageTracker(RoiTracker):
@@ -308,23 +357,24 @@ class TwoStageTracker(RoiTracker):
             tf.TensorSpec((3,), tf.float32),  # theta_old
             [gspec] * 4,
             [lspec] * 4,
+            tf.TensorSpec((), tf.float32),  # t
         ]
         self._step_fn = tf.function(self._step_graph, input_signature=sig, reduce_retracing=True)
 
-    def _step_graph(self, frame, prev_map, aspect, theta_old, gstates, lstates):
-        return two_stage_step(self.lm, self.gm, self.cfg, frame, prev_map, aspect, theta_old, gstates, lstates)
+    def _step_graph(self, frame, prev_map, aspect, theta_old, gstates, lstates, t):
+        return two_stage_step(self.lm, self.gm, self.cfg, frame, prev_map, aspect, theta_old, gstates, lstates, t)
 
     def _init_policy(self, frame, mask):
         h, w = self.hw
         self.aspect = np.float32(w / h)
-        self.theta = box_to_theta(self.box0[None], np.array([h, w]), self.anchor).numpy()[0]
+        self.theta = box_to_theta(roi_around(mask_box(mask), 1.0, 0.0, np.inf)[None], np.array([h, w]), self.anchor).numpy()[0]
         self.gstates = as_float32(self.gm.initial_states(1))
         self.map = tf.image.resize(mask.astype(np.float32)[None, :, :, None], [self.M, self.M])[0]
 
     def _step(self, frame):
         seg = self.segmenter
         full, box, self.theta, self.map, self.gstates, seg.states = self._step_fn(
-            frame, self.map, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, seg.states
+            frame, self.map, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, seg.states, np.float32(self.t)
         )
         return full.numpy(), box.numpy()
 
@@ -355,15 +405,16 @@ class MultiObjectTracker:
             tf.TensorSpec((None, 3), tf.float32),
             [gspec] * 4,
             [lspec] * 4,
+            tf.TensorSpec((), tf.float32),
         ]
         self._step_fn = tf.function(self._step_graph, input_signature=sig)
         self.hw = None
 
-    def _step_graph(self, frame, prev_maps, aspect, theta_old, gstates, lstates):
-        return two_stage_step_batch(self.lm, self.gm, self.cfg, frame, prev_maps, aspect, theta_old, gstates, lstates)
+    def _step_graph(self, frame, prev_maps, aspect, theta_old, gstates, lstates, t):
+        return two_stage_step_batch(self.lm, self.gm, self.cfg, frame, prev_maps, aspect, theta_old, gstates, lstates, t)
 
     def init(self, frame, masks):
-        frame = _check_frame(frame)
+        frame = check_frame(frame)
         masks = [np.asarray(m).astype(bool) for m in masks]
         if not masks:
             raise DataError("no object mask given")
@@ -381,17 +432,20 @@ class MultiObjectTracker:
         x0, z0 = crop_first_rois(frame, m, boxes, self.S)
         self.lstates = as_float32(self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, radius))))
         self.gstates = as_float32(self.gm.initial_states(len(masks)))
-        self.theta = box_to_theta(boxes, np.array([h, w]), self.anchor).numpy()
+        squares = np.stack([roi_around(mask_box(mk), 1.0, 0.0, np.inf) for mk in masks])
+        self.theta = box_to_theta(squares, np.array([h, w]), self.anchor).numpy()
         self.maps = tf.image.resize(m[..., None], [self.M, self.M])
         self.aspect = np.float32(w / h)
+        self.t = 0
         return [TrackResult(mk.astype(np.float32), b) for mk, b in zip(masks, boxes)]
 
     def track(self, frame):
         if self.hw is None:
             raise RuntimeError("call init(frame, masks) first")
-        frame = _check_frame(frame, self.hw)
+        frame = check_frame(frame, self.hw)
+        self.t += 1
         full, boxes, self.theta, self.maps, self.gstates, self.lstates = self._step_fn(
-            frame, self.maps, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, self.lstates
+            frame, self.maps, self.aspect, tf.constant(self.theta, tf.float32), self.gstates, self.lstates, np.float32(self.t)
         )
         return [TrackResult(p, b) for p, b in zip(full.numpy(), boxes.numpy())]
 

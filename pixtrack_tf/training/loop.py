@@ -85,6 +85,48 @@ def _diff(a: dict, b: dict, prefix="", only_common=False):
             yield f"{prefix}{k}"
 
 
+class StallMonitor:
+    """Tells when a model stops learning, from the logged losses and gradient norms.
+
+    Two signs, checked at every log step: the loss plateau (the mean of the last ``window`` logged
+    losses has not beaten the best earlier such mean by ``min_improvement`` (relative) for
+    ``patience`` log steps) and the vanishing gradient (the gradient norm below ``grad_fraction``
+    of its median over the first ``window`` logs). ``update`` returns a warning text when a stall
+    starts (once per stall; it may start again after the model improves), else None; ``stalled``
+    is the current state (TensorBoard scalar ``stalled``).
+    """
+
+    def __init__(self, window=5, patience=10, min_improvement=0.01, grad_fraction=1e-3):
+        self.window, self.patience = int(window), int(patience)
+        self.min_improvement, self.grad_fraction = float(min_improvement), float(grad_fraction)
+        self.losses, self.gnorms = [], []
+        self.best, self.since_best = math.inf, 0
+        self.stalled = False
+
+    def update(self, step, loss, gnorm):
+        self.losses.append(float(loss))
+        self.gnorms.append(float(gnorm))
+        reasons = []
+        if len(self.losses) >= self.window:
+            recent = sum(self.losses[-self.window :]) / self.window
+            if recent < self.best - self.min_improvement * abs(self.best) or not math.isfinite(self.best):
+                self.best, self.since_best = recent, 0
+            else:
+                self.since_best += 1
+            if self.since_best >= self.patience:
+                reasons.append(
+                    f"the loss (mean of the last {self.window} logs {recent:.4g}) has not improved on {self.best:.4g} "
+                    f"by {self.min_improvement:.0%} in {self.since_best} log steps"
+                )
+            start = sorted(self.gnorms[: self.window])[self.window // 2]
+            if start > 0 and gnorm < self.grad_fraction * start:
+                reasons.append(f"the gradient norm fell to {gnorm:.3g} (it was {start:.3g} at the start)")
+        was, self.stalled = self.stalled, bool(reasons)
+        if self.stalled and not was:
+            return f"step {step}: the model seems to have stopped learning: {'; '.join(reasons)}"
+        return None
+
+
 def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after=None):
     """Train ``task`` for ``task.steps`` steps into run folder ``out``; resumes from its checkpoint.
 
@@ -131,12 +173,14 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
         # never apply a NaN/Inf update: the weights stay those of the last good step
         grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
-        return loss, gnorm
+        scalars = task.scalars(batch, extras) if hasattr(task, "scalars") else {}
+        return loss, gnorm, scalars
 
     @tf.function
     def train_step(batch):
-        loss, gnorm = strategy.run(replica_step, args=(batch,))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), strategy.reduce(tf.distribute.ReduceOp.MEAN, gnorm, axis=None)
+        loss, gnorm, scalars = strategy.run(replica_step, args=(batch,))
+        mean = lambda x: strategy.reduce(tf.distribute.ReduceOp.MEAN, x, axis=None)  # noqa: E731
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), mean(gnorm), {k: mean(v) for k, v in scalars.items()}
 
     writer = tf.summary.create_file_writer(str(out / "tb"))
     image_every = image_every or max(tc.log_every * 10, 1)
@@ -148,10 +192,11 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
     t_last, s_last = time.perf_counter(), start
     done_this_call = 0
     log = open(out / "log.jsonl", "a")
+    monitor = StallMonitor()
     try:
         while int(step.numpy()) < total:
             batch = next(dist)
-            loss, gnorm = train_step(batch)
+            loss, gnorm, scalars = train_step(batch)
             loss_v = float(loss.numpy())
             if not math.isfinite(loss_v):
                 msg = f"{task.name}: loss is {loss_v} at step {int(step.numpy()) + 1}; stopped. The last good checkpoint is kept in {out / 'ckpt'}"
@@ -165,11 +210,23 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
                 bar.set_postfix(loss=f"{loss_v:.4g}", steps_s=f"{(s - s_last) / max(now - t_last, 1e-9):.2f}")
             if s % tc.log_every == 0 or s == total:
                 rate = (s - s_last) / max(now - t_last, 1e-9)
+                gnorm_v = float(gnorm.numpy())
+                extra = {k: float(v.numpy()) for k, v in scalars.items()}
+                warning = monitor.update(s, loss_v, gnorm_v)
+                if warning:
+                    msg = f"WARNING {task.name}: {warning}. Look at the TensorBoard images and box statistics before training longer."
+                    (bar.write if bar is not None else print)(msg, file=sys.stderr)
                 with writer.as_default():
                     tf.summary.scalar("loss", loss_v, step=s)
-                    tf.summary.scalar("grad_norm", float(gnorm.numpy()), step=s)
+                    tf.summary.scalar("grad_norm", gnorm_v, step=s)
                     tf.summary.scalar("steps_per_second", rate, step=s)
-                log.write(json.dumps({"step": s, "loss": loss_v, "grad_norm": float(gnorm.numpy()), "steps_per_s": rate}) + "\n")
+                    tf.summary.scalar("stalled", float(monitor.stalled), step=s)
+                    for k, v in extra.items():
+                        tf.summary.scalar(k, v, step=s)
+                record = {"step": s, "loss": loss_v, "grad_norm": gnorm_v, "steps_per_s": rate, **extra, "stalled": monitor.stalled}
+                if warning:
+                    record["warning"] = warning
+                log.write(json.dumps(record) + "\n")
                 log.flush()
                 t_last, s_last = now, s
             if s % image_every == 0 and replicas == 1:

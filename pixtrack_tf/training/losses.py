@@ -6,12 +6,23 @@ import tensorflow as tf
 EPS = 1e-7
 
 
-def cross_entropy_sum(probs, targets):
-    """L(p, y) = sum_i -(1 - y_i) log(1 - p_i) - y_i log(p_i), summed over all but the batch axis."""
+def pixel_cross_entropy(probs, targets, fg_weight=1.0):
+    """Element-wise -(1 - y) log(1 - p) - w y log(p) (w = ``fg_weight``; 1 is Eq. 2's L as written)."""
     p = tf.clip_by_value(tf.cast(probs, tf.float32), EPS, 1.0 - EPS)
     y = tf.cast(targets, tf.float32)
-    ce = -(1.0 - y) * tf.math.log(1.0 - p) - y * tf.math.log(p)
+    return -(1.0 - y) * tf.math.log(1.0 - p) - fg_weight * y * tf.math.log(p)
+
+
+def cross_entropy_sum(probs, targets, fg_weight=1.0):
+    """L(p, y) = sum_i -(1 - y_i) log(1 - p_i) - y_i log(p_i), summed over all but the batch axis."""
+    ce = pixel_cross_entropy(probs, targets, fg_weight)
     return tf.reduce_sum(tf.reshape(ce, (tf.shape(ce)[0], -1)), axis=1)
+
+
+def cross_entropy_mean(probs, targets, fg_weight=1.0):
+    """:func:`pixel_cross_entropy` averaged over all but the batch axis (pixels and frames)."""
+    ce = pixel_cross_entropy(probs, targets, fg_weight)
+    return tf.reduce_mean(tf.reshape(ce, (tf.shape(ce)[0], -1)), axis=1)
 
 
 def total_variation(maps):
@@ -22,12 +33,18 @@ def total_variation(maps):
     return tf.reduce_sum(dv, axis=[-3, -2, -1]) + tf.reduce_sum(dh, axis=[-3, -2, -1])
 
 
-def local_loss(probs, targets, tv_lambda=1e-4, tv_beta=1000.0):
+def local_loss(probs, targets, tv_lambda=1e-4, tv_beta=1000.0, reduction="mean", fg_weight=1.0):
     """Eq. (2), per sequence: L(z_hat_{1:T}, z_{1:T}) + lambda min(beta, 1/T sum_t V(z_hat_t)).
 
     probs, targets: (B, T, S, S, 1). Returns (B,) losses (the trainer averages over the batch).
+    ``reduction``: ``"sum"`` is L as written (summed over pixels and frames, ~10^4 at the start, so
+    that lambda min(beta, V) <= 0.1 cannot matter); ``"mean"`` (default) averages L over pixels and
+    frames, the scale at which beta = 1000 and lambda = 1e-4 make the TV term matter (a noisy
+    initial map has V ~ 10^4, capped at beta; a clean blob V ~ 10^2, so lambda V ~ 0.01 beside a
+    mean cross-entropy of ~0.05-0.7). ``fg_weight`` weighs the object's pixels in L (1 = as written).
     """
-    ce = cross_entropy_sum(probs, targets)
+    reduce = {"sum": cross_entropy_sum, "mean": cross_entropy_mean}[reduction]
+    ce = reduce(probs, targets, fg_weight)
     tv = tf.reduce_mean(total_variation(probs), axis=1)  # (B,) mean over time
     return ce + tv_lambda * tf.minimum(tv_beta, tv)
 
@@ -43,12 +60,27 @@ def weighted_l2(box_maps, targets, fg_weight):
     return tf.reduce_mean(w * tf.square(tf.cast(box_maps, tf.float32) - z), axis=[-3, -2, -1])
 
 
-def global_loss(theta, box_maps, targets, fg_weight=10.0, smooth_lambda=1.0, loss_from=5):
-    """Eq. (4), per sequence: sum_{t=i}^{T} L(T(theta_t)(Z_A), Z_t) + lambda ||theta_t - theta_{t-1}||^2.
+def box_distance(theta, target_theta):
+    """Squared distance between thetas (..., 3): (log s - log s*)^2 + (t_x - t_x*)^2 + (t_y - t_y*)^2.
+    The scale is compared in log space, so halving and doubling the box cost the same."""
+    theta, target = tf.cast(theta, tf.float32), tf.cast(target_theta, tf.float32)
+    dlog = tf.math.log(tf.maximum(theta[..., 0], 1e-6)) - tf.math.log(tf.maximum(target[..., 0], 1e-6))
+    return tf.square(dlog) + tf.reduce_sum(tf.square(theta[..., 1:] - target[..., 1:]), axis=-1)
+
+
+def global_loss(theta, box_maps, targets, fg_weight=10.0, smooth_lambda=1.0, loss_from=5, box_lambda=0.0, target_theta=None, target_valid=None):
+    """Eq. (4), per sequence: sum_{t=i}^{T} L(T(theta_t)(Z_A), Z_t) + lambda ||theta_t - theta_{t-1}||^2,
+    plus, when ``box_lambda`` > 0 (our addition; 0 is Eq. 4 as written), box_lambda times
+    :func:`box_distance` between theta_t and ``target_theta`` (B, T, 3), the theta of the square
+    around the object of Z_t, over the same t and only where ``target_valid`` (B, T).
 
     theta (B, T, 3) holds theta_1..theta_T (theta_t from Z_{0:t-1}); box_maps, targets (B, T, S, S, 1)
     hold T(theta_t)(Z_A) and Z_t. Time t is 1-based as in the paper, so the sum covers array index
     t - 1 >= i - 1; "we only compute the loss after ith frame ... i = 5".
+
+    Why the added term: the soft box's edges are about one map pixel wide, so once the box is far
+    from the object (or covers the whole map) the data term is flat and only the smoothness term
+    has a gradient; the distance in theta has a useful gradient everywhere.
     """
     T = tf.shape(theta)[1]
     t = tf.range(1, T + 1)
@@ -56,4 +88,7 @@ def global_loss(theta, box_maps, targets, fg_weight=10.0, smooth_lambda=1.0, los
     data = weighted_l2(box_maps, targets, fg_weight)  # (B, T)
     prev = tf.concat([theta[:, :1], theta[:, :-1]], axis=1)
     smooth = tf.reduce_sum(tf.square(tf.cast(theta, tf.float32) - tf.cast(prev, tf.float32)), axis=-1)  # (B, T); zero at t = 1
-    return tf.reduce_sum(use * (data + smooth_lambda * smooth), axis=1)
+    total = data + smooth_lambda * smooth
+    if box_lambda:
+        total += box_lambda * tf.cast(target_valid, tf.float32) * box_distance(theta, target_theta)
+    return tf.reduce_sum(use * total, axis=1)

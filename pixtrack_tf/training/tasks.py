@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from pixtrack_tf.data.pipelines import global_dataset, global_dataset_from_predictions, local_dataset
 from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
-from pixtrack_tf.training.losses import cross_entropy_sum, global_loss, local_loss
+from pixtrack_tf.layers.transformer import object_theta
+from pixtrack_tf.training.losses import cross_entropy_mean, cross_entropy_sum, global_loss, local_loss
 
 
 class LocalTask:
@@ -39,8 +40,13 @@ class LocalTask:
 
     def per_example_loss(self, model, batch, training=True):
         probs = model({k: batch[k] for k in ("first_image", "first_mask", "images")}, training=training)
-        loss = local_loss(probs, batch["masks"], self.cfg.train.tv_lambda, self.cfg.train.tv_beta)
+        tc = self.cfg.train
+        loss = local_loss(probs, batch["masks"], tc.tv_lambda, tc.tv_beta, tc.local_reduction, tc.local_fg_weight)
         return loss, {"prob": probs}
+
+    def scalars(self, batch, extras):
+        """Is the model confident on the object? Mean probability on object and background pixels."""
+        return object_confidence(extras["prob"], batch["masks"])
 
     def images(self, batch, extras):
         """ROI, target and prediction of the first sequence's frames (for TensorBoard)."""
@@ -82,8 +88,23 @@ class GlobalTask:
         m = self.cfg.global_.map_size
         boxes = tf.reshape(boxes, (b, t, m, m, 1))
         tc = self.cfg.train
-        loss = global_loss(theta, boxes, batch["targets"], tc.fg_weight, tc.smooth_lambda, tc.loss_from)
-        return loss, {"prob": boxes, "theta": theta}
+        target, valid = object_theta(tf.reshape(batch["targets"], (-1, m, m, 1)), aspect, float(self.cfg.global_.anchor_size[0]))
+        loss = global_loss(
+            theta, boxes, batch["targets"], tc.fg_weight, tc.smooth_lambda, tc.loss_from,
+            tc.box_lambda, tf.reshape(target, (b, t, 3)), tf.reshape(valid, (b, t)),
+        )  # fmt: skip
+        return loss, {"prob": boxes, "theta": theta, "target_theta": tf.reshape(target, (b, t, 3))}
+
+    def scalars(self, batch, extras):
+        """The boxes the model places (TensorBoard): a model that learned one constant box shows a
+        centre spread near zero while the objects' spread is not."""
+        th, tg = extras["theta"][:, -1], extras["target_theta"][:, -1]  # last frame of each sequence
+        return {
+            "box/scale_mean": tf.reduce_mean(th[:, 0]),
+            "box/centre_spread": tf.reduce_mean(tf.math.reduce_std(th[:, 1:], axis=0)),
+            "box/object_centre_spread": tf.reduce_mean(tf.math.reduce_std(tg[:, 1:], axis=0)),
+            "box/centre_error": tf.reduce_mean(tf.norm(th[:, 1:] - tg[:, 1:], axis=-1)),
+        }
 
     def images(self, batch, extras):
         return {"input": batch["maps"][0], "target": batch["targets"][0], "prediction": extras["prob"][0]}
@@ -114,13 +135,29 @@ class FCNTask:
         b, t = tf.shape(images)[0], tf.shape(images)[1]
         s = self.cfg.local.roi_size
         probs = model(tf.reshape(images, (-1, s, s, 3)), training=training)
-        ce = cross_entropy_sum(probs, tf.reshape(masks, (-1, s, s, 1)))
+        tc = self.cfg.train
+        reduce = cross_entropy_mean if tc.local_reduction == "mean" else cross_entropy_sum
+        ce = reduce(probs, tf.reshape(masks, (-1, s, s, 1)), tc.local_fg_weight)
         keep = 1.0 - tf.cast(tf.reshape(batch["replaced"], (-1,)), tf.float32)
         loss = tf.reduce_sum(tf.reshape(ce * keep, (b, t)), axis=1)
+        if tc.local_reduction == "mean":
+            loss = loss / tf.cast(t, tf.float32)
         return loss, {"prob": tf.reshape(probs, (b, t, s, s, 1))}
+
+    def scalars(self, batch, extras):
+        return object_confidence(extras["prob"], batch["masks"])
 
     def images(self, batch, extras):
         return {"roi": tf.cast(batch["images"][0], tf.float32) / 255.0, "target": batch["masks"][0], "prediction": extras["prob"][0]}
+
+
+def object_confidence(probs, masks):
+    """Mean predicted probability on object pixels and on background pixels."""
+    p, y = tf.cast(probs, tf.float32), tf.cast(masks, tf.float32)
+    return {
+        "prob/object": tf.reduce_sum(p * y) / tf.maximum(tf.reduce_sum(y), 1.0),
+        "prob/background": tf.reduce_sum(p * (1 - y)) / tf.maximum(tf.reduce_sum(1 - y), 1.0),
+    }
 
 
 def summarize_images(tag_images: dict, step, max_frames=4):

@@ -1,0 +1,129 @@
+"""Reference trackers that need no training: the floors every trained tracker is read against.
+
+Not methods of the paper. A trained tracker is only worth something if it beats what needs no
+training, so ``reproduce`` and ``pixtrack track`` offer these beside the paper's methods:
+
+* :class:`FirstMaskTracker` - the first frame's mask, copied to every frame (the score of a tracker
+  that does nothing; on footage where the object barely moves it is not low).
+* :class:`OpticalFlowTracker` - mask propagation by dense optical flow: the flow from the current
+  frame to the previous one (OpenCV's DIS, ``medium`` preset) carries the previous mask into the
+  current frame by a backward warp (bilinear), thresholded at 0.5. No model, no learning.
+
+Both have the API of the other trackers (``init(frame, mask)``, then ``track(frame)`` returning a
+:class:`~pixtrack_tf.tracking.trackers.TrackResult`). Their ``box`` is the square ROI that the
+Sec. 3.3 rule puts around the current mask (:func:`pixtrack_tf.tracking.roi_rule.object_roi`), so
+that the ROI measures of the evaluator mean the same for every method; when the mask is empty (the
+object left the frame) the previous box is kept. Probabilities are binary (0 or 1), so every
+threshold of Tables 2 and 3 reads the same mask.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pixtrack_tf.data.sequence import DataError, mask_box
+from pixtrack_tf.layers.roi import roi_around
+from pixtrack_tf.tracking.trackers import TrackResult, check_frame
+
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+
+
+class _ReferenceTracker:
+    """Shared bookkeeping: the first frame's checks, and the ROI of the current mask."""
+
+    def __init__(self, cfg=None):
+        d = None if cfg is None else cfg.data
+        self.context = 2.0 if d is None else float(d.roi_context)
+        self.lo, self.hi = (56.0, 672.0) if d is None else (float(d.roi_min), float(d.roi_max))
+        self.hw = None
+
+    def init(self, frame, mask):
+        frame = check_frame(frame)
+        mask = np.asarray(mask).astype(bool)
+        if mask.shape != frame.shape[:2]:
+            raise DataError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
+        if not mask.any():
+            raise DataError("the first mask is empty (no object pixel)")
+        self.hw = frame.shape[:2]
+        self.box = roi_around(mask_box(mask), self.context, self.lo, self.hi)
+        self._init(frame, mask)
+        return TrackResult(mask.astype(np.float32), self.box.copy())
+
+    def track(self, frame) -> TrackResult:
+        if self.hw is None:
+            raise RuntimeError("call init(frame, mask) first")
+        mask = self._track(check_frame(frame, self.hw))
+        b = mask_box(mask)
+        if b is not None:
+            self.box = roi_around(b, self.context, self.lo, self.hi)
+        return TrackResult(mask.astype(np.float32), self.box.copy())
+
+
+class FirstMaskTracker(_ReferenceTracker):
+    """Reference: the first frame's mask for every frame."""
+
+    name = "first-mask"
+
+    def _init(self, frame, mask):
+        self.mask = mask.copy()
+
+    def _track(self, frame):
+        return self.mask
+
+
+class OpticalFlowTracker(_ReferenceTracker):
+    """Reference: the previous mask carried into the current frame by dense optical flow.
+
+    Per frame: grey frames, DIS flow F from the current frame to the previous one, then
+    ``mask_t(x) = [bilinear(mask_{t-1})(x + F(x)) >= threshold]`` (pixels that flow from outside the
+    frame read 0). An empty mask stays empty (the object is lost for good, as for any tracker
+    without re-detection).
+
+    Args:
+        cfg: a :class:`pixtrack_tf.config.Config` (only its ROI rule is read), or None.
+        preset: DIS preset, ``ultrafast``, ``fast`` or ``medium`` (default).
+        threshold: the warped mask's binarisation threshold (0.5).
+    """
+
+    name = "optical-flow"
+
+    def __init__(self, cfg=None, preset="medium", threshold=0.5):
+        super().__init__(cfg)
+        import cv2
+
+        if preset not in FLOW_PRESETS:
+            raise ValueError(f"optical-flow preset must be one of {', '.join(FLOW_PRESETS)}, got {preset!r}")
+        self.cv2 = cv2
+        self.flow = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{preset.upper()}"))
+        self.threshold = float(threshold)
+
+    def _grey(self, frame):
+        return self.cv2.cvtColor(np.ascontiguousarray(frame), self.cv2.COLOR_RGB2GRAY)
+
+    def _init(self, frame, mask):
+        self.prev = self._grey(frame)
+        self.mask = mask.astype(np.float32)
+        h, w = self.hw
+        self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+
+    def _track(self, frame):
+        cur = self._grey(frame)
+        if self.mask.any():
+            flow = self.flow.calc(cur, self.prev, None)  # for each pixel of cur: where it was in prev
+            coords = self.grid + flow
+            warped = self.cv2.remap(
+                self.mask, coords[..., 0], coords[..., 1], self.cv2.INTER_LINEAR,
+                borderMode=self.cv2.BORDER_CONSTANT, borderValue=0.0,
+            )  # fmt: skip
+            self.mask = (warped >= self.threshold).astype(np.float32)
+        self.prev = cur
+        return self.mask > 0
+
+
+REFERENCE_TRACKERS = {"first-mask": FirstMaskTracker, "optical-flow": OpticalFlowTracker}
+
+
+def reference_tracker(name, cfg=None):
+    """A reference tracker by name (``first-mask`` or ``optical-flow``)."""
+    if name not in REFERENCE_TRACKERS:
+        raise ValueError(f"unknown reference tracker {name!r}; known: {', '.join(REFERENCE_TRACKERS)}")
+    return REFERENCE_TRACKERS[name](cfg)

@@ -1,0 +1,82 @@
+"""Acceptance test of the global model (issue: "a global model that follows the object"): trained
+for a few hundred steps on moving synthetic objects, the ROI it places must hold the object and move
+with it. A global model that outputs one constant box fails both checks."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixtrack_tf.config import load_config
+from pixtrack_tf.data.sequence import Sequence
+
+SIZES = [(72, 128), (96, 96), (96, 160), (128, 72)]  # (H, W): landscape, square, wide, portrait
+
+
+def moving_object_sequences(n_seq, n_frames, seed):
+    """Ellipses of random size (6-45 % of the frame's shorter side) moving at random constant
+    velocities and bouncing off the edges, in frames of four sizes and aspect ratios."""
+    rng = np.random.default_rng(seed)
+    seqs = []
+    for k in range(n_seq):
+        H, W = SIZES[k % len(SIZES)]
+        w, h = (rng.uniform(0.06, 0.45, size=2) * min(H, W)).astype(int) + 2
+        x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+        vx, vy = rng.uniform(-0.04, 0.04, size=2) * min(H, W)
+        yy, xx = np.mgrid[:H, :W]
+        masks = []
+        for _ in range(n_frames):
+            masks.append(((xx + 0.5 - x - w / 2) / (w / 2)) ** 2 + ((yy + 0.5 - y - h / 2) / (h / 2)) ** 2 <= 1)
+            x, y = x + vx, y + vy
+            if not 0 <= x <= W - w:
+                vx, x = -vx, float(np.clip(x, 0, W - w))
+            if not 0 <= y <= H - h:
+                vy, y = -vy, float(np.clip(y, 0, H - h))
+        seqs.append(Sequence(f"obj{k}", frames=[None] * n_frames, mask_fn=masks.__getitem__, _size=(H, W)))
+    return seqs
+
+
+OVERRIDES = [
+    "global.map_size=64", "global.conv_filters=[8,16,16,32]", "global.lstm_filters=16", "global.fc_units=64",
+    "data.seq_len=8", "data.batch_size=8", "train.loss_from=3", "train.global_steps=400", "train.global_lr=0.001",
+    "train.dilation_every=60", "train.checkpoint_every=1000", "train.log_every=50",
+    "data.global_dilation=[31,21,11,5,0]",  # the paper-size schedule of the DAVIS run (cpu.yaml), 0 from step 240
+]  # fmt: skip
+
+
+def roi_follow_stats(gm, cfg, seqs):
+    """Feed each sequence's ground-truth maps Z_{0:t-1} (as Sec. 5.1 step 2 trains), crop the
+    Algorithm 1 ROI around each theta_t (t >= loss_from) and compare it with the object at t."""
+    from pixtrack_tf.data.pipelines import resize_mask
+    from pixtrack_tf.data.sequence import mask_box
+    from pixtrack_tf.evaluation.metrics import roi_measures
+    from pixtrack_tf.tracking.trackers import roi_crop_box
+
+    inside, d_roi, d_obj = [], [], []
+    M = cfg.global_.map_size
+    for s in seqs:
+        H, W = s.size
+        maps = np.stack([resize_mask(s.mask(i), M) for i in range(len(s))]).astype(np.float32)
+        theta = gm({"maps": maps[None, :-1, ..., None], "aspect": np.array([[W / H]], np.float32)})[0]
+        boxes = roi_crop_box(cfg, theta, tf.constant([H, W])).numpy()  # boxes[t - 1] for frame t
+        for t in range(cfg.train.loss_from, len(s)):
+            inside += roi_measures([boxes[t - 1]], [s.mask(t)])["inside"]
+            b, o = boxes[t - 1], mask_box(s.mask(t))
+            d_roi.append([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+            d_obj.append([(o[0] + o[2]) / 2, (o[1] + o[3]) / 2])
+    d_roi, d_obj = np.asarray(d_roi), np.asarray(d_obj)
+    # displacement from each sequence's mean position, x and y pooled
+    corr = float(np.corrcoef((d_roi - d_roi.mean(0)).ravel(), (d_obj - d_obj.mean(0)).ravel())[0, 1])
+    return np.asarray(inside), corr
+
+
+@pytest.mark.timeout(300)
+def test_global_model_puts_the_roi_around_a_moving_object(tmp_path):
+    from pixtrack_tf.training.loop import configure_determinism, fit
+    from pixtrack_tf.training.tasks import GlobalTask
+
+    cfg = load_config("tiny", OVERRIDES)
+    configure_determinism(cfg.seed, False)
+    gm = fit(GlobalTask(cfg, moving_object_sequences(40, 30, seed=0)), tmp_path / "global", progress=False)
+    inside, corr = roi_follow_stats(gm, cfg, moving_object_sequences(10, 30, seed=1))
+    share = float(np.mean(inside >= 0.9))
+    assert share >= 0.9, f"the ROI holds >= 0.9 of the object on only {share:.2f} of the frames"
+    assert corr > 0.8, f"ROI centre vs object centre correlation {corr:.2f}"
