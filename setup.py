@@ -22,6 +22,7 @@ setup(
         "imageio-ffmpeg",
         "tqdm",
         "scipy",
+        "opencv-python-headless",  # DIS optical flow of the reference tracker
     ],
     extras_require={
         "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel"],

@@ -282,7 +282,8 @@ def test_pipelines_repeat_exactly_under_a_seed_and_resume(tiny_cfg, small_embedd
 
 
 def test_global_pipeline_targets_and_shrinking_dilation(tiny_cfg, small_embedded):
-    cfg = dataclasses.replace(tiny_cfg, data=dataclasses.replace(tiny_cfg.data, global_dilation=(7, 0)))
+    # kernel sides are given at a 224 map and scale with it: 49 at 224 is 7 on the tiny 32 map
+    cfg = dataclasses.replace(tiny_cfg, data=dataclasses.replace(tiny_cfg.data, global_dilation=(49, 0)))
     m, T = cfg.global_.map_size, cfg.data.seq_len
     b = _batches(global_dataset(small_embedded, cfg, seed=0, dilation_every=1), 2)
     assert b[0]["maps"].shape == (2, T, m, m, 1) and b[0]["aspect"].shape == (2, 1)

@@ -201,3 +201,46 @@ def test_crop_resize_scales():
     frame[0, 40:60, 40:60] = 1
     crop = roi.crop_roi(frame, tf.constant([[30.0, 30.0, 70.0, 70.0]]), 20).numpy()[0, ..., 0]
     assert crop[5:15, 5:15].min() > 0.99 and crop[:4].max() < 0.01  # the object fills the middle half
+
+
+def test_roi_around_is_one_rule_for_numpy_and_tensors():
+    import tensorflow as tf
+
+    from pixtrack_tf.layers.roi import mask_box_tf, roi_around
+
+    box = np.array([[10.0, 20.0, 60.0, 40.0], [0.0, 0.0, 500.0, 100.0], [5.0, 5.0, 9.0, 7.0]])
+    expected = np.array([[-15, -20, 85, 80], [-86, -286, 586, 386], [-21, -22, 35, 34]], np.float32)
+    np.testing.assert_allclose(roi_around(box, 2.0, 56, 672), expected)
+    np.testing.assert_allclose(roi_around(tf.constant(box), 2.0, 56, 672).numpy(), expected)
+    m = np.zeros((30, 40), bool)
+    m[3:9, 5:25] = True
+    b, found = mask_box_tf(tf.constant(m))
+    np.testing.assert_allclose(b.numpy(), [5, 3, 25, 9])
+    assert bool(found) and not bool(mask_box_tf(tf.zeros((4, 4), bool))[1])
+
+
+def test_object_theta_inverts_the_anchor_render():
+    """The theta of the square around an object renders (AnchorTransformer) a box that holds it."""
+    from pixtrack_tf.layers.transformer import AnchorTransformer, object_theta
+
+    S, aspect = 64, np.array([[16 / 9]], np.float32)
+    z = np.zeros((1, S, S, 1), np.float32)
+    z[0, 25:35, 20:40] = 1.0  # 20 map px wide = 20 * 16/9 frame rows' units, 10 tall: the side is the width
+    theta, valid = object_theta(z, aspect, 0.5)
+    theta = np.asarray(theta)
+    assert bool(np.asarray(valid)[0])
+    np.testing.assert_allclose(theta[0, 1:], [(2 * 30 / S) - 1, (2 * 30 / S) - 1], atol=1e-6)
+    box = np.asarray(AnchorTransformer(S, (0.5, 0.5), softness=0.01)(theta, aspect))[0, ..., 0] > 0.5
+    assert box[z[0, ..., 0] > 0].all()  # the object is inside
+    assert abs(box.any(0).sum() - 20) <= 1 and abs(box.any(1).sum() - 20 * 16 / 9) <= 1  # square in frame pixels
+    _, valid = object_theta(np.zeros((1, S, S, 1), np.float32), aspect, 0.5)
+    assert not bool(np.asarray(valid)[0])
+
+
+def test_bounded_theta_stays_in_its_box():
+    from pixtrack_tf.models import GlobalModel
+
+    gm = GlobalModel(map_size=32, conv_filters=(2, 2, 2, 2), lstm_filters=2, fc_units=4, scale_range=(0.1, 2.0), centre_range=1.0)
+    gm.fc2.kernel.assign(np.full(gm.fc2.kernel.shape, 50.0, np.float32))  # huge raw outputs
+    theta = np.asarray(gm({"maps": np.ones((2, 3, 32, 32, 1), np.float32), "aspect": np.ones((2, 1), np.float32)}))
+    assert np.all(theta[..., 0] <= 2.0 + 1e-5) and np.all(theta[..., 0] >= 0.1 - 1e-6) and np.all(np.abs(theta[..., 1:]) <= 1.0)

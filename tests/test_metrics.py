@@ -93,3 +93,18 @@ def test_compare_results_side_by_side(tmp_path, capsys):
     assert compare.main(["--result", f"X={tmp_path / 'missing.json'}"]) == 2
     assert compare.main(["--result", "nolabel"]) == 2
     assert compare.main(["--result", f"A={tmp_path / 'a.json'}", "--reference", "Z"]) == 2
+
+
+def test_roi_measures_see_a_constant_box():
+    from pixtrack_tf.evaluation.metrics import roi_measures
+
+    gts, follow, constant = [], [], []
+    for t in range(10):
+        g = np.zeros((50, 100), bool)
+        g[20:30, 5 + 5 * t : 15 + 5 * t] = True
+        gts.append(g)
+        follow.append([5 * t, 15, 20 + 5 * t, 35])  # centre on the object
+        constant.append([0, 15, 20, 35])
+    f, c = roi_measures(follow, gts), roi_measures(constant, gts)
+    assert f["inside"] == [1.0] * 10 and abs(f["motion"] - 1.0) < 1e-9 and max(f["centre_error"]) < 1e-9
+    assert c["motion"] == 0.0 and c["inside"][0] == 1.0 and c["inside"][-1] == 0.0

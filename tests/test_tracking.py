@@ -71,19 +71,36 @@ def test_trackers_survive_object_leaving_and_empty_predictions(tmp_path, tiny_cf
 
 
 def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
+    import tensorflow as tf
+
+    from pixtrack_tf.data.sequence import mask_box
+    from pixtrack_tf.layers.roi import box_to_theta, roi_around
+    from pixtrack_tf.tracking.trackers import map_centroid, roi_crop_box
+
     lm, gm, _ = models
     tr = TwoStageTracker(lm, gm, tiny_cfg)
     out = track_sequence(tr, small_seq, indices=range(6))
     assert tr._step_fn.experimental_get_tracing_count() == 1  # no retrace per frame
-    # theta_est = beta theta_t + (1 - beta) theta_old: with the untrained global model theta_t = (1, 0, 0)
-    b = tiny_cfg.track.beta
-    theta0 = tr.theta  # after 5 steps
-    from pixtrack_tf.layers.roi import box_to_theta
-
     h, w = small_seq.size
-    first = box_to_theta(out["boxes"][:1], np.array([h, w]), tiny_cfg.global_.anchor_size[0]).numpy()[0]
-    expected = first * (1 - b) ** 5 + np.array([1.0, 0, 0]) * (1 - (1 - b) ** 5)
-    np.testing.assert_allclose(theta0, expected, atol=1e-4)
+    b, i, anchor = tiny_cfg.track.beta, tiny_cfg.train.loss_from, tiny_cfg.global_.anchor_size[0]
+    mask0 = small_seq.mask(0)
+    # theta_0: the square around the object; the first ROI: the Sec. 3.3 ROI around it
+    theta = box_to_theta(roi_around(mask_box(mask0), 1.0, 0, np.inf)[None], np.array([h, w]), anchor).numpy()[0]
+    np.testing.assert_allclose(out["boxes"][0], roi_around(mask_box(mask0), 2.0, tiny_cfg.data.roi_min, tiny_cfg.data.roi_max), atol=1e-4)
+    # t < i (burn-in): theta_t = (theta_old's scale, Eq. 5 on Z_hat_{t-1}); then the global model's
+    # theta, (sqrt(s_min s_max), 0, 0) for the untrained one (FC 3 starts at zero)
+    lo, hi = tiny_cfg.global_.scale_range
+    assert i == 2  # one burn-in frame, which reads Z_0 (the given mask)
+    prev_map = tf.image.resize(mask0.astype(np.float32)[None, :, :, None], [tiny_cfg.global_.map_size] * 2)
+    for t in range(1, 6):
+        if t < i:
+            centre, _ = map_centroid(prev_map)
+            theta_t = np.concatenate([theta[:1], centre.numpy()[0]])
+        else:
+            theta_t = np.array([np.sqrt(lo * hi), 0.0, 0.0])
+        theta = b * theta_t + (1 - b) * theta
+        np.testing.assert_allclose(out["boxes"][t], roi_crop_box(tiny_cfg, theta[None], tf.constant([h, w])).numpy()[0], atol=1e-3)
+    np.testing.assert_allclose(tr.theta, theta, atol=1e-4)
     assert tr.resized_map.shape == (tiny_cfg.global_.map_size,) * 2
 
 
@@ -139,7 +156,9 @@ def test_reproduce_end_to_end_quick(tmp_path):
     doc = json.loads((tmp_path / "table3.json").read_text())
     ours = [r for r in doc["rows"] if r["source"] == "ours"]
     theirs = [r for r in doc["rows"] if r["source"] == "paper"]
-    assert {r["method"] for r in ours} == {"2-stage ConvLSTM", "1-stage ConvLSTM", "FCN"}
+    refs = {"First mask (reference)", "Optical flow (reference)"}
+    assert {r["method"] for r in ours} == {"2-stage ConvLSTM", "1-stage ConvLSTM", "FCN"} | refs
+    assert {r["method"] for r in doc["roi"]} == {"2-stage ConvLSTM", "1-stage ConvLSTM", "FCN"} | refs
     assert {(r["threshold"], r["length"]) for r in ours} == {(t, L) for t in (0.4, 0.7) for L in (4, 8)}
     assert all(0 <= r["iou"] <= 1 for r in ours) and len(theirs) == 24
     assert {"method", "threshold", "length", "iou"} <= set(ours[0])
@@ -151,7 +170,12 @@ def test_reproduce_end_to_end_quick(tmp_path):
     # table 2 reuses the trained fold
     assert reproduce.main(["--table", "2", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     doc2 = json.loads((tmp_path / "table2.json").read_text())
-    assert {r["method"] for r in doc2["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"}
+    assert {r["method"] for r in doc2["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"} | refs
+    # the reference trackers alone: nothing is trained
+    refs_only = tmp_path / "refs"
+    assert reproduce.main(["--table", "3", "--quick", "--out", str(refs_only), "--no-progress", "--methods", ",".join(sorted(refs))]) == 0
+    assert not (refs_only / "runs").exists()
+    assert {r["method"] for r in json.loads((refs_only / "table3.json").read_text())["rows"] if r["source"] == "ours"} == refs
     # a subset of methods, plus DAVIS J and F on whole sequences
     assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--no-progress", "--methods", "2-stage ConvLSTM", "--davis-measures"]) == 0
     doc3 = json.loads((tmp_path / "table3.json").read_text())
@@ -237,7 +261,7 @@ def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path)
     assert reproduce.main(args + ["--fcn", str(tmp_path / "nowhere")]) == 2  # named, not trained silently
     assert reproduce.main(args + ["--fcn", str(tmp_path / "fcnrun")]) == 0
     doc = json.loads((out / "table2.json").read_text())
-    assert {r["method"] for r in doc["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"}
+    assert {r["method"] for r in doc["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN", "First mask (reference)", "Optical flow (reference)"}
     assert doc["config"]["local"]["peepholes"] is False  # the run's own config
     assert doc["provenance"]["models"] == {"run": str(tmp_path / "lstm"), "fcn_run": str(tmp_path / "fcnrun")}
     # a local-only run cannot give the two-stage tracker: a clear error, not a crash

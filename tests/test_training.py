@@ -211,3 +211,48 @@ def test_iterative_procedure_runs_and_resumes(tmp_path, seqs):
     save_config(cfg, tmp_path / "config.yaml")
     _, lm, gm = load_models(tmp_path)
     assert lm is not None and gm is not None
+
+
+def test_stall_monitor_warns_on_a_plateau_and_on_a_vanishing_gradient():
+    from pixtrack_tf.training.loop import StallMonitor
+
+    falling = StallMonitor(window=3, patience=4)
+    assert all(falling.update(s, 100.0 / (s + 1), 1.0) is None for s in range(40))
+    flat = StallMonitor(window=3, patience=4)
+    msgs = [flat.update(s, 5.0 + 0.001 * (s % 2), 1.0) for s in range(20)]
+    assert sum(m is not None for m in msgs) == 1 and "has not improved" in next(m for m in msgs if m)
+    assert flat.stalled
+    dead = StallMonitor(window=3, patience=100)
+    msgs = [dead.update(s, 10.0 - s, 1.0 if s < 5 else 1e-5) for s in range(10)]
+    assert any(m and "gradient norm fell" in m for m in msgs)
+
+
+def test_global_loss_box_term_has_a_gradient_where_eq4_is_flat():
+    """A box covering the whole map: Eq. 4's data term is flat in theta, the box term is not."""
+    import tensorflow as tf
+
+    from pixtrack_tf.layers.transformer import AnchorTransformer, object_theta
+
+    S = 32
+    z = np.zeros((1, 2, S, S, 1), np.float32)
+    z[:, :, 4:10, 4:10] = 1
+    aspect = np.ones((2, 1), np.float32)
+    render = AnchorTransformer(S, (0.5, 0.5), softness=1.0)
+    theta = tf.Variable(np.array([[[20.0, 0.0, 0.0], [20.0, 0.0, 0.0]]], np.float32))  # far larger than the map
+    target, valid = object_theta(z.reshape(-1, S, S, 1), aspect, 0.5)
+    for box_lambda, nonzero in ((0.0, False), (10.0, True)):
+        with tf.GradientTape() as tape:
+            boxes = tf.reshape(render(tf.reshape(theta, (-1, 3)), aspect), (1, 2, S, S, 1))
+            loss = global_loss(theta, boxes, z, 10.0, 0.0, 1, box_lambda, tf.reshape(target, (1, 2, 3)), tf.reshape(valid, (1, 2)))
+        g = float(tf.norm(tape.gradient(loss, theta)))
+        assert (g > 1e-3) == nonzero, (box_lambda, g)
+
+
+def test_paper_config_reaches_dilation_zero():
+    from pixtrack_tf.config import load_config
+    from pixtrack_tf.data.pipelines import dilation_kernel, scaled_kernels
+
+    cfg = load_config("paper")
+    kernels = scaled_kernels(cfg.data.global_dilation, cfg.global_.map_size)
+    assert dilation_kernel(cfg.train.global_steps - 1, kernels, cfg.train.dilation_every) == 0
+    assert scaled_kernels((31, 21, 11, 5, 0), 112) == (15, 11, 5, 3, 0)

@@ -119,6 +119,7 @@ def main(argv=None) -> int:
     for mdir in sorted(x for x in Path(args.raw).iterdir() if x.is_dir()):
         res = evaluate_method(mdir, seqs, thresholds, davis=args.davis)
         out += iou_rows(mdir.name, res, thresholds, lengths)
+        out.append(roi_row(mdir.name, res))
         if args.davis:
             out.append({k: v for k, v in davis_rows(mdir.name, res).items() if k != "per_sequence"})
     print(json.dumps(out, indent=1))
