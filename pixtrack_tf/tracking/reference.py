@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pixtrack_tf.data.sequence import DataError, mask_box
+from pixtrack_tf.config import DataConfig
+from pixtrack_tf.data.sequence import mask_box
 from pixtrack_tf.layers.roi import roi_around
-from pixtrack_tf.tracking.trackers import TrackResult, check_frame
+from pixtrack_tf.tracking.trackers import TrackResult, check_first, check_frame
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
 
@@ -31,18 +32,12 @@ class _ReferenceTracker:
     """Shared bookkeeping: the first frame's checks, and the ROI of the current mask."""
 
     def __init__(self, cfg=None):
-        d = None if cfg is None else cfg.data
-        self.context = 2.0 if d is None else float(d.roi_context)
-        self.lo, self.hi = (56.0, 672.0) if d is None else (float(d.roi_min), float(d.roi_max))
+        d = DataConfig() if cfg is None else cfg.data
+        self.context, self.lo, self.hi = float(d.roi_context), float(d.roi_min), float(d.roi_max)
         self.hw = None
 
     def init(self, frame, mask):
-        frame = check_frame(frame)
-        mask = np.asarray(mask).astype(bool)
-        if mask.shape != frame.shape[:2]:
-            raise DataError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
-        if not mask.any():
-            raise DataError("the first mask is empty (no object pixel)")
+        frame, mask = check_first(frame, mask)
         self.hw = frame.shape[:2]
         self.box = roi_around(mask_box(mask), self.context, self.lo, self.hi)
         self._init(frame, mask)

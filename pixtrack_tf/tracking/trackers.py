@@ -57,6 +57,17 @@ def check_frame(frame, hw=None):
     return frame.astype(np.uint8, copy=False)
 
 
+def check_first(frame, mask):
+    """The first frame and its object mask, checked: (H, W, 3) uint8 and a non-empty (H, W) bool mask."""
+    frame = check_frame(frame)
+    mask = np.asarray(mask).astype(bool)
+    if mask.shape != frame.shape[:2]:
+        raise DataError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
+    if not mask.any():
+        raise DataError("the first mask is empty (no object pixel)")
+    return frame, mask
+
+
 def as_float32(tensors):
     """States and theta leave a model in its compute dtype (bfloat16 under ``track.precision``);
     the compiled steps' signatures carry them as float32."""
@@ -201,10 +212,7 @@ class RoiTracker:
 
     def init(self, frame, mask):
         """Initialise on the first frame and its object mask (Algorithm 1, lines 1-2)."""
-        frame = check_frame(frame)
-        mask = np.asarray(mask).astype(bool)
-        if mask.shape != frame.shape[:2]:
-            raise DataError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is {frame.shape[1]}x{frame.shape[0]}")
+        frame, mask = check_first(frame, mask)
         d = self.cfg.data
         self.box0 = initial_box(mask, d.roi_context, d.roi_min, d.roi_max)
         self.hw = frame.shape[:2]
