@@ -296,6 +296,7 @@ def main(argv=None) -> int:
     ]
     if overlay_rows:
         figs.append(figures.save_overlays(overlay_rows, out / f"table{args.table}_overlays.png"))
+    figs.append(figures.plot_roi_follow({names[m]: out / "raw" / "fold0" / m for m in methods.values()}, folds[0][1], out / f"table{args.table}_roi_follow.png", max(lengths)))
     wall = time.perf_counter() - t_start
     from pixtrack_tf.config import to_dict
 

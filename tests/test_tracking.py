@@ -165,7 +165,7 @@ def test_reproduce_end_to_end_quick(tmp_path):
     assert doc["provenance"]["commit"] and doc["data"]["dataset"] == "embedded"
     md = (tmp_path / "table3.md").read_text()
     assert "NOT VOT2016" in md
-    for f in ("table3_roc.png", "table3_iou_per_frame.png", "table3_overlays.png"):
+    for f in ("table3_roc.png", "table3_iou_per_frame.png", "table3_overlays.png", "table3_roi_follow.png"):
         assert (tmp_path / f).stat().st_size > 1000
     # table 2 reuses the trained fold
     assert reproduce.main(["--table", "2", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
