@@ -24,6 +24,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 PRECISIONS = ("float32", "bfloat16")
+THETA_MAPS = ("bounded", "exp")  # global.theta_map: raw FC output -> theta (models.GlobalModel)
+LOCAL_REDUCTIONS = ("mean", "sum")  # train.local_reduction: Eq. 2's L averaged or summed
 
 
 class ConfigError(ValueError):
@@ -120,7 +122,7 @@ class TrainConfig:
     smooth_lambda: float = 1.0  # Eq. 4 lambda
     fg_weight: float = 10.0  # Eq. 4 weight of the object's pixels
     # added to Eq. 4 (0 = Eq. 4 as written): box_lambda * squared distance between theta_t and the
-    # theta of the square around the object of Z_t (log scale, centre), from t = 1
+    # theta of the square around the object of Z_t (log scale, centre), over Eq. 4's t >= loss_from
     box_lambda: float = 10.0
     loss_from: int = 5  # Eq. 4 i
     dilation_every: int = 10000  # shrink the global dilation every N steps (Sec. 5.1 step 2)
@@ -202,10 +204,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
     if cfg.track.precision not in PRECISIONS:
         raise ConfigError(f"track.precision must be one of {', '.join(PRECISIONS)}, got {cfg.track.precision!r}")
-    if cfg.train.local_reduction not in ("sum", "mean"):
-        raise ConfigError(f"train.local_reduction must be sum or mean, got {cfg.train.local_reduction!r}")
-    if cfg.global_.theta_map not in ("bounded", "exp"):
-        raise ConfigError(f"global.theta_map must be bounded or exp, got {cfg.global_.theta_map!r}")
+    if cfg.train.local_reduction not in LOCAL_REDUCTIONS:
+        raise ConfigError(f"train.local_reduction must be one of {', '.join(LOCAL_REDUCTIONS)}, got {cfg.train.local_reduction!r}")
+    if cfg.global_.theta_map not in THETA_MAPS:
+        raise ConfigError(f"global.theta_map must be one of {', '.join(THETA_MAPS)}, got {cfg.global_.theta_map!r}")
     lo, hi = cfg.global_.scale_range
     if not 0 < lo < hi:
         raise ConfigError(f"global.scale_range must be [low, high] with 0 < low < high, got {[lo, hi]}")

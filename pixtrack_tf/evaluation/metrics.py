@@ -122,14 +122,16 @@ def roi_measures(boxes, gts) -> dict:
     object's longer side) and ``motion`` (path length of the ROI centre over that of the object's
     centre across the clip; 0 for a box that never moves, None when the object does not move).
     """
+    from pixtrack_tf.data.sequence import mask_box
+
     inside, err, roi_c, obj_c = [], [], [], []
     for b, g in zip(boxes, gts):
         g = np.asarray(g, bool)
-        n = int(g.sum())
-        if n == 0:
+        obj = mask_box(g)
+        if obj is None:
             continue
-        ys, xs = np.nonzero(g.any(1))[0], np.nonzero(g.any(0))[0]
-        ox0, oy0, ox1, oy1 = xs[0], ys[0], xs[-1] + 1, ys[-1] + 1
+        n = int(g.sum())
+        ox0, oy0, ox1, oy1 = obj
         x0, y0, x1, y1 = (float(v) for v in b)
         r0, r1 = int(np.clip(np.ceil(y0 - 0.5), 0, g.shape[0])), int(np.clip(np.ceil(y1 - 0.5), 0, g.shape[0]))
         c0, c1 = int(np.clip(np.ceil(x0 - 0.5), 0, g.shape[1])), int(np.clip(np.ceil(x1 - 0.5), 0, g.shape[1]))

@@ -19,10 +19,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pixtrack_tf.config import THETA_MAPS
 from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
 from pixtrack_tf.layers.transformer import AnchorTransformer
-
-THETA_MAPS = ("bounded", "exp")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -57,6 +57,13 @@ def check_frame(frame, hw=None):
     return frame.astype(np.uint8, copy=False)
 
 
+def object_theta0(masks, hw, anchor) -> np.ndarray:
+    """theta_0 of Algorithm 1 for (N, H, W) bool masks: the square around each object (side = its
+    longer side), as theta (N, 3); :func:`object_square` is its TensorFlow twin."""
+    squares = np.stack([roi_around(mask_box(m), 1.0, 0.0, np.inf) for m in masks])
+    return box_to_theta(squares, np.asarray(hw), anchor).numpy()
+
+
 def check_first(frame, mask):
     """The first frame and its object mask, checked: (H, W, 3) uint8 and a non-empty (H, W) bool mask."""
     frame = check_frame(frame)
@@ -147,6 +154,7 @@ class FcnSegmenter:
         self.S = cfg.local.roi_size
         self.steps = int(cfg.track.fcn_finetune_steps)
         self.fg_weight = float(cfg.train.local_fg_weight)
+        self.reduction = cfg.train.local_reduction
         self.variables = fcn_model.head_variables()
         self.trained = [np.asarray(v) for v in self.variables]
         self.optimizer = keras.optimizers.Adam(cfg.track.fcn_finetune_lr)
@@ -162,10 +170,10 @@ class FcnSegmenter:
         self._seg_fn = tf.function(self._seg_graph, input_signature=[frame, box])
 
     def _ft_graph(self, x0, z0):
-        from pixtrack_tf.training.losses import cross_entropy_mean
+        from pixtrack_tf.training.losses import cross_entropy
 
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(cross_entropy_mean(self.model(x0, training=True), z0, self.fg_weight))
+            loss = tf.reduce_mean(cross_entropy(self.model(x0, training=True), z0, self.fg_weight, self.reduction))
         grads = tape.gradient(loss, self.variables)
         self.optimizer.apply_gradients(zip(grads, self.variables))
         return loss
@@ -375,7 +383,7 @@ class TwoStageTracker(RoiTracker):
     def _init_policy(self, frame, mask):
         h, w = self.hw
         self.aspect = np.float32(w / h)
-        self.theta = box_to_theta(roi_around(mask_box(mask), 1.0, 0.0, np.inf)[None], np.array([h, w]), self.anchor).numpy()[0]
+        self.theta = object_theta0([mask], (h, w), self.anchor)[0]
         self.gstates = as_float32(self.gm.initial_states(1))
         self.map = tf.image.resize(mask.astype(np.float32)[None, :, :, None], [self.M, self.M])[0]
 
@@ -440,8 +448,7 @@ class MultiObjectTracker:
         x0, z0 = crop_first_rois(frame, m, boxes, self.S)
         self.lstates = as_float32(self.lm.initialize(x0, tf.convert_to_tensor(dilate(z0, radius))))
         self.gstates = as_float32(self.gm.initial_states(len(masks)))
-        squares = np.stack([roi_around(mask_box(mk), 1.0, 0.0, np.inf) for mk in masks])
-        self.theta = box_to_theta(squares, np.array([h, w]), self.anchor).numpy()
+        self.theta = object_theta0(masks, (h, w), self.anchor)
         self.maps = tf.image.resize(m[..., None], [self.M, self.M])
         self.aspect = np.float32(w / h)
         self.t = 0

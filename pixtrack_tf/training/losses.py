@@ -25,6 +25,11 @@ def cross_entropy_mean(probs, targets, fg_weight=1.0):
     return tf.reduce_mean(tf.reshape(ce, (tf.shape(ce)[0], -1)), axis=1)
 
 
+def cross_entropy(probs, targets, fg_weight=1.0, reduction="mean"):
+    """Eq. 2's L per example, by ``reduction``: ``"sum"`` (as written) or ``"mean"`` over pixels and frames."""
+    return {"sum": cross_entropy_sum, "mean": cross_entropy_mean}[reduction](probs, targets, fg_weight)
+
+
 def total_variation(maps):
     """V(y) = sum_{i,j} |y_{i+1,j} - y_{i,j}| + |y_{i,j+1} - y_{i,j}| over (..., H, W, C) maps."""
     y = tf.cast(maps, tf.float32)
@@ -43,8 +48,7 @@ def local_loss(probs, targets, tv_lambda=1e-4, tv_beta=1000.0, reduction="mean",
     initial map has V ~ 10^4, capped at beta; a clean blob V ~ 10^2, so lambda V ~ 0.01 beside a
     mean cross-entropy of ~0.05-0.7). ``fg_weight`` weighs the object's pixels in L (1 = as written).
     """
-    reduce = {"sum": cross_entropy_sum, "mean": cross_entropy_mean}[reduction]
-    ce = reduce(probs, targets, fg_weight)
+    ce = cross_entropy(probs, targets, fg_weight, reduction)
     tv = tf.reduce_mean(total_variation(probs), axis=1)  # (B,) mean over time
     return ce + tv_lambda * tf.minimum(tv_beta, tv)
 

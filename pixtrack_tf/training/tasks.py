@@ -13,7 +13,7 @@ import tensorflow as tf
 from pixtrack_tf.data.pipelines import global_dataset, global_dataset_from_predictions, local_dataset
 from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
 from pixtrack_tf.layers.transformer import object_theta
-from pixtrack_tf.training.losses import cross_entropy_mean, cross_entropy_sum, global_loss, local_loss
+from pixtrack_tf.training.losses import cross_entropy, global_loss, local_loss
 
 
 class LocalTask:
@@ -136,8 +136,7 @@ class FCNTask:
         s = self.cfg.local.roi_size
         probs = model(tf.reshape(images, (-1, s, s, 3)), training=training)
         tc = self.cfg.train
-        reduce = cross_entropy_mean if tc.local_reduction == "mean" else cross_entropy_sum
-        ce = reduce(probs, tf.reshape(masks, (-1, s, s, 1)), tc.local_fg_weight)
+        ce = cross_entropy(probs, tf.reshape(masks, (-1, s, s, 1)), tc.local_fg_weight, tc.local_reduction)
         keep = 1.0 - tf.cast(tf.reshape(batch["replaced"], (-1,)), tf.float32)
         loss = tf.reduce_sum(tf.reshape(ce * keep, (b, t)), axis=1)
         if tc.local_reduction == "mean":
