@@ -1,9 +1,10 @@
 """pixtrack_tf: a TensorFlow/Keras reproduction of "Pixel-wise object tracking" (Song, Li, Wang)."""
+
 from setuptools import find_packages, setup
 
 setup(
     name="pixtrack_tf",
-    version="0.1.0",
+    version="0.2.0",
     description="Pixel-wise object tracking (two-stage ConvLSTM tracker) in TensorFlow 2 / Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -25,7 +26,7 @@ setup(
         "opencv-python-headless",  # DIS optical flow of the reference tracker
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel"],
+        "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel", "ruff>=0.6"],
     },
     entry_points={"console_scripts": ["pixtrack=pixtrack_tf.cli:main"]},
 )

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from pixtrack_tf import reproduce
+from pixtrack_tf.cli import reproduce
 
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -37,7 +39,7 @@ if DAVIS.is_dir():
     frames_dir = DAVIS / "JPEGImages" / "480p" / "blackswan"
     first_mask = DAVIS / "Annotations" / "480p" / "blackswan" / "00000.png"
 else:
-    from pixtrack_tf.data.embedded import embedded_dir, load_embedded
+    from pixtrack_tf.data.embedded import load_embedded
 
     seq = load_embedded(num_sequences=60)[0]
     frames_dir, first_mask = Path(seq.frames[0]).parent, Path(seq.masks[0])
@@ -50,7 +52,7 @@ print("frames:", frames_dir, "\nfirst mask:", first_mask)
 candidates = [ROOT / "results" / "models" / name for name in ("davis2016-cpu", "davis2016-cpu-preview")]
 model = next((m for m in candidates if (m / "saved_model.pb").exists()), None)
 if SMOKE or model is None:
-    from pixtrack_tf import export, train
+    from pixtrack_tf.cli import export, train
 
     run = WORK / "run"
     train.main(["--config", "tiny", "--dataset", "embedded", "--num-sequences", "10", "--num-frames", "20", "--out", str(run),
@@ -65,7 +67,7 @@ print("model:", model)
 # The same as `pixtrack track --model MODEL --frames DIR --mask FIRST.png --out OUT`.
 
 # %%
-from pixtrack_tf import track
+from pixtrack_tf.cli import track
 
 out = WORK / "track"
 assert track.main(["--model", str(model), "--frames", str(frames_dir), "--mask", str(first_mask), "--out", str(out), "--force", "--no-progress"]) == 0

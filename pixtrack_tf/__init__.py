@@ -3,8 +3,20 @@
 Layers (Eq. 1, Sec. 4) -> models (Table 1) -> tracking (Algorithm 1) -> training (Eq. 2, Eq. 4,
 Sec. 5.1) / evaluation (Eq. 3, Tables 2, 3) -> command-line entry points.
 """
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# The package's layers, lowest first: a module imports only from its own layer and the ones below
+# (tests/test_layering.py checks it). Commands sit on top: ``cli`` and the ``python -m`` shims.
+LAYERS = (
+    ("config", "provenance"),
+    ("layers",),
+    ("models",),
+    ("data", "tracking"),
+    ("training", "evaluation"),
+    ("cli", "train", "track", "reproduce", "export", "summary", "bench"),
+)

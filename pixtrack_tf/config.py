@@ -10,6 +10,7 @@ Example::
     cfg = load_config("configs/cpu.yaml", overrides=["local.lstm_filters=64"])
     save_config(cfg, run_dir / "config.yaml")
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +25,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 PRECISIONS = ("float32", "bfloat16")
+# track.precision -> the Keras dtype policy a model is built with (bfloat16 arithmetic on float32 weights)
+DTYPE_POLICIES = dict(zip(PRECISIONS, ("float32", "mixed_bfloat16")))
 THETA_MAPS = ("bounded", "exp")  # global.theta_map: raw FC output -> theta (models.GlobalModel)
 LOCAL_REDUCTIONS = ("mean", "sum")  # train.local_reduction: Eq. 2's L averaged or summed
 
@@ -60,6 +63,11 @@ class LocalConfig:
     # fixed factor on pool4 before F-CNN / M-CNN ("pool4 features are not confined in a certain
     # range", Sec. 3.1): 1 / RMS of HED pool4 on DAVIS train ROIs (5.6); 1.0 = raw features
     feature_scale: float = 0.18
+
+    @property
+    def mask_radius(self) -> int:
+        """The first mask's dilation radius in ROI pixels (Sec. 3.2: "we use a dilated mask")."""
+        return int(round(self.mask_dilation * self.roi_size))
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,13 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 50
     keep_checkpoints: int = 3
+    # arithmetic of the trained models: "float32" or "bfloat16" (Keras mixed_bfloat16: bfloat16
+    # compute on float32 master weights); not a paper element
+    precision: str = "float32"
+    # a folder for feature stores of the frozen backbone (data/feature_store.py): the local model and
+    # the FCN train on stored pool4 (built on first use, reused by later runs); "" = no store
+    feature_store: str = ""
+    store_jitters: int = 4  # K pre-drawn ROI jitters per frame in a store (Sec. 3.3 step 3)
 
 
 @dataclass(frozen=True)
@@ -195,17 +210,21 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"global.map_size ({cfg.global_.map_size}) must be a multiple of {2**n_pool}")
     w, h = cfg.global_.anchor_size
     if abs(w - h) > 1e-9:
-        raise ConfigError(
-            f"global.anchor_size must be square (the ROI is square in the frame's pixels), got {w} x {h}"
-        )
+        raise ConfigError(f"global.anchor_size must be square (the ROI is square in the frame's pixels), got {w} x {h}")
     if w <= 0:
         raise ConfigError(f"global.anchor_size must be positive, got {w}")
     if not 0.0 <= cfg.track.beta <= 1.0:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
     if cfg.track.precision not in PRECISIONS:
         raise ConfigError(f"track.precision must be one of {', '.join(PRECISIONS)}, got {cfg.track.precision!r}")
+    if cfg.train.store_jitters < 1:
+        raise ConfigError(f"train.store_jitters must be at least 1, got {cfg.train.store_jitters}")
+    if cfg.train.precision not in PRECISIONS:
+        raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.precision!r}")
     if cfg.train.local_reduction not in LOCAL_REDUCTIONS:
-        raise ConfigError(f"train.local_reduction must be one of {', '.join(LOCAL_REDUCTIONS)}, got {cfg.train.local_reduction!r}")
+        raise ConfigError(
+            f"train.local_reduction must be one of {', '.join(LOCAL_REDUCTIONS)}, got {cfg.train.local_reduction!r}"
+        )
     if cfg.global_.theta_map not in THETA_MAPS:
         raise ConfigError(f"global.theta_map must be one of {', '.join(THETA_MAPS)}, got {cfg.global_.theta_map!r}")
     lo, hi = cfg.global_.scale_range

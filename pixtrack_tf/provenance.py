@@ -1,4 +1,5 @@
 """What every result and run records: versions, commit, machine, time."""
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,13 @@ def git_commit() -> str:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -37,7 +44,13 @@ def machine() -> dict:
         mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         pass
-    return {"hostname": platform.node(), "platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(), "memory_gb": mem_gb}
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": mem_gb,
+    }
 
 
 def versions() -> dict:
@@ -49,7 +62,13 @@ def versions() -> dict:
 
     from pixtrack_tf import __version__
 
-    out = {"python": sys.version.split()[0], "keras": keras.__version__, "keras_backend": keras.backend.backend(), "numpy": numpy.__version__, "pixtrack_tf": __version__}
+    out = {
+        "python": sys.version.split()[0],
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "pixtrack_tf": __version__,
+    }
     for pkg in ("tensorflow", "jax"):
         try:
             out[pkg] = md.version(pkg)

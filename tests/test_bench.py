@@ -1,14 +1,16 @@
 """The FLOP counter against hand counts, and the bench command's JSON."""
+
 import json
 
-from pixtrack_tf.bench import conv_flops, deconv_flops, local_step_flops, vgg_pool4_flops
 from pixtrack_tf.config import load_config
+from pixtrack_tf.evaluation.flops import conv_flops, deconv_flops, local_step_flops, vgg_pool4_flops
 
 
 def test_flop_counter_by_hand():
     # a 3x3 conv, 2 -> 4 channels, on 8x8 ('same'): 64 outputs x 4 channels x (3*3*2) MACs x 2
     assert conv_flops(3, 2, 4, 8, 8) == 64 * 4 * 18 * 2 == 9216
-    # a 5x5 stride-2 transposed conv, 3 -> 2 channels, 4x4 input: every input pixel scatters 5*5*2 MACs per input channel
+    # a 5x5 stride-2 transposed conv, 3 -> 2 channels, 4x4 input:
+    # every input pixel scatters 5*5*2 MACs per input channel
     assert deconv_flops(5, 3, 2, 4, 4) == 16 * 3 * 25 * 2 * 2 == 4800
     # VGG16 to pool4 at 224x224 is about 28 GFLOP
     assert 27.5e9 < vgg_pool4_flops(224) < 28.5e9
@@ -18,7 +20,7 @@ def test_flop_counter_by_hand():
 
 
 def test_bench_json(capsys):
-    from pixtrack_tf import bench
+    from pixtrack_tf.cli import bench
 
     assert bench.main(["--config", "tiny", "--json", "--no-pipelines"]) == 0
     r = json.loads(capsys.readouterr().out)
@@ -29,7 +31,7 @@ def test_bench_json(capsys):
 
 def test_models_only_bench_batched(capsys):
     """The backend-neutral path (what runs under KERAS_BACKEND=jax on a GPU) on this backend."""
-    from pixtrack_tf import bench
+    from pixtrack_tf.cli import bench
 
     assert bench.main(["--config", "tiny", "--json", "--models-only", "--batches", "1,3", "--gemm-n", "256"]) == 0
     r = json.loads(capsys.readouterr().out)
@@ -40,7 +42,7 @@ def test_models_only_bench_batched(capsys):
 
 
 def test_bfloat16_bench_times_both_precisions_in_turns(capsys):
-    from pixtrack_tf import bench
+    from pixtrack_tf.cli import bench
 
     assert bench.main(["--config", "tiny", "--dtype", "bfloat16", "--json", "--no-train", "--objects", "2"]) == 0
     r = json.loads(capsys.readouterr().out)

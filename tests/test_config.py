@@ -1,6 +1,6 @@
 import pytest
 
-from pixtrack_tf.config import ConfigError, load_config, save_config, to_dict, config_from_dict
+from pixtrack_tf.config import ConfigError, config_from_dict, load_config, save_config, to_dict
 
 
 def test_paper_config_is_table1():

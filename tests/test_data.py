@@ -1,4 +1,5 @@
 """Readers, the embedded benchmark, splits and the tf.data pipelines of Sec. 3.3 and Sec. 4."""
+
 import dataclasses
 
 import numpy as np
@@ -176,7 +177,9 @@ def test_embedded_is_deterministic_and_varied(tmp_path, small_embedded):
     for sub in ("frames/00007.jpg", "masks/00007.png"):
         assert (tmp_path / "a" / a / sub).read_bytes() == (tmp_path / "b" / b / sub).read_bytes()
     c = generate_sequence(6, 3, tmp_path / "c", 12)
-    assert (tmp_path / "c" / c / "masks/00007.png").read_bytes() != (tmp_path / "a" / a / "masks/00007.png").read_bytes()
+    assert (tmp_path / "c" / c / "masks/00007.png").read_bytes() != (
+        tmp_path / "a" / a / "masks/00007.png"
+    ).read_bytes()
     assert len(small_embedded) == 4
     sizes = {s.size for s in small_embedded}
     assert len(sizes) >= 2
@@ -317,9 +320,25 @@ def test_draw_batch(tmp_path, tiny_cfg, small_embedded):
 
 
 def test_bench_command(tmp_path, davis_root, capsys):
-    from pixtrack_tf.data import bench
+    from pixtrack_tf.cli import data_bench as bench
 
     assert bench.main(["--dataset", "davis2016", "--root", str(tmp_path)]) != 0
     assert "not a DAVIS root" in capsys.readouterr().err
-    assert bench.main(["--dataset", "davis2016", "--root", str(davis_root), "--config", "tiny", "--batches", "2", "--split", "val"]) == 0
+    assert (
+        bench.main(
+            [
+                "--dataset",
+                "davis2016",
+                "--root",
+                str(davis_root),
+                "--config",
+                "tiny",
+                "--batches",
+                "2",
+                "--split",
+                "val",
+            ]
+        )
+        == 0
+    )
     assert "frames/s" in capsys.readouterr().out

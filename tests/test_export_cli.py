@@ -1,5 +1,6 @@
 """SavedModel export (loaded in a process that never imports pixtrack_tf), the pixtrack command,
 and its bad-input errors."""
+
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from PIL import Image
 
 from pixtrack_tf.config import load_config, save_config
 from pixtrack_tf.models import GlobalModel, LocalModel
+from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported(run_dir, tmp_path_factory):
-    from pixtrack_tf import export
+    from pixtrack_tf.cli import export
 
     out = tmp_path_factory.mktemp("sm") / "model"
     assert export.main(["--run", str(run_dir), "--out", str(out)]) == 0
@@ -67,9 +69,20 @@ def test_savedmodel_loads_without_pixtrack_and_matches(tmp_path, exported, run_d
     n = 6
     res_file = tmp_path / "res.npz"
     r = subprocess.run(
-        [sys.executable, "-c", SUBPROCESS, str(exported), str(seq.masks[0]), str(res_file), *[str(p) for p in seq.frames[:n]]],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,  # not the repo: pixtrack_tf is not importable by accident
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            SUBPROCESS,
+            str(exported),
+            str(seq.masks[0]),
+            str(res_file),
+            *[str(p) for p in seq.frames[:n]],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,  # not the repo: pixtrack_tf is not importable by accident
+    )
     assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-3000:]
     got = np.load(res_file)
     cfg, lm, gm = load_models(run_dir)
@@ -89,7 +102,23 @@ def test_pixtrack_track_on_davis(tmp_path, exported, davis_root):
     frames = davis_root / "JPEGImages" / "480p" / "blackswan"
     first = davis_root / "Annotations" / "480p" / "blackswan" / "00000.png"
     out = tmp_path / "out"
-    assert cli.main(["track", "--model", str(exported), "--frames", str(frames), "--mask", str(first), "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "track",
+                "--model",
+                str(exported),
+                "--frames",
+                str(frames),
+                "--mask",
+                str(first),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     masks = sorted((out / "masks").iterdir())
     assert len(masks) == 50 and masks[0].name == "00000.png"
     m = np.asarray(Image.open(masks[7]))
@@ -104,27 +133,58 @@ def test_pixtrack_track_on_davis(tmp_path, exported, davis_root):
     assert len(track["frames"]) == 50 and track["frames_per_second"] > 0
     assert {"frame", "box", "area", "seconds"} <= set(track["frames"][3])
     # never overwritten silently
-    assert cli.main(["track", "--model", str(exported), "--frames", str(frames), "--mask", str(first), "--out", str(out), "--no-progress"]) == 2
+    assert (
+        cli.main(
+            [
+                "track",
+                "--model",
+                str(exported),
+                "--frames",
+                str(frames),
+                "--mask",
+                str(first),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
 
 
 def test_pixtrack_track_from_run_folder_video_and_box(tmp_path, run_dir):
     import imageio.v3 as iio
 
-    from pixtrack_tf import track
+    from pixtrack_tf.cli import track
 
     frames = np.full((8, 64, 96, 3), 30, np.uint8)
     for i in range(8):
         frames[i, 20:40, 10 + 4 * i : 30 + 4 * i] = 220
     iio.imwrite(tmp_path / "clip.mp4", frames, fps=8, codec="libx264")
     out = tmp_path / "o"
-    assert track.main(["--model", str(run_dir), "--video", str(tmp_path / "clip.mp4"), "--box", "10,20,20,20", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        track.main(
+            [
+                "--model",
+                str(run_dir),
+                "--video",
+                str(tmp_path / "clip.mp4"),
+                "--box",
+                "10,20,20,20",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert len(list((out / "masks").iterdir())) == 8
     first = np.asarray(Image.open(out / "masks" / "00000.png")) > 0
     assert first.sum() == 400 and first[20:40, 10:30].all()
 
 
 def test_track_bad_inputs(tmp_path, run_dir, capsys):
-    from pixtrack_tf import track
+    from pixtrack_tf.cli import track
 
     fdir = tmp_path / "frames"
     fdir.mkdir()
@@ -136,10 +196,22 @@ def test_track_bad_inputs(tmp_path, run_dir, capsys):
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
     base = ["--model", str(run_dir), "--no-progress"]
     cases = [
-        (["--frames", str(fdir), "--mask", str(tmp_path / "small.png"), "--out", str(tmp_path / "a")], "small.png: mask is 10x10 but the frames are 50x40"),
-        (["--frames", str(fdir), "--mask", str(tmp_path / "empty.png"), "--out", str(tmp_path / "b")], "empty.png: the mask is empty"),
-        (["--frames", str(tmp_path / "nothing"), "--box", "1,1,5,5", "--out", str(tmp_path / "c")], "nothing: no images"),
-        (["--video", str(tmp_path / "bad.mp4"), "--box", "1,1,5,5", "--out", str(tmp_path / "d")], "bad.mp4: cannot decode video"),
+        (
+            ["--frames", str(fdir), "--mask", str(tmp_path / "small.png"), "--out", str(tmp_path / "a")],
+            "small.png: mask is 10x10 but the frames are 50x40",
+        ),
+        (
+            ["--frames", str(fdir), "--mask", str(tmp_path / "empty.png"), "--out", str(tmp_path / "b")],
+            "empty.png: the mask is empty",
+        ),
+        (
+            ["--frames", str(tmp_path / "nothing"), "--box", "1,1,5,5", "--out", str(tmp_path / "c")],
+            "nothing: no images",
+        ),
+        (
+            ["--video", str(tmp_path / "bad.mp4"), "--box", "1,1,5,5", "--out", str(tmp_path / "d")],
+            "bad.mp4: cannot decode video",
+        ),
         (["--frames", str(fdir), "--box", "100,100,5,5", "--out", str(tmp_path / "e")], "lies outside"),
     ]
     for args, message in cases:
@@ -149,29 +221,45 @@ def test_track_bad_inputs(tmp_path, run_dir, capsys):
 
 
 def test_export_refuses_existing_out_and_missing_run(tmp_path, exported):
-    from pixtrack_tf import export
+    from pixtrack_tf.cli import export
 
     assert export.main(["--run", str(tmp_path), "--out", str(exported)]) == 2
     assert export.main(["--run", str(tmp_path), "--out", str(tmp_path / "new")]) == 2
 
 
 def test_half_and_int8_weights_are_smaller_and_close(tmp_path, run_dir, exported):
-    from pixtrack_tf import export
+    from pixtrack_tf.cli import export
     from pixtrack_tf.data.embedded import load_embedded
 
     seq = load_embedded(seed=4, num_sequences=2, n_frames=20, cache_dir=tmp_path / "emb")[0]
     size = lambda d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())  # noqa: E731
-    ref = export.SavedModelTracker(exported)
+    ref = SavedModelTracker(exported)
     ref.init(seq.frame(0), seq.mask(0))
     ref_out = [ref.track(seq.frame(i)) for i in range(1, 4)]
     for dtype, max_size in (("float16", 0.55), ("int8", 0.3)):
         out = tmp_path / dtype
         assert export.main(["--run", str(run_dir), "--out", str(out), "--weights-dtype", dtype]) == 0
         assert size(out) < max_size * size(exported)
-        tr = export.SavedModelTracker(out)
+        tr = SavedModelTracker(out)
         tr.init(seq.frame(0), seq.mask(0))
         for i, r in zip(range(1, 4), ref_out):
             got = tr.track(seq.frame(i))
             # a tiny change of theta moves the ROI's border by a fraction of a pixel: compare on average
             assert np.abs(got.prob - r.prob).mean() < 5e-3, dtype
             np.testing.assert_allclose(got.box, r.box, atol=1.0, err_msg=dtype)
+
+
+def test_savedmodel_exported_by_an_earlier_version_still_loads(tmp_path):
+    """results/models/davis2016-cpu was exported by pixtrack_tf 0.1.0 (before the layer renames of
+    0.2.0): a SavedModel needs none of our classes, so it loads and tracks."""
+    from pathlib import Path
+
+    from pixtrack_tf.data.embedded import load_embedded
+
+    path = Path(__file__).resolve().parent.parent / "results" / "models" / "davis2016-cpu"
+    seq = load_embedded(seed=5, num_sequences=1, n_frames=6, cache_dir=tmp_path / "emb")[0]
+    tr = SavedModelTracker(path)
+    tr.init(seq.frame(0), seq.mask(0))
+    for i in range(1, 4):
+        r = tr.track(seq.frame(i))
+        assert r.prob.shape == seq.mask(0).shape and np.isfinite(r.prob).all() and r.box[2] > r.box[0]

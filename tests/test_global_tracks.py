@@ -1,6 +1,7 @@
 """Acceptance test of the global model (issue: "a global model that follows the object"): trained
 for a few hundred steps on moving synthetic objects, the ROI it places must hold the object and move
 with it. A global model that outputs one constant box fails both checks."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -35,11 +36,20 @@ def moving_object_sequences(n_seq, n_frames, seed):
 
 
 OVERRIDES = [
-    "global.map_size=64", "global.conv_filters=[8,16,16,32]", "global.lstm_filters=16", "global.fc_units=64",
-    "data.seq_len=8", "data.batch_size=8", "train.loss_from=3", "train.global_steps=400", "train.global_lr=0.001",
-    "train.dilation_every=60", "train.checkpoint_every=1000", "train.log_every=50",
+    "global.map_size=64",
+    "global.conv_filters=[8,16,16,32]",
+    "global.lstm_filters=16",
+    "global.fc_units=64",
+    "data.seq_len=8",
+    "data.batch_size=8",
+    "train.loss_from=3",
+    "train.global_steps=400",
+    "train.global_lr=0.001",
+    "train.dilation_every=60",
+    "train.checkpoint_every=1000",
+    "train.log_every=50",
     "data.global_dilation=[31,21,11,5,0]",  # the paper-size schedule of the DAVIS run (cpu.yaml), 0 from step 240
-]  # fmt: skip
+]
 
 
 def roi_follow_stats(gm, cfg, seqs):
@@ -48,7 +58,7 @@ def roi_follow_stats(gm, cfg, seqs):
     from pixtrack_tf.data.pipelines import resize_mask
     from pixtrack_tf.data.sequence import mask_box
     from pixtrack_tf.evaluation.metrics import roi_measures
-    from pixtrack_tf.tracking.trackers import roi_crop_box
+    from pixtrack_tf.tracking.algorithm1 import roi_crop_box
 
     inside, d_roi, d_obj = [], [], []
     M = cfg.global_.map_size

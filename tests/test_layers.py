@@ -1,11 +1,11 @@
 """Eq. 1 (peephole ConvLSTM), the anchor transformer of Sec. 4 and the ROI geometry."""
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
-from pixtrack_tf.layers import AnchorTransformer, PeepholeConvLSTM2D
-from pixtrack_tf.layers import roi
+from pixtrack_tf.layers import AnchorTransformer, PeepholeConvLSTM2D, roi
 
 
 def _conv_same(x, w):
@@ -58,7 +58,13 @@ def test_eq1_matches_numpy_reference():
     seq, h, c = layer(xs, initial_state=[h0, c0])
     cell = layer.cell
     ref_seq, ref_h, ref_c = eq1_reference(
-        xs, h0, c0, *(np.asarray(v) for v in (cell.kernel, cell.recurrent_kernel, cell.bias, cell.peephole_i, cell.peephole_f, cell.peephole_o))
+        xs,
+        h0,
+        c0,
+        *(
+            np.asarray(v)
+            for v in (cell.kernel, cell.recurrent_kernel, cell.bias, cell.peephole_i, cell.peephole_f, cell.peephole_o)
+        ),
     )
     np.testing.assert_allclose(seq, ref_seq, atol=1e-4)
     np.testing.assert_allclose(h, ref_h, atol=1e-4)
@@ -240,7 +246,13 @@ def test_object_theta_inverts_the_anchor_render():
 def test_bounded_theta_stays_in_its_box():
     from pixtrack_tf.models import GlobalModel
 
-    gm = GlobalModel(map_size=32, conv_filters=(2, 2, 2, 2), lstm_filters=2, fc_units=4, scale_range=(0.1, 2.0), centre_range=1.0)
+    gm = GlobalModel(
+        map_size=32, conv_filters=(2, 2, 2, 2), lstm_filters=2, fc_units=4, scale_range=(0.1, 2.0), centre_range=1.0
+    )
     gm.fc2.kernel.assign(np.full(gm.fc2.kernel.shape, 50.0, np.float32))  # huge raw outputs
     theta = np.asarray(gm({"maps": np.ones((2, 3, 32, 32, 1), np.float32), "aspect": np.ones((2, 1), np.float32)}))
-    assert np.all(theta[..., 0] <= 2.0 + 1e-5) and np.all(theta[..., 0] >= 0.1 - 1e-6) and np.all(np.abs(theta[..., 1:]) <= 1.0)
+    assert (
+        np.all(theta[..., 0] <= 2.0 + 1e-5)
+        and np.all(theta[..., 0] >= 0.1 - 1e-6)
+        and np.all(np.abs(theta[..., 1:]) <= 1.0)
+    )

@@ -1,4 +1,5 @@
 """Eq. 3 IoU, ROC/AUC and the DAVIS J and F measures against hand-computed cases."""
+
 import numpy as np
 
 from pixtrack_tf.evaluation.metrics import RocAccumulator, boundary_f, davis_statistics, iou, seg2bmap, thresholded_iou
@@ -65,22 +66,50 @@ def test_davis_statistics_by_hand():
 
 
 def _table_doc(iou_a, j, commit="abc"):
-    rows = [{"method": "ConvLSTM", "threshold": 0.4, "length": 20, "iou": iou_a, "clips": 3, "source": "ours"},
-            {"method": "ConvLSTM", "threshold": 0.4, "length": 20, "iou": 0.469, "clips": 0, "source": "paper"}]
-    davis = [{"method": "ConvLSTM", "J_mean": j, "F_mean": j / 2, "per_sequence": {"a": {"J": j, "F": 0}, "b": {"J": j + 0.1, "F": 0}}}]
-    return {"rows": rows, "auc": {"ConvLSTM": 0.9}, "davis": davis, "config": {"name": "cpu"},
-            "provenance": {"commit": commit, "time_utc": "t", "command": "reproduce.py --table 2"}}
+    rows = [
+        {"method": "ConvLSTM", "threshold": 0.4, "length": 20, "iou": iou_a, "clips": 3, "source": "ours"},
+        {"method": "ConvLSTM", "threshold": 0.4, "length": 20, "iou": 0.469, "clips": 0, "source": "paper"},
+    ]
+    davis = [
+        {
+            "method": "ConvLSTM",
+            "J_mean": j,
+            "F_mean": j / 2,
+            "per_sequence": {"a": {"J": j, "F": 0}, "b": {"J": j + 0.1, "F": 0}},
+        }
+    ]
+    return {
+        "rows": rows,
+        "auc": {"ConvLSTM": 0.9},
+        "davis": davis,
+        "config": {"name": "cpu"},
+        "provenance": {"commit": commit, "time_utc": "t", "command": "reproduce.py --table 2"},
+    }
 
 
 def test_compare_results_side_by_side(tmp_path, capsys):
     import json
 
-    from pixtrack_tf.evaluation import compare
+    from pixtrack_tf.cli import compare
 
     (tmp_path / "a.json").write_text(json.dumps(_table_doc(0.30, 0.50)))
     (tmp_path / "b.json").write_text(json.dumps(_table_doc(0.25, 0.47)))
     out = tmp_path / "cmp.md"
-    assert compare.main(["--result", f"A={tmp_path / 'a.json'}", "--result", f"B={tmp_path / 'b.json'}", "--reference", "A", "--out", str(out)]) == 0
+    assert (
+        compare.main(
+            [
+                "--result",
+                f"A={tmp_path / 'a.json'}",
+                "--result",
+                f"B={tmp_path / 'b.json'}",
+                "--reference",
+                "A",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     doc = json.loads(out.with_suffix(".json").read_text())
     b = [r for r in doc["rows"] if r["label"] == "B"][0]
     assert abs(b["delta_iou"]["0.4@20"] + 0.05) < 1e-9 and abs(b["delta_J_mean"] + 0.03) < 1e-9

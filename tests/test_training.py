@@ -1,5 +1,6 @@
 """Eq. 2 and Eq. 4, the training loop (falling loss, MirroredStrategy, SIGKILL + resume, NaN stop),
 the run folder rules and the Sec. 5.1 procedure."""
+
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from pixtrack_tf.config import load_config
-from pixtrack_tf.training.losses import cross_entropy_sum, global_loss, local_loss, total_variation, weighted_l2
+from pixtrack_tf.models.losses import cross_entropy_sum, global_loss, local_loss, total_variation, weighted_l2
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,8 +29,12 @@ def test_eq2_cross_entropy_and_total_variation_by_hand():
     # two frames: L sums over time, V is averaged over time, then lambda * min(beta, .)
     probs = np.stack([p[0], p[0]])[None]  # (1, 2, 2, 2, 1)
     targets = np.stack([y[0], y[0]])[None]
-    np.testing.assert_allclose(local_loss(probs, targets, tv_lambda=0.5, tv_beta=1000.0, reduction="sum"), [2 * ce + 0.5 * 1.6], rtol=1e-5)
-    np.testing.assert_allclose(local_loss(probs, targets, tv_lambda=0.5, tv_beta=1.0, reduction="sum"), [2 * ce + 0.5 * 1.0], rtol=1e-5)
+    np.testing.assert_allclose(
+        local_loss(probs, targets, tv_lambda=0.5, tv_beta=1000.0, reduction="sum"), [2 * ce + 0.5 * 1.6], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        local_loss(probs, targets, tv_lambda=0.5, tv_beta=1.0, reduction="sum"), [2 * ce + 0.5 * 1.0], rtol=1e-5
+    )
 
 
 # -- Eq. 4 ----------------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ from pixtrack_tf.training.tasks import LocalTask, GlobalTask
 strategy = make_strategy("mirrored")
 assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
 cfg = load_config("tiny", ["train.local_steps=2", "train.global_steps=2", "train.log_every=1"])
-seqs = load_embedded(seed=2, num_sequences=4, n_frames=20, cache_dir={str(tmp_path / 'emb')!r})
+seqs = load_embedded(seed=2, num_sequences=4, n_frames=20, cache_dir={str(tmp_path / "emb")!r})
 for task, name in ((LocalTask(cfg, seqs), "local"), (GlobalTask(cfg, seqs), "global")):
     fit(task, {str(tmp_path)!r} + "/" + name, strategy=strategy, progress=False)
     log = read_log({str(tmp_path)!r} + "/" + name)
@@ -123,10 +128,29 @@ print("OK")
 
 def _train_cmd(out, steps, extra=()):
     return [
-        sys.executable, "-m", "pixtrack_tf.train", "--config", "tiny", "--dataset", "embedded", "--num-sequences", "4",
-        "--num-frames", "20", "--out", str(out), "--stage", "local", "--no-progress", "--deterministic",
-        "--set", f"train.local_steps={steps}", "--set", "train.checkpoint_every=1", *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pixtrack_tf.train",
+        "--config",
+        "tiny",
+        "--dataset",
+        "embedded",
+        "--num-sequences",
+        "4",
+        "--num-frames",
+        "20",
+        "--out",
+        str(out),
+        "--stage",
+        "local",
+        "--no-progress",
+        "--deterministic",
+        "--set",
+        f"train.local_steps={steps}",
+        "--set",
+        "train.checkpoint_every=1",
+        *extra,
+    ]
 
 
 def _weights(path):
@@ -134,7 +158,9 @@ def _weights(path):
 
     out = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None)
+        f.visititems(
+            lambda name, obj: out.__setitem__(name, np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None
+        )
     return out
 
 
@@ -143,7 +169,9 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
     steps = 14
     full = subprocess.run(_train_cmd(tmp_path / "full", steps), env=env, capture_output=True, text=True, timeout=600)
     assert full.returncode == 0, full.stderr[-3000:]
-    proc = subprocess.Popen(_train_cmd(tmp_path / "killed", steps), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _train_cmd(tmp_path / "killed", steps), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     ckdir = tmp_path / "killed" / "local" / "ckpt"
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -157,22 +185,42 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
     killed_at = int(tf.train.latest_checkpoint(str(ckdir)).rsplit("-", 1)[1])
     assert killed_at < steps, "the run finished before it could be killed"
     assert not (tmp_path / "killed" / "local" / "done.json").exists()
-    again = subprocess.run(_train_cmd(tmp_path / "killed", steps, ["--resume"]), env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        _train_cmd(tmp_path / "killed", steps, ["--resume"]), env=env, capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0, again.stderr[-3000:]
-    log = [json.loads(l) for l in (tmp_path / "killed" / "local" / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "killed" / "local" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == steps and all(np.isfinite(r["loss"]) for r in log)
-    a, b = _weights(tmp_path / "full" / "local" / "model.weights.h5"), _weights(tmp_path / "killed" / "local" / "model.weights.h5")
+    a, b = (
+        _weights(tmp_path / "full" / "local" / "model.weights.h5"),
+        _weights(tmp_path / "killed" / "local" / "model.weights.h5"),
+    )
     assert a.keys() == b.keys() and len(a) > 10
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 def test_out_folder_rules(tmp_path, monkeypatch, capsys):
-    from pixtrack_tf import train
+    from pixtrack_tf.cli import train
 
     monkeypatch.setenv("PIXTRACK_CACHE", str(tmp_path / "cache"))
-    base = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "4", "--num-frames", "20", "--out", str(tmp_path / "run"),
-            "--stage", "global", "--no-progress", "--set", "train.global_steps=2"]  # fmt: skip
+    base = [
+        "--config",
+        "tiny",
+        "--dataset",
+        "embedded",
+        "--num-sequences",
+        "4",
+        "--num-frames",
+        "20",
+        "--out",
+        str(tmp_path / "run"),
+        "--stage",
+        "global",
+        "--no-progress",
+        "--set",
+        "train.global_steps=2",
+    ]
     assert train.main(base) == 0
     assert train.main(base) == 2
     assert "already holds a run" in capsys.readouterr().err
@@ -193,8 +241,8 @@ def test_out_folder_rules(tmp_path, monkeypatch, capsys):
 
 
 def test_iterative_procedure_runs_and_resumes(tmp_path, seqs):
-    from pixtrack_tf.training.iterative import run_iterative, steps_done
     from pixtrack_tf.tracking.run import load_models
+    from pixtrack_tf.training.iterative import run_iterative, steps_done
 
     cfg = load_config("tiny", ["train.local_steps=2", "train.global_steps=2", "train.refine_steps=2"])
     run_iterative(cfg, seqs, tmp_path, progress=False)
@@ -243,7 +291,9 @@ def test_global_loss_box_term_has_a_gradient_where_eq4_is_flat():
     for box_lambda, nonzero in ((0.0, False), (10.0, True)):
         with tf.GradientTape() as tape:
             boxes = tf.reshape(render(tf.reshape(theta, (-1, 3)), aspect), (1, 2, S, S, 1))
-            loss = global_loss(theta, boxes, z, 10.0, 0.0, 1, box_lambda, tf.reshape(target, (1, 2, 3)), tf.reshape(valid, (1, 2)))
+            loss = global_loss(
+                theta, boxes, z, 10.0, 0.0, 1, box_lambda, tf.reshape(target, (1, 2, 3)), tf.reshape(valid, (1, 2))
+            )
         g = float(tf.norm(tape.gradient(loss, theta)))
         assert (g > 1e-3) == nonzero, (box_lambda, g)
 

@@ -2,6 +2,7 @@
 
 ``load_dataset(name, root, split)`` is the one entry point the commands use.
 """
+
 from __future__ import annotations
 
 from pixtrack_tf.data.sequence import (
@@ -19,7 +20,9 @@ from pixtrack_tf.data.sequence import (
 DATASETS = ("embedded", "davis2016", "vot2016", "folder")
 
 
-def load_dataset(name: str, root=None, split: str | None = None, seed: int = 0, num_sequences: int = 60, n_frames: int = 100):
+def load_dataset(
+    name: str, root=None, split: str | None = None, seed: int = 0, num_sequences: int = 60, n_frames: int = 100
+):
     """Sequences of a named dataset.
 
     - ``embedded``: the generated benchmark (no root needed; ``split`` ignored, use folds).

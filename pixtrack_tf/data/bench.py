@@ -4,10 +4,9 @@
 prints sequences/s and frames/s of the local (Sec. 3.3) and global (Sec. 4) pipelines; it exits
 non-zero when the data cannot be read.
 """
+
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 
@@ -20,47 +19,18 @@ def bench_pipeline(ds, batches: int, frames_per_sample: int) -> dict:
     for _ in range(batches):
         next(it)
     dt = time.perf_counter() - t
-    return {"batches": batches, "batch_size": b, "seconds": dt, "sequences_per_s": batches * b / dt, "frames_per_s": batches * b * frames_per_sample / dt}
+    return {
+        "batches": batches,
+        "batch_size": b,
+        "seconds": dt,
+        "sequences_per_s": batches * b / dt,
+        "frames_per_s": batches * b * frames_per_sample / dt,
+    }
 
 
-def main(argv=None) -> int:
-    from pixtrack_tf.config import load_config
-    from pixtrack_tf.data import DataError, load_dataset
+if __name__ == "__main__":  # the command lives in pixtrack_tf.cli.data_bench
+    import sys
 
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.data.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="embedded")
-    p.add_argument("--root")
-    p.add_argument("--split", default=None, help="dataset split (DAVIS: train/val)")
-    p.add_argument("--config", default="cpu")
-    p.add_argument("--set", action="append", default=[])
-    p.add_argument("--batches", type=int, default=20)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    try:
-        from pixtrack_tf.data.pipelines import global_dataset, local_dataset
+    from pixtrack_tf.cli.data_bench import main
 
-        cfg = load_config(args.config, args.set)
-        seqs = load_dataset(args.dataset, args.root, args.split or ("train" if args.dataset == "davis2016" else None))
-        T = cfg.data.seq_len
-        res = {
-            "dataset": args.dataset,
-            "sequences": len(seqs),
-            "config": cfg.name,
-            "local": bench_pipeline(local_dataset(seqs, cfg), args.batches, T + 1),
-            "global": bench_pipeline(global_dataset(seqs, cfg), args.batches, T + 1),
-        }
-    except (DataError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(res, indent=2))
-    else:
-        for k in ("local", "global"):
-            r = res[k]
-            print(f"{k:>6} pipeline: {r['sequences_per_s']:.2f} sequences/s, {r['frames_per_s']:.1f} frames/s "
-                  f"({r['batches']} batches of {r['batch_size']}, T+1 = {cfg.data.seq_len + 1} frames, {cfg.name} config)")
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,6 @@
 """Draw a batch of local-model samples to a PNG: each row one sample, the ROI crops with their
 masks overlaid in green; the frame replaced by Sec. 3.3 step 4 is framed in red."""
+
 from __future__ import annotations
 
 import numpy as np

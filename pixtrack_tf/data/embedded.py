@@ -14,6 +14,7 @@ This is NOT VOT2016: numbers measured on it are not comparable with the paper's 
 Files are written to a cache folder (``$PIXTRACK_CACHE`` or ``~/.cache/pixtrack_tf``), never
 committed: ``<cache>/embedded-v1-s<seed>-n<N>-f<F>/<name>/{frames,masks}/%05d.{jpg,png}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -128,7 +129,9 @@ class _Blob:
         dx, dy = xx + 0.5 - cx, yy + 0.5 - cy
         rho = np.hypot(dx, dy)
         phi = np.arctan2(dy, dx) + self.rot_speed * t
-        edge = r * (1 + (amp[:, None, None] * np.cos(self.k[:, None, None] * phi[None] + self.phase[:, None, None])).sum(0))
+        edge = r * (
+            1 + (amp[:, None, None] * np.cos(self.k[:, None, None] * phi[None] + self.phase[:, None, None])).sum(0)
+        )
         alpha = np.clip(edge - rho + 0.5, 0, 1)
         s = self.tex.shape[0]
         ty = np.clip((dy / self.scale[t] + s / 2).astype(int), 0, s - 1)
@@ -169,12 +172,23 @@ def generate_sequence(seed: int, index: int, out_dir, n_frames: int = 100) -> st
     base_rgb = rng.uniform(30, 225, 3)
     radius = rng.uniform(5, 9) if "small" in attrs else rng.uniform(0.08, 0.18) * min(h, w)
     speed = rng.uniform(0.8, 2.5) * (2.5 if "blur" in attrs else 1.0)
-    target = _Blob(rng, radius, (h, w), n, base_rgb, 0.8 if "deform" in attrs else 0.15, 0.45 if "scale" in attrs else 0.08, speed)
+    target = _Blob(
+        rng, radius, (h, w), n, base_rgb, 0.8 if "deform" in attrs else 0.15, 0.45 if "scale" in attrs else 0.08, speed
+    )
     distractors = []
     if "distractor" in attrs:
         for _ in range(rng.integers(1, 4)):
             distractors.append(
-                _Blob(rng, radius * rng.uniform(0.8, 1.2), (h, w), n, base_rgb + rng.normal(0, 12, 3), 0.3, 0.1, rng.uniform(0.8, 2.5))
+                _Blob(
+                    rng,
+                    radius * rng.uniform(0.8, 1.2),
+                    (h, w),
+                    n,
+                    base_rgb + rng.normal(0, 12, 3),
+                    0.3,
+                    0.1,
+                    rng.uniform(0.8, 2.5),
+                )
             )
     occluder = None
     if "occlusion" in attrs:

@@ -22,6 +22,7 @@ Local-model samples, Sec. 3.3 steps 1-4:
 Sequences shorter than T + 1 frames from the initial frame are stretched in time by repeating
 frames (frame index floor(k (n - t_0) / (T + 1)) + t_0), as the paper does for short test videos.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,7 @@ import tensorflow as tf
 from PIL import Image
 
 from pixtrack_tf.data.sequence import DataError, Sequence, mask_box
-from pixtrack_tf.layers.roi import crop_roi, roi_around
-from pixtrack_tf.models.local_model import dilate
+from pixtrack_tf.layers.roi import crop_roi, dilate, roi_around
 
 MIN_OBJECT_PIXELS = 16
 
@@ -105,7 +105,11 @@ class LocalSampler:
                 return info.boxes[j]
         return info.boxes[t0]
 
-    def __call__(self, index: int) -> dict:
+    def plan(self, index: int) -> dict:
+        """The draws of sample ``index`` that do not depend on how ROIs become pixels: sequence ``k``,
+        initial frame ``t0``, the frame indices ``idx`` (T + 1), whether frames after the first use
+        the given ROIs (``given``), the step-4 replacement (video ``rep_k``, time ``rep_tj``, position
+        ``rep_t``, -1 for none) and the generator ``rng`` to draw the ROI jitter from."""
         c = self.cfg
         rng = np.random.default_rng([self.seed, int(index), 3])
         T = c.seq_len
@@ -114,11 +118,30 @@ class LocalSampler:
         n = len(info.seq)
         fits = info.valid_starts[info.valid_starts <= n - 1 - T]
         t0 = int(rng.choice(fits if fits.size else info.valid_starts))
-        idx = clip_indices(n, t0, T + 1)
-        boxes = np.empty((T + 1, 4), np.float32)
         given = self.roi_boxes.get(info.seq.name)
         if given is not None and self.gt_fraction > 0 and rng.random() < self.gt_fraction:
             given = None
+        # step 4: an ROI from another video at another time, with an all-zero mask
+        others = [i for i in range(len(self.infos)) if i != k] or [k]
+        rep_k = int(rng.choice(others))
+        rep_tj = int(rng.integers(len(self.infos[rep_k].seq)))
+        rep_t = int(rng.integers(1, T + 1)) if c.replace_frame else -1
+        return {
+            "k": k,
+            "t0": t0,
+            "idx": clip_indices(n, t0, T + 1),
+            "given": given,
+            "rep_k": rep_k,
+            "rep_tj": rep_tj,
+            "rep_t": rep_t,
+            "rng": rng,
+        }
+
+    def __call__(self, index: int) -> dict:
+        c = self.cfg
+        p = self.plan(index)
+        info, t0, idx, given, rng = self.infos[p["k"]], p["t0"], p["idx"], p["given"], p["rng"]
+        boxes = np.empty((len(idx), 4), np.float32)
         for j, t in enumerate(idx):
             if j > 0 and given is not None:
                 boxes[j] = given[t]
@@ -128,26 +151,21 @@ class LocalSampler:
             boxes[j] = perturb(base, rng, c.scale_jitter, c.shift_jitter)
         frames = np.stack([info.seq.frame(int(t)) for t in idx])
         masks = np.stack([info.seq.mask(int(t)) for t in idx]).astype(np.uint8)
-        # step 4: an ROI from another video at another time, with an all-zero mask
-        others = [i for i in range(len(self.infos)) if i != k] or [k]
-        j = int(rng.choice(others))
-        other = self.infos[j]
-        tj = int(rng.integers(len(other.seq)))
+        other, tj = self.infos[p["rep_k"]], p["rep_tj"]
         ob = self._box_at(other, tj, 0) or (0.0, 0.0, float(other.seq.size[1]), float(other.seq.size[0]))
         rep_box = perturb(roi_around(ob, c.roi_context, c.roi_min, c.roi_max), rng, c.scale_jitter, c.shift_jitter)
-        rep_t = int(rng.integers(1, T + 1)) if c.replace_frame else -1
         return {
             "frames": frames,
             "masks": masks,
             "boxes": boxes,
             "rep_frame": other.seq.frame(tj),
             "rep_box": rep_box,
-            "rep_t": np.int32(rep_t),
-            "seq_index": np.int32(k),
+            "rep_t": np.int32(p["rep_t"]),
+            "seq_index": np.int32(p["k"]),
         }
 
 
-def _numpy_map(fn, spec):
+def numpy_map(fn, spec):
     """Wrap a Python ``index -> dict`` sampler as a tf.data map function."""
     keys = list(spec)
 
@@ -162,7 +180,9 @@ def _numpy_map(fn, spec):
     return tf_fn
 
 
-def local_dataset(sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes=None, num_samples=None, gt_fraction=0.0):
+def local_dataset(
+    sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes=None, num_samples=None, gt_fraction=0.0
+):
     """Batches of local-model samples (Sec. 3.3) for ``LocalModel.call``.
 
     Each element: ``first_image`` (B, S, S, 3) float32 in [0, 255], ``first_mask`` (B, S, S, 1)
@@ -183,7 +203,7 @@ def local_dataset(sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes
         "rep_t": ((), tf.int32),
         "seq_index": ((), tf.int32),
     }
-    radius = int(round(cfg.local.mask_dilation * S))
+    radius = cfg.local.mask_radius
 
     def crop(x):
         imgs = crop_roi(x["frames"], x["boxes"], S)
@@ -204,7 +224,7 @@ def local_dataset(sequences, cfg, seed=None, start=0, batch_size=None, roi_boxes
 
     end = None if num_samples is None else start + num_samples
     ds = tf.data.Dataset.range(start, end if end is not None else np.iinfo(np.int64).max)
-    ds = ds.map(_numpy_map(sampler, spec), num_parallel_calls=d.num_parallel_calls, deterministic=True)
+    ds = ds.map(numpy_map(sampler, spec), num_parallel_calls=d.num_parallel_calls, deterministic=True)
     ds = ds.map(crop, num_parallel_calls=d.num_parallel_calls, deterministic=True)
     return ds.batch(batch_size, drop_remainder=num_samples is None).prefetch(d.prefetch)
 
@@ -289,7 +309,7 @@ def global_dataset(sequences, cfg, seed=None, start=0, batch_size=None, dilation
 
     end = None if num_samples is None else start + num_samples
     ds = tf.data.Dataset.range(start, end if end is not None else np.iinfo(np.int64).max)
-    ds = ds.map(_numpy_map(sample, spec), num_parallel_calls=d.num_parallel_calls, deterministic=True)
+    ds = ds.map(numpy_map(sample, spec), num_parallel_calls=d.num_parallel_calls, deterministic=True)
     ds = ds.map(build, num_parallel_calls=d.num_parallel_calls, deterministic=True)
     return ds.batch(batch_size, drop_remainder=num_samples is None).prefetch(d.prefetch)
 
@@ -307,7 +327,11 @@ def global_dataset_from_predictions(pred_maps, gt_maps, aspects, cfg, seed=None,
     pred[:, 0] = gt[:, 0]
     seed = cfg.seed if seed is None else seed
     ds = tf.data.Dataset.from_tensor_slices(
-        {"maps": pred[:, :-1, ..., None], "targets": gt[:, 1:, ..., None], "aspect": np.asarray(aspects, np.float32).reshape(-1, 1)}
+        {
+            "maps": pred[:, :-1, ..., None],
+            "targets": gt[:, 1:, ..., None],
+            "aspect": np.asarray(aspects, np.float32).reshape(-1, 1),
+        }
     )
     ds = ds.shuffle(len(pred), seed=seed, reshuffle_each_iteration=True).repeat()
     return ds.batch(batch_size or cfg.data.batch_size, drop_remainder=True).prefetch(cfg.data.prefetch)

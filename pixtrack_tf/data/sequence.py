@@ -6,13 +6,15 @@ Frames decode lazily: a :class:`Sequence` holds paths, not pixels. ``frame(i)`` 
 over); ``mask(i)`` reads one mask as a boolean array. Masks stored as {0, 1}, {0, 255}, palette or
 RGB all read as binary (any non-zero value / palette index / channel is object).
 """
+
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence as Seq
 
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
@@ -33,7 +35,9 @@ def list_images(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")), key=_natural_key)
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")), key=_natural_key
+    )
 
 
 @functools.lru_cache(maxsize=3072)
@@ -127,7 +131,10 @@ class Sequence:
             return self.frame_fn(i)
         arr = read_frame(self.frames[i])
         if self._size is not None and arr.shape[:2] != self._size:
-            raise DataError(f"{self.frames[i]}: frame is {arr.shape[1]}x{arr.shape[0]}, the sequence's first frame {self._size[1]}x{self._size[0]}")
+            raise DataError(
+                f"{self.frames[i]}: frame is {arr.shape[1]}x{arr.shape[0]}, "
+                f"the sequence's first frame {self._size[1]}x{self._size[0]}"
+            )
         return arr
 
     def mask(self, i: int) -> np.ndarray | None:
@@ -153,7 +160,7 @@ class Sequence:
             raise DataError(f"{src}: the first mask is empty (no object pixel)")
         return m
 
-    def validate(self, min_frames: int = 1) -> "Sequence":
+    def validate(self, min_frames: int = 1) -> Sequence:
         """Cheap checks on headers only: files exist, masks match frame sizes, enough frames."""
         if len(self.frames) < min_frames:
             raise DataError(f"{self.name}: {len(self.frames)} frame(s); at least {min_frames} needed")
@@ -190,7 +197,9 @@ def mask_box(mask: np.ndarray):
 
 
 # -- DAVIS 2016 ------------------------------------------------------------------------------------
-def read_davis(root, split: str | None = None, names: Seq[str] | None = None, resolution: str = "480p") -> list[Sequence]:
+def read_davis(
+    root, split: str | None = None, names: Seq[str] | None = None, resolution: str = "480p"
+) -> list[Sequence]:
     """DAVIS 2016: ``JPEGImages/480p/<seq>/00000.jpg``, ``Annotations/480p/<seq>/00000.png``,
     ``ImageSets/480p/{train,val}.txt``. ``split`` picks the sequences listed in that file."""
     root = Path(root)
@@ -260,7 +269,7 @@ def read_vot(root, names: Seq[str] | None = None, masks_root=None) -> list[Seque
     listing = root / "list.txt"
     if not listing.exists():
         raise DataError(f"{root}: not a VOT root (no list.txt)")
-    seq_names = [l.strip() for l in listing.read_text().splitlines() if l.strip()]
+    seq_names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
     if names is not None:
         missing = sorted(set(names) - set(seq_names))
         if missing:
@@ -292,11 +301,11 @@ def read_vot(root, names: Seq[str] | None = None, masks_root=None) -> list[Seque
         gt = d / "groundtruth.txt"
         if not gt.exists():
             raise DataError(f"{d}: neither mask files in {mdir} nor groundtruth.txt")
-        lines = [l for l in gt.read_text().splitlines() if l.strip()]
+        lines = [line for line in gt.read_text().splitlines() if line.strip()]
         if len(lines) != len(frames):
             raise DataError(f"{gt}: {len(lines)} lines for {len(frames)} frames")
         seq = Sequence(name, frames, None)
-        seq.mask_fn = (lambda s, ls, g: (lambda i: _polygon_mask(ls[i], s.size, f"{g} line {i + 1}")))(seq, lines, gt)
+        seq.mask_fn = (lambda s, ls, g: lambda i: _polygon_mask(ls[i], s.size, f"{g} line {i + 1}"))(seq, lines, gt)
         out.append(seq)
     return out
 
@@ -316,7 +325,9 @@ def read_folder(frames_dir, masks_dir=None, name: str | None = None) -> Sequence
             raise DataError(f"{masks_dir}: no mask images")
         masks = [by_stem.get(f.stem) for f in frames]
         if masks[0] is None:
-            raise DataError(f"{masks_dir}: no mask for the first frame {frames[0].name} (expected {frames[0].stem}.png)")
+            raise DataError(
+                f"{masks_dir}: no mask for the first frame {frames[0].name} (expected {frames[0].stem}.png)"
+            )
     return Sequence(name or frames_dir.name, frames, masks)
 
 

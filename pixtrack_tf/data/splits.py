@@ -3,6 +3,7 @@
 "we use 10 fold-cross validation and randomly distribute 60 sequences into 10 data fold. Each fold
 contains 54 videos in the training set and the other 6 videos in the testing set."
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,3 +34,43 @@ def halves(names, seed: int = 0) -> tuple[list[str], list[str]]:
     a = sorted(names[i] for i in order[: len(names) // 2])
     a_set = set(a)
     return a, [n for n in names if n not in a_set]
+
+
+def train_test_splits(
+    dataset: str, root=None, split=None, folds=(0,), seed: int = 0, num_sequences: int = 60, n_frames: int = 100
+):
+    """The sequences to train and to test on, the one rule for ``train`` and ``reproduce``.
+
+    Returns ``([(train sequences, test sequences), ...], description)``, one pair per fold, and a
+    description for provenance. DAVIS 2016 has its own split: one pair, train = ``split`` (default
+    ``train``), test = ``val`` (none when training on val or all). The other datasets use the paper's
+    10 folds (Sec. 3.3): one pair per fold index in ``folds``; ``split="all"`` (or fewer than 10
+    sequences) trains on every sequence and tests on none.
+    """
+    from pixtrack_tf.data import load_dataset
+
+    desc = {"dataset": dataset, "root": None if root is None else str(root)}
+    if dataset == "davis2016":
+        split = split or "train"
+        train = load_dataset(dataset, root, split)
+        test = load_dataset(dataset, root, "val") if split == "train" else []
+        desc.update(split=split, train=[s.name for s in train], test=[s.name for s in test])
+        return [(train, test)], desc
+    seqs = load_dataset(dataset, root, seed=seed, num_sequences=num_sequences, n_frames=n_frames)
+    if dataset == "embedded":
+        desc.update(
+            embedded_seed=seed,
+            embedded_sequences=num_sequences,
+            embedded_frames=n_frames,
+            note="embedded synthetic benchmark, NOT VOT2016: not comparable with the paper's numbers",
+        )
+    if split == "all" or len(seqs) < 10:
+        desc.update(split="all", train=[s.name for s in seqs], test=[])
+        return [(seqs, [])], desc
+    by = {s.name: s for s in seqs}
+    all_folds = ten_folds(list(by), seed=seed)
+    pairs = [([by[n] for n in all_folds[k][0]], [by[n] for n in all_folds[k][1]]) for k in folds]
+    desc.update(folds=list(folds), sequences=len(seqs))
+    if len(pairs) == 1:
+        desc.update(train=[s.name for s in pairs[0][0]], test=[s.name for s in pairs[0][1]])
+    return pairs, desc

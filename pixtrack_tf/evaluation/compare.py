@@ -8,9 +8,9 @@ Markdown table (and a JSON twin): our IoU at each threshold and clip length, the
 DAVIS J / F when the result has them. With ``--reference LABEL``, every other result also gets its
 difference to that one (the same clips and sequences are compared: ``reproduce`` seeds its clips).
 """
+
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -70,16 +70,33 @@ def compare(results: dict, reference: str | None = None) -> dict:
             if "J_mean" in r and "J_mean" in base:
                 r["delta_J_mean"] = r["J_mean"] - base["J_mean"]
                 common = set(r["J_per_sequence"]) & set(base["J_per_sequence"])
-                r["max_abs_delta_J_sequence"] = max(abs(r["J_per_sequence"][s] - base["J_per_sequence"][s]) for s in common) if common else None
-    sources = {label: {"path": doc["_path"], "commit": doc["provenance"]["commit"], "config": doc["config"]["name"],
-                       "time_utc": doc["provenance"]["time_utc"], "command": doc["provenance"]["command"]} for label, doc in results.items()}
+                r["max_abs_delta_J_sequence"] = (
+                    max(abs(r["J_per_sequence"][s] - base["J_per_sequence"][s]) for s in common) if common else None
+                )
+    sources = {
+        label: {
+            "path": doc["_path"],
+            "commit": doc["provenance"]["commit"],
+            "config": doc["config"]["name"],
+            "time_utc": doc["provenance"]["time_utc"],
+            "command": doc["provenance"]["command"],
+        }
+        for label, doc in results.items()
+    }
     return {"rows": rows, "reference": reference, "sources": sources}
 
 
 def to_markdown(doc: dict) -> str:
-    keys = sorted({k for r in doc["rows"] for k in r["iou"]}, key=lambda k: (float(k.split("@")[0]), int(k.split("@")[1])))
+    keys = sorted(
+        {k for r in doc["rows"] for k in r["iou"]}, key=lambda k: (float(k.split("@")[0]), int(k.split("@")[1]))
+    )
     has_j = any("J_mean" in r for r in doc["rows"])
-    head = ["result", "method"] + [f"IoU {k.replace('@', ' @ L')}" for k in keys] + ["AUC"] + (["J mean", "F mean"] if has_j else [])
+    head = (
+        ["result", "method"]
+        + [f"IoU {k.replace('@', ' @ L')}" for k in keys]
+        + ["AUC"]
+        + (["J mean", "F mean"] if has_j else [])
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for r in doc["rows"]:
@@ -93,36 +110,21 @@ def to_markdown(doc: dict) -> str:
             if "delta_iou" in r:
                 d = ", ".join(f"IoU {k.replace('@', ' @ L')} {v:+.4f}" for k, v in r["delta_iou"].items())
                 if "delta_J_mean" in r:
-                    d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {r['max_abs_delta_J_sequence']:.4f})"
+                    worst = r["max_abs_delta_J_sequence"]
+                    d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {worst:.4f})"
                 lines.append(f"- {r['label']} / {r['method']}: {d}")
     lines += ["", "Sources:", ""]
     for label, s in doc["sources"].items():
-        lines.append(f"- {label}: `{s['path']}` (config {s['config']}, commit {s['commit'][:12]}, {s['time_utc']}): `{s['command']}`")
+        lines.append(
+            f"- {label}: `{s['path']}` (config {s['config']}, commit "
+            f"{s['commit'][:12]}, {s['time_utc']}): `{s['command']}`"
+        )
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.evaluation.compare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--result", action="append", required=True, metavar="LABEL=PATH", help="a reproduce tableN.json, labelled")
-    p.add_argument("--reference", help="label the others are compared with")
-    p.add_argument("--out", help="write Markdown here (and JSON beside it); default: print")
-    args = p.parse_args(argv)
-    try:
-        doc = compare(load_results(args.result), args.reference)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    md = to_markdown(doc)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(md)
-        out.with_suffix(".json").write_text(json.dumps(doc, indent=1))
-        print(f"wrote {out} and {out.with_suffix('.json')}")
-    else:
-        print(md)
-    return 0
+if __name__ == "__main__":  # the command lives in pixtrack_tf.cli.compare
+    import sys
 
+    from pixtrack_tf.cli.compare import main
 
-if __name__ == "__main__":
     sys.exit(main())

@@ -4,6 +4,7 @@ tables. Metrics can be recomputed here without tracking again::
 
     python -m pixtrack_tf.evaluation.evaluator --raw DIR/raw --dataset embedded [--root PATH]
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pixtrack_tf.evaluation.metrics import RocAccumulator, boundary_f, davis_statistics, iou, roi_measures, thresholded_iou
+from pixtrack_tf.evaluation.metrics import (
+    RocAccumulator,
+    boundary_f,
+    davis_statistics,
+    iou,
+    roi_measures,
+    thresholded_iou,
+)
 from pixtrack_tf.evaluation.protocol import read_clip
 
 
@@ -26,7 +34,13 @@ def evaluate_method(method_dir: Path, sequences, thresholds, davis=False) -> dic
         if seq is None:
             continue
         gts = [seq.mask(i) for i in meta["indices"][1:]]
-        rec = {"sequence": meta["sequence"], "start": meta["start"], "length": meta["length"], "iou": {}, "seconds": float(np.mean(meta["seconds"][1:] or [0]))}
+        rec = {
+            "sequence": meta["sequence"],
+            "start": meta["start"],
+            "length": meta["length"],
+            "iou": {},
+            "seconds": float(np.mean(meta["seconds"][1:] or [0])),
+        }
         for thr in thresholds:
             rec["iou"][thr] = [thresholded_iou(p, g, thr) for p, g in zip(probs, gts)]
         for p, g in zip(probs, gts):
@@ -50,7 +64,16 @@ def iou_rows(method: str, result: dict, thresholds, lengths) -> list[dict]:
         for L in lengths:
             per_clip = [np.mean(c["iou"][thr]) for c in result["clips"] if c["length"] == L and c["iou"][thr]]
             if per_clip:
-                rows.append({"method": method, "threshold": thr, "length": int(L), "iou": float(np.mean(per_clip)), "clips": len(per_clip), "source": "ours"})
+                rows.append(
+                    {
+                        "method": method,
+                        "threshold": thr,
+                        "length": int(L),
+                        "iou": float(np.mean(per_clip)),
+                        "clips": len(per_clip),
+                        "source": "ours",
+                    }
+                )
     return rows
 
 
@@ -97,36 +120,9 @@ def davis_rows(method: str, result: dict) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    import argparse
-    import json
-
-    from pixtrack_tf.data import load_dataset
-
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.evaluation.evaluator", description="Recompute metrics from raw results.")
-    p.add_argument("--raw", required=True, help="a raw results folder (<raw>/<method>/<sequence>/<clip>/)")
-    p.add_argument("--dataset", default="embedded")
-    p.add_argument("--root")
-    p.add_argument("--split")
-    p.add_argument("--thresholds", default="0.4,0.7")
-    p.add_argument("--lengths", default="20,40,80,160")
-    p.add_argument("--davis", action="store_true", help="also DAVIS J and F (whole-sequence clips)")
-    args = p.parse_args(argv)
-    seqs = load_dataset(args.dataset, args.root, args.split)
-    thresholds = [float(t) for t in args.thresholds.split(",")]
-    lengths = [int(x) for x in args.lengths.split(",")]
-    out = []
-    for mdir in sorted(x for x in Path(args.raw).iterdir() if x.is_dir()):
-        res = evaluate_method(mdir, seqs, thresholds, davis=args.davis)
-        out += iou_rows(mdir.name, res, thresholds, lengths)
-        out.append(roi_row(mdir.name, res))
-        if args.davis:
-            out.append({k: v for k, v in davis_rows(mdir.name, res).items() if k != "per_sequence"})
-    print(json.dumps(out, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # the command lives in pixtrack_tf.cli.evaluate
     import sys
+
+    from pixtrack_tf.cli.evaluate import main
 
     sys.exit(main())

@@ -1,6 +1,6 @@
 """Figures: pixel ROC (Fig. 4 left), framewise IoU (Fig. 4 right), Fig. 7-style overlays, ROI centres over time."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import matplotlib
 

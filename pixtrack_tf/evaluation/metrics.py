@@ -10,6 +10,7 @@ DAVIS (Perazzi et al. 2016): J = IoU; F = boundary F-measure with a tolerance of
 ceil(0.008 x image diagonal) pixels; per sequence the first and last frames are left out; recall =
 share of frames scoring > 0.5; decay = mean of the first quarter minus mean of the last quarter.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,7 @@ class RocAccumulator:
         self.pos += np.bincount(q[gt], minlength=self.bins)
         self.neg += np.bincount(q[~gt], minlength=self.bins)
 
-    def merge(self, other: "RocAccumulator"):
+    def merge(self, other: RocAccumulator):
         self.pos += other.pos
         self.neg += other.neg
         return self
@@ -110,7 +111,11 @@ def davis_statistics(per_frame) -> dict:
         return {"mean": float("nan"), "recall": float("nan"), "decay": float("nan")}
     ids = np.round(np.linspace(1, len(x), 5) + 1e-10).astype(int) - 1
     bins = [x[ids[i] : ids[i + 1] + 1] for i in range(4)]
-    return {"mean": float(x.mean()), "recall": float((x > 0.5).mean()), "decay": float(np.mean(bins[0]) - np.mean(bins[3]))}
+    return {
+        "mean": float(x.mean()),
+        "recall": float((x > 0.5).mean()),
+        "decay": float(np.mean(bins[0]) - np.mean(bins[3])),
+    }
 
 
 def roi_measures(boxes, gts) -> dict:

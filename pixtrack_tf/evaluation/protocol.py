@@ -10,6 +10,7 @@ Raw results: ``<raw>/<method>/<sequence>/<clip>/NNNNN.png`` - the probability ma
 frame as 8-bit PNG (p x 255, the frame's size) - and ``frames.json`` (frame indices, ROI boxes,
 seconds per frame). A clip already written is not tracked again.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,7 +87,11 @@ def run_clips(method: str, make_tracker, clips, sequences, raw_dir, progress=Tru
                 bar.update(1)
         if bar is not None:
             bar.update(1)
-        (d / "frames.json").write_text(json.dumps({**asdict(c), "indices": list(c.indices), "boxes": boxes, "seconds": seconds, "init_info": init_info}))
+        (d / "frames.json").write_text(
+            json.dumps(
+                {**asdict(c), "indices": list(c.indices), "boxes": boxes, "seconds": seconds, "init_info": init_info}
+            )
+        )
     if bar is not None:
         bar.close()
     return root

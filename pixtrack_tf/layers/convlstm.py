@@ -11,6 +11,7 @@ peepholes W_ci, W_cf, W_co have the shape of C, (H, W, F): one weight per pixel 
 This is what makes the layer not translation-equivariant (Sec. 3.1). Keras' own ConvLSTM2D has
 no peepholes, hence this cell.
 """
+
 from __future__ import annotations
 
 import keras
@@ -29,6 +30,14 @@ class PeepholeConvLSTM2DCell(keras.layers.Layer):
     convolutional LSTM (the "without peepholes" ablation).
 
     Call: ``cell(x, [h, c]) -> (h_new, [h_new, c_new])`` with x (B, H, W, C_in), h and c (B, H, W, F).
+
+    Args:
+        filters: F, the channels of the state.
+        kernel_size: side of the input and recurrent convolution kernels.
+        use_peepholes: False drops W_ci, W_cf, W_co (a plain convolutional LSTM).
+        kernel_initializer: initializer of the input kernel.
+        recurrent_initializer: initializer of the recurrent kernel.
+        unit_forget_bias: start the forget gate's bias at 1.
     """
 
     def __init__(
@@ -70,9 +79,7 @@ class PeepholeConvLSTM2DCell(keras.layers.Layer):
         if self.unit_forget_bias:
 
             def bias_init(shape, dtype=None):
-                return ops.concatenate(
-                    [ops.zeros((f,), dtype), ops.ones((f,), dtype), ops.zeros((2 * f,), dtype)]
-                )
+                return ops.concatenate([ops.zeros((f,), dtype), ops.ones((f,), dtype), ops.zeros((2 * f,), dtype)])
 
         else:
             bias_init = "zeros"
@@ -129,6 +136,12 @@ class PeepholeConvLSTM2D(keras.layers.RNN):
     (B, H, W, F); with ``return_state=True`` also the final ``h`` and ``c``. Accepts
     ``initial_state=[h, c]``, each (B, H, W, F) — the local model passes M-CNN's output here
     (Sec. 3.2).
+
+    Args:
+        filters, kernel_size, use_peepholes, kernel_initializer, recurrent_initializer,
+            unit_forget_bias: those of :class:`PeepholeConvLSTM2DCell`.
+        return_sequences: output every step (True) or the last (False).
+        return_state: also return the final ``h`` and ``c``.
     """
 
     def __init__(
@@ -161,7 +174,9 @@ class PeepholeConvLSTM2D(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         if len(sequences_shape) != 5:
-            raise ValueError(f"{self.name}: expected input (batch, time, height, width, channels), got {sequences_shape}")
+            raise ValueError(
+                f"{self.name}: expected input (batch, time, height, width, channels), got {sequences_shape}"
+            )
         super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):

@@ -9,10 +9,12 @@ partly outside the frame (the outside reads as zero).
 segmentation map is interpolated accordingly from the ROI segmentation map. Here we assume the
 ROI encloses the entire object hence all pixels outside the ROI are set to zero." -> paste_roi.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 
 def theta_to_box(theta, frame_hw, anchor):
@@ -64,7 +66,10 @@ def mask_box_tf(mask):
     rows = tf.where(tf.reduce_any(mask, axis=1))[:, 0]
     cols = tf.where(tf.reduce_any(mask, axis=0))[:, 0]
     found = tf.size(rows) > 0
-    box = tf.cast(tf.stack([tf.reduce_min(cols), tf.reduce_min(rows), tf.reduce_max(cols) + 1, tf.reduce_max(rows) + 1]), tf.float32)
+    box = tf.cast(
+        tf.stack([tf.reduce_min(cols), tf.reduce_min(rows), tf.reduce_max(cols) + 1, tf.reduce_max(rows) + 1]),
+        tf.float32,
+    )
     return tf.where(found, box, tf.zeros_like(box)), found
 
 
@@ -84,7 +89,12 @@ def _sampling_boxes(box, src_hw, out_size):
     first_x, last_x = x0 + 0.5 * sx - 0.5, x1 - 0.5 * sx - 0.5
     first_y, last_y = y0 + 0.5 * sy - 0.5, y1 - 0.5 * sy - 0.5
     return tf.stack(
-        [first_y / tf.maximum(h - 1, 1), first_x / tf.maximum(w - 1, 1), last_y / tf.maximum(h - 1, 1), last_x / tf.maximum(w - 1, 1)],
+        [
+            first_y / tf.maximum(h - 1, 1),
+            first_x / tf.maximum(w - 1, 1),
+            last_y / tf.maximum(h - 1, 1),
+            last_x / tf.maximum(w - 1, 1),
+        ],
         axis=-1,
     )
 
@@ -134,3 +144,12 @@ def paste_roi(roi_maps, boxes, frame_hw):
     in_y = tf.cast((ys >= y0[:, None]) & (ys < y1[:, None]), tf.float32)
     in_x = tf.cast((xs >= x0[:, None]) & (xs < x1[:, None]), tf.float32)
     return out * (in_y[:, :, None, None] * in_x[:, None, :, None])
+
+
+def dilate(mask, radius: int):
+    """Binary dilation of (B, H, W, 1) masks by a square of side 2 * radius + 1 (max pooling); the
+    first mask M-CNN reads is dilated by ``cfg.local.mask_radius`` (Sec. 3.2)."""
+    if radius <= 0:
+        return mask
+    k = 2 * int(radius) + 1
+    return ops.max_pool(mask, pool_size=k, strides=1, padding="same")

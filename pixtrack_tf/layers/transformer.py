@@ -17,6 +17,7 @@ gamma = W / H the normalised half extents are therefore
 which is a square in the frame's pixels. The map is a product of two sigmoids (a soft box) so
 that Eq. 4 has a gradient in theta.
 """
+
 from __future__ import annotations
 
 import keras
@@ -66,7 +67,11 @@ class AnchorTransformer(keras.layers.Layer):
 
     Call: ``layer(theta, aspect)`` with theta (B, 3) = (scale, shift_x, shift_y) and aspect (B, 1)
     the frame's width / height; returns (B, map_size, map_size, 1) in [0, 1].
-    ``softness`` is the width of the box's edge in map pixels.
+
+    Args:
+        map_size: side of the rendered map.
+        anchor_size: the anchor Z_A (width, height) as fractions of the frame's shorter side (square).
+        softness: width of the box's edge in map pixels.
     """
 
     def __init__(self, map_size=224, anchor_size=(0.5, 0.5), softness=1.0, **kwargs):

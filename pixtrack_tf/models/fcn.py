@@ -11,73 +11,89 @@ Frozen VGG16 to pool4 (the same backbone as the local model) -> two 3x3 convs (r
 ConvLSTM and memory, so the comparison isolates what the recurrence brings. The paper's FCN was
 pretrained on COCO; ours is trained on the training split's ROIs (docs/REPRODUCTION.md).
 """
+
 from __future__ import annotations
 
 import keras
 from keras import ops
 
 from pixtrack_tf.layers.convlstm import PACKAGE
+from pixtrack_tf.layers.decoder import MaskDecoder
 from pixtrack_tf.models.backbone import VGGPool4
+from pixtrack_tf.models.base import ArgsConfig, FromSaved, section_kwargs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FCNModel(keras.Model):
-    """Frame-wise ROI segmentation: (B, S, S, 3) RGB in [0, 255] -> (B, S, S, 1) probabilities."""
+class FCNModel(ArgsConfig, FromSaved, keras.Model):
+    """Frame-wise ROI segmentation: (B, S, S, 3) RGB in [0, 255] -> (B, S, S, 1) probabilities.
 
-    def __init__(self, roi_size=224, filters=512, kernel_size=3, deconv_filters=(128, 64, 32), deconv_kernel=5, backbone_weights="hed", feature_scale=1.0, **kwargs):
+    Calls: ``call(images)``; ``head(pool4)`` from the frozen backbone's outputs (a feature store).
+
+    Args:
+        roi_size: side S of the ROI images.
+        fcnn_filters: channels of the two 3x3 convolutions after pool4.
+        kernel_size: their kernel side.
+        deconv_filters: channels of Decov-1..3 (Decov-4 has 1).
+        deconv_kernel: kernel side of Decov-1..4.
+        backbone_weights: the frozen VGG16's weights, ``"hed"``, ``"none"`` or a file.
+        feature_scale: fixed factor on pool4 (see :class:`VGGPool4`).
+    """
+
+    def __init__(
+        self,
+        roi_size=224,
+        fcnn_filters=512,
+        kernel_size=3,
+        deconv_filters=(128, 64, 32),
+        deconv_kernel=5,
+        backbone_weights="hed",
+        feature_scale=1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.roi_size = int(roi_size)
-        self.filters = int(filters)
+        self.fcnn_filters = int(fcnn_filters)
         self.kernel_size = int(kernel_size)
         self.deconv_filters = tuple(int(f) for f in deconv_filters)
         self.deconv_kernel = int(deconv_kernel)
         self.backbone_weights = str(backbone_weights)
         self.feature_scale = float(feature_scale)
-        self.backbone = VGGPool4(weights=backbone_weights, output_scale=feature_scale, name="backbone")
-        self.convs = [keras.layers.Conv2D(filters, kernel_size, padding="same", activation="relu", name=f"fcn_conv_{i + 1}") for i in range(2)]
-        self.deconvs = [
-            keras.layers.Conv2DTranspose(f, deconv_kernel, strides=2, padding="same", name=f"deconv_{i + 1}")
-            for i, f in enumerate(self.deconv_filters)
-        ] + [keras.layers.Conv2DTranspose(1, deconv_kernel, strides=2, padding="same", name="deconv_4")]
-        self.leaky = keras.layers.LeakyReLU(negative_slope=0.2)
+        dt = self.dtype_policy
+        self.backbone = VGGPool4(weights=backbone_weights, output_scale=feature_scale, name="backbone", dtype=dt)
+        self.convs = [
+            keras.layers.Conv2D(
+                self.fcnn_filters, kernel_size, padding="same", activation="relu", name=f"fcn_conv_{i + 1}", dtype=dt
+            )
+            for i in range(2)
+        ]
+        self.decoder = MaskDecoder(self.deconv_filters, deconv_kernel, name="decoder", dtype=dt)
         s, f = self.roi_size, self.roi_size // 16
         self.backbone.build((None, s, s, 3))
         shape = (None, f, f, 512)
         for c in self.convs:
             c.build(shape)
-            shape = (None, f, f, self.filters)
-        for dc in self.deconvs:
-            dc.build(shape)
-            shape = (None, shape[1] * 2, shape[2] * 2, dc.filters)
+            shape = (None, f, f, self.fcnn_filters)
+        self.decoder.build(shape)
         self.built = True
 
     def build(self, input_shape=None):
         pass
 
     def head_variables(self):
-        return [v for l in self.convs + self.deconvs for v in l.trainable_variables]
+        """The trainable variables after the frozen backbone (what first-frame fine-tuning adapts)."""
+        return [v for layer in self.convs + [self.decoder] for v in layer.trainable_variables]
 
-    def call(self, images, training=False):
-        x = self.backbone(images)
+    def head(self, pool4):
+        """Everything after the backbone: (B, S/16, S/16, 512) -> (B, S, S, 1) probabilities."""
+        x = ops.cast(pool4, self.compute_dtype)
         for c in self.convs:
             x = c(x)
-        for dc in self.deconvs[:-1]:
-            x = self.leaky(dc(x))
-        return ops.sigmoid(ops.cast(self.deconvs[-1](x), "float32"))
+        return self.decoder(x)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            roi_size=self.roi_size, filters=self.filters, kernel_size=self.kernel_size,
-            deconv_filters=list(self.deconv_filters), deconv_kernel=self.deconv_kernel, backbone_weights=self.backbone_weights, feature_scale=self.feature_scale,
-        )  # fmt: skip
-        return config
+    def call(self, images, training=False):
+        return self.head(self.backbone(images))
 
     @classmethod
-    def from_config(cls, config):
-        return cls(**dict(config, backbone_weights="none"))
-
-    @classmethod
-    def from_cfg(cls, cfg, name="fcn_model"):
-        lc = cfg.local
-        return cls(lc.roi_size, lc.fcnn_filters, lc.kernel_size, lc.deconv_filters, lc.deconv_kernel, cfg.backbone.weights, lc.feature_scale, name=name)
+    def from_cfg(cls, cfg, name="fcn_model", dtype=None):
+        """Build from a :class:`pixtrack_tf.config.Config` (``cfg.local``, ``cfg.backbone.weights``)."""
+        return cls(**section_kwargs(cls, cfg.local, backbone_weights=cfg.backbone.weights, name=name, dtype=dtype))

@@ -14,6 +14,7 @@ T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`; thet
 square around the *object* (Eq. 4 fits the anchor to the object), and Algorithm 1 crops the
 Sec. 3.3 ROI around it (:func:`pixtrack_tf.layers.roi.roi_around`).
 """
+
 from __future__ import annotations
 
 import keras
@@ -22,10 +23,11 @@ from keras import ops
 from pixtrack_tf.config import THETA_MAPS
 from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
 from pixtrack_tf.layers.transformer import AnchorTransformer
+from pixtrack_tf.models.base import ArgsConfig, section_kwargs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GlobalModel(keras.Model):
+class GlobalModel(ArgsConfig, keras.Model):
     """Global model tau_phi of Eq. (4).
 
     Calls:
@@ -34,6 +36,21 @@ class GlobalModel(keras.Model):
       * ``step(map (B, S, S, 1), aspect (B, 1), states)`` -> ``(theta (B, 3), states)``.
       * ``initial_states(batch)`` -> zero [h1, c1, h2, c2].
       * ``render(theta, aspect)`` -> T(theta)(Z_A), (B, S, S, 1).
+
+    Sub-layers carry the model's dtype policy; theta is float32.
+
+    Args:
+        map_size: side S of the resized segmentation map Z.
+        conv_filters: channels of layers 1..4 (two 3x3 convolutions each, then 2x2 pooling).
+        lstm_filters: channels of both peephole ConvLSTM layers.
+        kernel_size: kernel side of the convolutions and ConvLSTMs.
+        fc_units: width of "full 1".
+        peepholes: False for a ConvLSTM without peepholes.
+        anchor_size: the anchor Z_A (width, height) as fractions of the frame's shorter side.
+        box_softness: edge width of the rendered box, in map pixels.
+        theta_map: ``"bounded"`` or ``"exp"`` (the raw FC output -> theta; see the module docstring).
+        scale_range: (s_min, s_max) of the bounded map.
+        centre_range: the bounded map's reach of the centre, in [-1, 1] frame coordinates.
     """
 
     def __init__(
@@ -67,17 +84,24 @@ class GlobalModel(keras.Model):
         if not 0 < self.scale_range[0] < self.scale_range[1]:
             raise ValueError(f"scale_range must be (low, high) with 0 < low < high, got {scale_range}")
         self.centre_range = float(centre_range)
-        k = self.kernel_size
+        k, dt = self.kernel_size, self.dtype_policy
         self.convs = []
         for i, f in enumerate(self.conv_filters):
             for j in range(2):
-                self.convs.append(keras.layers.Conv2D(f, k, padding="same", activation="relu", name=f"layer{i + 1}_conv{j + 1}"))
-        self.pool = keras.layers.MaxPooling2D(2, 2, name="pool")
-        self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, use_peepholes=peepholes, return_sequences=True, name="convlstm_1")
-        self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, use_peepholes=peepholes, return_sequences=True, name="convlstm_2")
-        self.fc1 = keras.layers.Dense(fc_units, activation="relu", name="full_1")
-        self.fc2 = keras.layers.Dense(3, name="full_2", kernel_initializer="zeros")
-        self.transformer = AnchorTransformer(map_size, self.anchor_size, box_softness, name="anchor_transformer")
+                self.convs.append(
+                    keras.layers.Conv2D(
+                        f, k, padding="same", activation="relu", name=f"layer{i + 1}_conv{j + 1}", dtype=dt
+                    )
+                )
+        self.pool = keras.layers.MaxPooling2D(2, 2, name="pool", dtype=dt)
+        lstm = dict(use_peepholes=peepholes, return_sequences=True, dtype=dt)
+        self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_1", **lstm)
+        self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_2", **lstm)
+        self.fc1 = keras.layers.Dense(fc_units, activation="relu", name="full_1", dtype=dt)
+        self.fc2 = keras.layers.Dense(3, name="full_2", kernel_initializer="zeros", dtype=dt)
+        self.transformer = AnchorTransformer(
+            map_size, self.anchor_size, box_softness, name="anchor_transformer", dtype=dt
+        )
         self.feature_size = self.map_size // (2 ** len(self.conv_filters))
         self.build_all()
 
@@ -146,37 +170,7 @@ class GlobalModel(keras.Model):
     def render(self, theta, aspect):
         return self.transformer(theta, aspect)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            map_size=self.map_size,
-            conv_filters=list(self.conv_filters),
-            lstm_filters=self.lstm_filters,
-            kernel_size=self.kernel_size,
-            fc_units=self.fc_units,
-            peepholes=self.peepholes,
-            anchor_size=list(self.anchor_size),
-            box_softness=self.box_softness,
-            theta_map=self.theta_map,
-            scale_range=list(self.scale_range),
-            centre_range=self.centre_range,
-        )
-        return config
-
     @classmethod
-    def from_cfg(cls, cfg, name="global_model"):
-        gc = cfg.global_
-        return cls(
-            map_size=gc.map_size,
-            conv_filters=gc.conv_filters,
-            lstm_filters=gc.lstm_filters,
-            kernel_size=gc.kernel_size,
-            fc_units=gc.fc_units,
-            peepholes=gc.peepholes,
-            anchor_size=gc.anchor_size,
-            box_softness=gc.box_softness,
-            theta_map=gc.theta_map,
-            scale_range=gc.scale_range,
-            centre_range=gc.centre_range,
-            name=name,
-        )
+    def from_cfg(cls, cfg, name="global_model", dtype=None):
+        """Build from a :class:`pixtrack_tf.config.Config` (``cfg.global_``)."""
+        return cls(**section_kwargs(cls, cfg.global_, name=name, dtype=dtype))

@@ -10,35 +10,46 @@ layer ... We then regress the initial memory and hidden states of ConvLSTM using
 feature." M-CNN's input is pool4 of the ROI joined with pool4 of the masked ROI (512 + 512 channels);
 its 1024 output channels are split into (h1, c1, h2, c2).
 """
+
 from __future__ import annotations
 
 import keras
 from keras import ops
 
 from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
+from pixtrack_tf.layers.decoder import MaskDecoder
 from pixtrack_tf.models.backbone import VGGPool4
-
-
-def dilate(mask, radius: int):
-    """Binary dilation of (B, H, W, 1) masks by a square of side 2 * radius + 1 (max pooling)."""
-    if radius <= 0:
-        return mask
-    k = 2 * int(radius) + 1
-    return ops.max_pool(mask, pool_size=k, strides=1, padding="same")
+from pixtrack_tf.models.base import ArgsConfig, FromSaved, section_kwargs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class LocalModel(keras.Model):
+class LocalModel(ArgsConfig, FromSaved, keras.Model):
     """Local model Phi of Eq. (2).
 
     Calls:
       * ``initialize(first_image, first_mask)`` -> ``[h1, c1, h2, c2]`` (M-CNN, Sec. 3.2); the mask
-        should already be dilated (see :func:`dilate`).
+        should already be dilated (:func:`pixtrack_tf.layers.roi.dilate` by ``cfg.local.mask_radius``).
       * ``step(roi_image, states)`` -> ``(prob (B, S, S, 1), states)``: one tracking step.
       * ``call({"first_image", "first_mask", "images"})`` -> (B, T, S, S, 1) for x_{1:T} given
         (x_0, z_0): ``z_hat_{1:T} = Phi(z_0, x_{0:T})`` of Eq. (2), used for training.
+      * ``call({"first_pool4", "first_masked_pool4", "pool4"})``: the same from the frozen backbone's
+        outputs (a feature store): pool4 of x_0, of x_0 masked before pool1, and of x_{1:T}
+        (B, T, S/16, S/16, 512), as :meth:`pool4` computes them.
 
-    Images are RGB in [0, 255], S = ``roi_size``.
+    Images are RGB in [0, 255], S = ``roi_size``. Sub-layers carry the model's dtype policy
+    (``dtype="mixed_bfloat16"``: bfloat16 arithmetic on float32 weights).
+
+    Args:
+        roi_size: side S of the ROI images; pool4 is S / 16.
+        fcnn_filters: channels of F-CNN's two 3x3 convolutions.
+        mcnn_filters: channels of M-CNN's two 3x3 convolutions, 4 x ``lstm_filters`` (h1, c1, h2, c2).
+        lstm_filters: channels of both peephole ConvLSTM layers.
+        kernel_size: kernel side of F-CNN, M-CNN and the ConvLSTMs.
+        deconv_filters: channels of Decov-1..3 (Decov-4 has 1).
+        deconv_kernel: kernel side of Decov-1..4.
+        peepholes: False for the "without peepholes" ablation.
+        backbone_weights: the frozen VGG16's weights, ``"hed"``, ``"none"`` or a file.
+        feature_scale: fixed factor on pool4 (see :class:`VGGPool4`).
     """
 
     def __init__(
@@ -68,24 +79,20 @@ class LocalModel(keras.Model):
         self.peepholes = bool(peepholes)
         self.backbone_weights = str(backbone_weights)
         self.feature_scale = float(feature_scale)
-        k = self.kernel_size
-        self.backbone = VGGPool4(weights=backbone_weights, output_scale=feature_scale, name="backbone")
+        k, dt = self.kernel_size, self.dtype_policy
+        self.backbone = VGGPool4(weights=backbone_weights, output_scale=feature_scale, name="backbone", dtype=dt)
         self.fcnn = [
-            keras.layers.Conv2D(fcnn_filters, k, padding="same", activation="relu", name="fcnn_1"),
-            keras.layers.Conv2D(fcnn_filters, k, padding="same", activation="tanh", name="fcnn_2"),
+            keras.layers.Conv2D(fcnn_filters, k, padding="same", activation="relu", name="fcnn_1", dtype=dt),
+            keras.layers.Conv2D(fcnn_filters, k, padding="same", activation="tanh", name="fcnn_2", dtype=dt),
         ]
         self.mcnn = [
-            keras.layers.Conv2D(mcnn_filters, k, padding="same", activation="relu", name="mcnn_1"),
-            keras.layers.Conv2D(mcnn_filters, k, padding="same", activation="tanh", name="mcnn_2"),
+            keras.layers.Conv2D(mcnn_filters, k, padding="same", activation="relu", name="mcnn_1", dtype=dt),
+            keras.layers.Conv2D(mcnn_filters, k, padding="same", activation="tanh", name="mcnn_2", dtype=dt),
         ]
-        self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, use_peepholes=peepholes, return_sequences=True, name="convlstm_1")
-        self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, use_peepholes=peepholes, return_sequences=True, name="convlstm_2")
-        self.deconvs = [
-            keras.layers.Conv2DTranspose(f, deconv_kernel, strides=2, padding="same", name=f"deconv_{i + 1}")
-            for i, f in enumerate(self.deconv_filters)
-        ]
-        self.deconvs.append(keras.layers.Conv2DTranspose(1, deconv_kernel, strides=2, padding="same", name="deconv_4"))
-        self.leaky = keras.layers.LeakyReLU(negative_slope=0.2, name="leaky_relu")
+        lstm = dict(use_peepholes=peepholes, return_sequences=True, dtype=dt)
+        self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_1", **lstm)
+        self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_2", **lstm)
+        self.decoder = MaskDecoder(self.deconv_filters, deconv_kernel, name="decoder", dtype=dt)
         self.feature_size = self.roi_size // 16
         self.build_all()
 
@@ -103,39 +110,42 @@ class LocalModel(keras.Model):
             shape = (None, f, f, self.mcnn_filters)
         self.lstm1.build((None, None, f, f, self.fcnn_filters))
         self.lstm2.build((None, None, f, f, self.lstm_filters))
-        shape = (None, f, f, self.lstm_filters)
-        for dc in self.deconvs:
-            dc.build(shape)
-            shape = (None, shape[1] * 2, shape[2] * 2, dc.filters)
+        self.decoder.build((None, f, f, self.lstm_filters))
         self.built = True
 
     def build(self, input_shape=None):
         self.build_all()
 
     # -- pieces ---------------------------------------------------------------------------------
-    def features(self, images):
-        """F-CNN(pool4(x)): (B, S, S, 3) -> (B, S/16, S/16, fcnn_filters)."""
-        x = self.backbone(images)
+    def pool4(self, images, conv1_mask=None):
+        """The frozen backbone (scaled pool4): (B, S, S, 3) -> (B, S/16, S/16, 512)."""
+        return self.backbone(images, conv1_mask=conv1_mask)
+
+    def fcnn_features(self, pool4):
+        """F-CNN on pool4 features: (B, S/16, S/16, 512) -> (B, S/16, S/16, fcnn_filters)."""
+        x = ops.cast(pool4, self.compute_dtype)
         for conv in self.fcnn:
             x = conv(x)
         return x
 
-    def decode(self, h):
-        """Decov-1..4: (B, S/16, S/16, F) -> (B, S, S, 1) probabilities."""
-        x = h
-        for dc in self.deconvs[:-1]:
-            x = self.leaky(dc(x))
-        x = self.deconvs[-1](x)
-        return ops.cast(ops.sigmoid(ops.cast(x, "float32")), "float32")
+    def features(self, images):
+        """F-CNN(pool4(x)): (B, S, S, 3) -> (B, S/16, S/16, fcnn_filters)."""
+        return self.fcnn_features(self.pool4(images))
 
-    def initialize(self, first_image, first_mask):
-        """M-CNN (Sec. 3.2): ROI image and dilated mask -> [h1, c1, h2, c2]."""
-        plain = self.backbone(first_image)
-        masked = self.backbone(first_image, conv1_mask=first_mask)
-        x = ops.concatenate([plain, masked], axis=-1)
+    def decode(self, h):
+        """Decov-1..4: (B, S/16, S/16, F) -> (B, S, S, 1) float32 probabilities."""
+        return self.decoder(h)
+
+    def initialize_pool4(self, plain, masked):
+        """M-CNN (Sec. 3.2) on pool4 of the first ROI and of the masked first ROI -> [h1, c1, h2, c2]."""
+        x = ops.cast(ops.concatenate([plain, masked], axis=-1), self.compute_dtype)
         for conv in self.mcnn:
             x = conv(x)
         return list(ops.split(x, 4, axis=-1))
+
+    def initialize(self, first_image, first_mask):
+        """M-CNN (Sec. 3.2): ROI image and dilated mask -> [h1, c1, h2, c2]."""
+        return self.initialize_pool4(self.pool4(first_image), self.pool4(first_image, conv1_mask=first_mask))
 
     def step(self, roi_image, states):
         """One frame: ROI image (B, S, S, 3) and [h1, c1, h2, c2] -> (prob map, new states)."""
@@ -146,53 +156,24 @@ class LocalModel(keras.Model):
         return self.decode(h2), [h1, c1, h2, c2]
 
     def call(self, inputs, training=False):
-        first_image, first_mask, images = inputs["first_image"], inputs["first_mask"], inputs["images"]
-        h1, c1, h2, c2 = self.initialize(first_image, first_mask)
-        b, t = ops.shape(images)[0], ops.shape(images)[1]
-        s, f = self.roi_size, self.feature_size
-        x = self.features(ops.reshape(images, (-1, s, s, 3)))
+        f = self.feature_size
+        if "pool4" in inputs:  # stored backbone features
+            h1, c1, h2, c2 = self.initialize_pool4(inputs["first_pool4"], inputs["first_masked_pool4"])
+            p4 = inputs["pool4"]
+            b, t = ops.shape(p4)[0], ops.shape(p4)[1]
+            x = self.fcnn_features(ops.reshape(p4, (-1, f, f, 512)))
+        else:
+            h1, c1, h2, c2 = self.initialize(inputs["first_image"], inputs["first_mask"])
+            images = inputs["images"]
+            b, t = ops.shape(images)[0], ops.shape(images)[1]
+            x = self.features(ops.reshape(images, (-1, self.roi_size, self.roi_size, 3)))
         x = ops.reshape(x, (b, t, f, f, self.fcnn_filters))
         x = self.lstm1(x, initial_state=[h1, c1], training=training)
         x = self.lstm2(x, initial_state=[h2, c2], training=training)
         y = self.decode(ops.reshape(x, (-1, f, f, self.lstm_filters)))
-        return ops.reshape(y, (b, t, s, s, 1))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            roi_size=self.roi_size,
-            fcnn_filters=self.fcnn_filters,
-            mcnn_filters=self.mcnn_filters,
-            lstm_filters=self.lstm_filters,
-            kernel_size=self.kernel_size,
-            deconv_filters=list(self.deconv_filters),
-            deconv_kernel=self.deconv_kernel,
-            peepholes=self.peepholes,
-            backbone_weights=self.backbone_weights,
-            feature_scale=self.feature_scale,
-        )
-        return config
+        return ops.reshape(y, (b, t, self.roi_size, self.roi_size, 1))
 
     @classmethod
-    def from_config(cls, config):
-        # the saved file carries the backbone's weights: do not load them twice
-        config = dict(config, backbone_weights="none")
-        return cls(**config)
-
-    @classmethod
-    def from_cfg(cls, cfg, name="local_model"):
-        """Build from a :class:`pixtrack_tf.config.Config`."""
-        lc = cfg.local
-        return cls(
-            roi_size=lc.roi_size,
-            fcnn_filters=lc.fcnn_filters,
-            mcnn_filters=lc.mcnn_filters,
-            lstm_filters=lc.lstm_filters,
-            kernel_size=lc.kernel_size,
-            deconv_filters=lc.deconv_filters,
-            deconv_kernel=lc.deconv_kernel,
-            peepholes=lc.peepholes,
-            backbone_weights=cfg.backbone.weights,
-            feature_scale=lc.feature_scale,
-            name=name,
-        )
+    def from_cfg(cls, cfg, name="local_model", dtype=None):
+        """Build from a :class:`pixtrack_tf.config.Config` (``cfg.local``, ``cfg.backbone.weights``)."""
+        return cls(**section_kwargs(cls, cfg.local, backbone_weights=cfg.backbone.weights, name=name, dtype=dtype))

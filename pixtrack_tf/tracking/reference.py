@@ -16,6 +16,7 @@ that the ROI measures of the evaluator mean the same for every method; when the 
 object left the frame) the previous box is kept. Probabilities are binary (0 or 1), so every
 threshold of Tables 2 and 3 reads the same mask.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from pixtrack_tf.config import DataConfig
 from pixtrack_tf.data.sequence import mask_box
 from pixtrack_tf.layers.roi import roi_around
-from pixtrack_tf.tracking.trackers import TrackResult, check_first, check_frame
+from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
 
@@ -106,9 +107,13 @@ class OpticalFlowTracker(_ReferenceTracker):
             flow = self.flow.calc(cur, self.prev, None)  # for each pixel of cur: where it was in prev
             coords = self.grid + flow
             warped = self.cv2.remap(
-                self.mask, coords[..., 0], coords[..., 1], self.cv2.INTER_LINEAR,
-                borderMode=self.cv2.BORDER_CONSTANT, borderValue=0.0,
-            )  # fmt: skip
+                self.mask,
+                coords[..., 0],
+                coords[..., 1],
+                self.cv2.INTER_LINEAR,
+                borderMode=self.cv2.BORDER_CONSTANT,
+                borderValue=0.0,
+            )
             self.mask = (warped >= self.threshold).astype(np.float32)
         self.prev = cur
         return self.mask > 0

@@ -1,4 +1,5 @@
 """Run a tracker over a sequence, and load trained trackers from run folders."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pixtrack_tf.config import load_config
+from pixtrack_tf.config import DTYPE_POLICIES, load_config
 
 
 def resize_prob(prob: np.ndarray, size: int) -> np.ndarray:
@@ -62,15 +63,19 @@ def find_weights(run_dir) -> dict:
 
 def load_trained(model_cls, cfg, path):
     """Build ``model_cls`` from ``cfg`` and load a weights file. The file carries the frozen backbone
-    too, so the HED weights are not loaded first. The model computes in ``cfg.track.precision``."""
-    import dataclasses
+    too, so the backbone's weights source is not read first. The model computes in
+    ``cfg.track.precision`` (its dtype policy)."""
+    from pixtrack_tf.models.base import saved_backbone_weights
 
-    from pixtrack_tf.models.precision import precision
-
-    light = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
-    with precision(cfg.track.precision):
-        model = model_cls.from_cfg(light)
+    with saved_backbone_weights():
+        model = model_cls.from_cfg(cfg, dtype=DTYPE_POLICIES[cfg.track.precision])
+    try:
         model.load_weights(path)
+    except ValueError as e:
+        raise FileNotFoundError(
+            f"{path}: these weights do not fit a {model_cls.__name__} of this config (trained by another "
+            f"version of pixtrack_tf? 0.2.0 renamed the decoder's layers); retrain it. Keras said: {str(e)[:300]}"
+        ) from None
     return model
 
 

@@ -19,6 +19,7 @@ resumes at any step.
 
 ``final.json`` names the two weights files a tracker loads (step-5 local, step-4 global).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,8 @@ from pixtrack_tf.training.tasks import GlobalTask, LocalTask
 def _track_all(cfg, lm_for, gm, sequences, path: Path, progress=True):
     """Algorithm 1 on every sequence with ``lm_for[name]``; saves maps and boxes to ``path``."""
     from pixtrack_tf.data.pipelines import resize_mask
+    from pixtrack_tf.tracking import TwoStageTracker
     from pixtrack_tf.tracking.run import track_sequence
-    from pixtrack_tf.tracking.trackers import TwoStageTracker
 
     if path.exists():
         return dict(np.load(path, allow_pickle=False))
@@ -104,22 +105,47 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
         return load_trained(GlobalModel, cfg, path)
 
     # step 3: local model 1 on subset 2 and local model 2 on subset 1, with the step-2 global model
-    lm_a, lm_b = load_local(out / "step1_local_a" / "model.weights.h5"), load_local(out / "step1_local_b" / "model.weights.h5")
+    lm_a, lm_b = (
+        load_local(out / "step1_local_a" / "model.weights.h5"),
+        load_local(out / "step1_local_b" / "model.weights.h5"),
+    )
     cross = {**{n: lm_a for n in half_b}, **{n: lm_b for n in half_a}}
-    tracks3 = _track_all(cfg, cross, load_global(out / "step2_global" / "model.weights.h5"), sequences, out / "step3_tracks.npz", progress)
+    tracks3 = _track_all(
+        cfg,
+        cross,
+        load_global(out / "step2_global" / "model.weights.h5"),
+        sequences,
+        out / "step3_tracks.npz",
+        progress,
+    )
     # step 4: update the global model on {Z_0, Z_hat_1, ..., Z_hat_T}
     preds = prediction_clips(tracks3, sorted(by_name), cfg.data.seq_len)
     fit(
-        GlobalTask(cfg, predictions=preds, init_weights=out / "step2_global" / "model.weights.h5", steps=cfg.train.refine_steps),
+        GlobalTask(
+            cfg, predictions=preds, init_weights=out / "step2_global" / "model.weights.h5", steps=cfg.train.refine_steps
+        ),
         out / "step4_global",
         strategy=strategy,
         progress=progress,
     )
     # step 5: ROIs from the updated global model for the entire training set, then the local model
-    tracks5 = _track_all(cfg, cross, load_global(out / "step4_global" / "model.weights.h5"), sequences, out / "step5_tracks.npz", progress)
+    tracks5 = _track_all(
+        cfg,
+        cross,
+        load_global(out / "step4_global" / "model.weights.h5"),
+        sequences,
+        out / "step5_tracks.npz",
+        progress,
+    )
     roi_boxes = {n: tracks5[f"{n}/boxes"] for n in by_name}
     fit(
-        LocalTask(cfg, sequences, roi_boxes=roi_boxes, init_weights=out / "step1_local_a" / "model.weights.h5", steps=cfg.train.refine_steps),
+        LocalTask(
+            cfg,
+            sequences,
+            roi_boxes=roi_boxes,
+            init_weights=out / "step1_local_a" / "model.weights.h5",
+            steps=cfg.train.refine_steps,
+        ),
         out / "step5_local",
         strategy=strategy,
         progress=progress,
@@ -131,5 +157,32 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
 
 def steps_done(out) -> list[str]:
     out = Path(out)
-    names = ["step1_local_a", "step1_local_b", "step2_global", "step3_tracks.npz", "step4_global", "step5_tracks.npz", "step5_local"]
+    names = [
+        "step1_local_a",
+        "step1_local_b",
+        "step2_global",
+        "step3_tracks.npz",
+        "step4_global",
+        "step5_tracks.npz",
+        "step5_local",
+    ]
     return [n for n in names if (n.endswith(".npz") and (out / n).exists()) or is_done(out / n)]
+
+
+STAGES = ("local", "global", "iterative", "fcn")
+
+
+def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=None, progress=True) -> list[str]:
+    """Train one stage into ``out``: ``local`` (Eq. 2, ``out/local``), ``global`` (Eq. 4 on
+    ground-truth maps, ``out/global``), ``fcn`` (the Sec. 3.4 baseline, ``out/fcn``) or ``iterative``
+    (the whole Sec. 5.1 procedure, ``out/step*``). Returns the run parts written."""
+    from pixtrack_tf.training.tasks import FCNTask
+
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    if stage == "iterative":
+        run_iterative(cfg, sequences, out, strategy=strategy, progress=progress)
+        return ["step1_local_a", "step1_local_b", "step2_global", "step4_global", "step5_local"]
+    task = {"local": LocalTask, "global": GlobalTask, "fcn": FCNTask}[stage](cfg, sequences)
+    fit(task, out / stage, strategy=strategy, progress=progress)
+    return [stage]

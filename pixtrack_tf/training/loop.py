@@ -5,6 +5,7 @@ Run folder layout (``out``): ``config.yaml`` (the resolved config), ``run.json``
 versions, seed, data, commit, machine), ``ckpt/`` (``tf.train.CheckpointManager``: trainable weights,
 optimizer and step), ``tb/`` (TensorBoard), ``model.weights.h5`` (final weights), ``done.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pixtrack_tf.config import Config, save_config, to_dict
 from pixtrack_tf import provenance
+from pixtrack_tf.config import Config, save_config, to_dict
+from pixtrack_tf.training.tasks import Task, summarize_images
 
 
 class TrainingDiverged(RuntimeError):
@@ -55,19 +57,26 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dic
         if force:
             shutil.rmtree(out)
         elif not resume:
-            raise RunDirError(f"{out} already holds a run; pass --resume to continue it (same config) or --force to start over")
+            raise RunDirError(
+                f"{out} already holds a run; pass --resume to continue it (same config) or --force to start over"
+            )
         elif cfg_path.exists():
             import yaml
 
             saved = yaml.safe_load(cfg_path.read_text()) or {}
             diff = sorted(_diff(saved, to_dict(cfg), only_common=True))
             if diff:
-                raise RunDirError(f"{out}: --resume with a different config ({', '.join(diff)}); use --force to start over")
+                raise RunDirError(
+                    f"{out}: --resume with a different config ({', '.join(diff)}); use --force to start over"
+                )
             added = sorted(_diff(saved, to_dict(cfg)))
             if added:  # a config written before these keys existed: record the values now in force
                 save_config(cfg, cfg_path)
                 with open(out / "config_changes.log", "a") as f:
-                    f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} resumed; keys new since the run started: {', '.join(added)}\n")
+                    f.write(
+                        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} resumed; "
+                        f"keys new since the run started: {', '.join(added)}\n"
+                    )
     out.mkdir(parents=True, exist_ok=True)
     if not cfg_path.exists():
         save_config(cfg, cfg_path)
@@ -127,7 +136,7 @@ class StallMonitor:
         return None
 
 
-def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after=None):
+def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop_after=None):
     """Train ``task`` for ``task.steps`` steps into run folder ``out``; resumes from its checkpoint.
 
     ``stop_after``: stop (with a checkpoint) after this many steps of this call, for tests.
@@ -161,26 +170,7 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
         return model
     ds = task.dataset(start * global_batch, global_batch)
     dist = iter(strategy.experimental_distribute_dataset(ds))
-    variables = model.trainable_variables
-
-    def replica_step(batch):
-        with tf.GradientTape() as tape:
-            per_example, extras = task.per_example_loss(model, batch, training=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        grads = tape.gradient(loss, variables)
-        grads, gnorm = tf.clip_by_global_norm(grads, tc.clipnorm) if tc.clipnorm else (grads, tf.linalg.global_norm(grads))
-        finite = tf.math.is_finite(loss)
-        # never apply a NaN/Inf update: the weights stay those of the last good step
-        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
-        optimizer.apply_gradients(zip(grads, variables))
-        scalars = task.scalars(batch, extras) if hasattr(task, "scalars") else {}
-        return loss, gnorm, scalars
-
-    @tf.function
-    def train_step(batch):
-        loss, gnorm, scalars = strategy.run(replica_step, args=(batch,))
-        mean = lambda x: strategy.reduce(tf.distribute.ReduceOp.MEAN, x, axis=None)  # noqa: E731
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), mean(gnorm), {k: mean(v) for k, v in scalars.items()}
+    train_step = make_train_step(task, model, optimizer, strategy)
 
     writer = tf.summary.create_file_writer(str(out / "tb"))
     image_every = image_every or max(tc.log_every * 10, 1)
@@ -199,7 +189,10 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
             loss, gnorm, scalars = train_step(batch)
             loss_v = float(loss.numpy())
             if not math.isfinite(loss_v):
-                msg = f"{task.name}: loss is {loss_v} at step {int(step.numpy()) + 1}; stopped. The last good checkpoint is kept in {out / 'ckpt'}"
+                msg = (
+                    f"{task.name}: loss is {loss_v} at step {int(step.numpy()) + 1}; stopped. "
+                    f"The last good checkpoint is kept in {out / 'ckpt'}"
+                )
                 raise TrainingDiverged(msg)
             step.assign_add(1)
             s = int(step.numpy())
@@ -214,7 +207,10 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
                 extra = {k: float(v.numpy()) for k, v in scalars.items()}
                 warning = monitor.update(s, loss_v, gnorm_v)
                 if warning:
-                    msg = f"WARNING {task.name}: {warning}. Look at the TensorBoard images and box statistics before training longer."
+                    msg = (
+                        f"WARNING {task.name}: {warning}. "
+                        "Look at the TensorBoard images and box statistics before training longer."
+                    )
                     (bar.write if bar is not None else print)(msg, file=sys.stderr)
                 with writer.as_default():
                     tf.summary.scalar("loss", loss_v, step=s)
@@ -223,7 +219,14 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
                     tf.summary.scalar("stalled", float(monitor.stalled), step=s)
                     for k, v in extra.items():
                         tf.summary.scalar(k, v, step=s)
-                record = {"step": s, "loss": loss_v, "grad_norm": gnorm_v, "steps_per_s": rate, **extra, "stalled": monitor.stalled}
+                record = {
+                    "step": s,
+                    "loss": loss_v,
+                    "grad_norm": gnorm_v,
+                    "steps_per_s": rate,
+                    **extra,
+                    "stalled": monitor.stalled,
+                }
                 if warning:
                     record["warning"] = warning
                 log.write(json.dumps(record) + "\n")
@@ -233,8 +236,6 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
                 local_batch = batch
                 _, extras = task.per_example_loss(model, local_batch, training=False)
                 with writer.as_default():
-                    from pixtrack_tf.training.tasks import summarize_images
-
                     summarize_images({f"{task.name}/{k}": v for k, v in task.images(local_batch, extras).items()}, s)
             if s % tc.checkpoint_every == 0 or s == total:
                 manager.save(checkpoint_number=s)
@@ -251,9 +252,47 @@ def fit(task, out, *, strategy=None, progress=True, image_every=None, stop_after
     return model
 
 
+def make_train_step(task: Task, model, optimizer, strategy):
+    """The compiled training step of ``task``: loss (Eq. 2 / Eq. 4 averaged over the global batch),
+    gradients clipped to ``train.clipnorm``, an update that is skipped on a NaN / Inf loss. Returns
+    ``train_step(batch) -> (loss, gradient norm, {scalar name: value})``."""
+    global_batch = task.cfg.data.batch_size
+    clipnorm = task.cfg.train.clipnorm
+    variables = model.trainable_variables
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            per_example, extras = task.per_example_loss(model, batch, training=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, variables)
+        grads, gnorm = tf.clip_by_global_norm(grads, clipnorm) if clipnorm else (grads, tf.linalg.global_norm(grads))
+        finite = tf.math.is_finite(loss)
+        # never apply a NaN/Inf update: the weights stay those of the last good step
+        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply_gradients(zip(grads, variables))
+        scalars = task.scalars(batch, extras)
+        return loss, gnorm, scalars
+
+    @tf.function
+    def train_step(batch):
+        loss, gnorm, scalars = strategy.run(replica_step, args=(batch,))
+        mean = lambda x: strategy.reduce(tf.distribute.ReduceOp.MEAN, x, axis=None)  # noqa: E731
+        return (
+            strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            mean(gnorm),
+            {k: mean(v) for k, v in scalars.items()},
+        )
+
+    return train_step
+
+
 def _finish(model, out: Path, step: int, total: int) -> None:
     model.save_weights(out / "model.weights.h5")
-    (out / "done.json").write_text(json.dumps({"steps": step, "planned_steps": total, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+    (out / "done.json").write_text(
+        json.dumps(
+            {"steps": step, "planned_steps": total, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        )
+    )
 
 
 def is_done(out) -> bool:
@@ -262,4 +301,17 @@ def is_done(out) -> bool:
 
 def read_log(out) -> list[dict]:
     p = Path(out) / "log.jsonl"
-    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+
+
+def run_report(out, cfg) -> str:
+    """One line on a finished run part: steps, final loss, steps/s and frames/s."""
+    log = read_log(out)
+    if not log:
+        return f"{Path(out).name}: no log"
+    rates = [r["steps_per_s"] for r in log[1:]] or [log[-1]["steps_per_s"]]
+    rate = sum(rates) / len(rates)
+    return (
+        f"{Path(out).name}: {log[-1]['step']} steps, final loss {log[-1]['loss']:.4g}, {rate:.3f} steps/s "
+        f"({rate * cfg.data.batch_size * cfg.data.seq_len:.1f} frames/s)"
+    )

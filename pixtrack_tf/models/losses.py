@@ -1,4 +1,5 @@
 """The training objectives: Eq. (2) for the local model and Eq. (4) for the global model."""
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -72,7 +73,17 @@ def box_distance(theta, target_theta):
     return tf.square(dlog) + tf.reduce_sum(tf.square(theta[..., 1:] - target[..., 1:]), axis=-1)
 
 
-def global_loss(theta, box_maps, targets, fg_weight=10.0, smooth_lambda=1.0, loss_from=5, box_lambda=0.0, target_theta=None, target_valid=None):
+def global_loss(
+    theta,
+    box_maps,
+    targets,
+    fg_weight=10.0,
+    smooth_lambda=1.0,
+    loss_from=5,
+    box_lambda=0.0,
+    target_theta=None,
+    target_valid=None,
+):
     """Eq. (4), per sequence: sum_{t=i}^{T} L(T(theta_t)(Z_A), Z_t) + lambda ||theta_t - theta_{t-1}||^2,
     plus, when ``box_lambda`` > 0 (our addition; 0 is Eq. 4 as written), box_lambda times
     :func:`box_distance` between theta_t and ``target_theta`` (B, T, 3), the theta of the square
@@ -91,7 +102,9 @@ def global_loss(theta, box_maps, targets, fg_weight=10.0, smooth_lambda=1.0, los
     use = tf.cast(t >= loss_from, tf.float32)[None, :]  # (1, T)
     data = weighted_l2(box_maps, targets, fg_weight)  # (B, T)
     prev = tf.concat([theta[:, :1], theta[:, :-1]], axis=1)
-    smooth = tf.reduce_sum(tf.square(tf.cast(theta, tf.float32) - tf.cast(prev, tf.float32)), axis=-1)  # (B, T); zero at t = 1
+    smooth = tf.reduce_sum(
+        tf.square(tf.cast(theta, tf.float32) - tf.cast(prev, tf.float32)), axis=-1
+    )  # (B, T); zero at t = 1
     total = data + smooth_lambda * smooth
     if box_lambda:
         total += box_lambda * tf.cast(target_valid, tf.float32) * box_distance(theta, target_theta)

@@ -6,24 +6,23 @@
     reproduce   the paper's Tables 1-3                                  (pixtrack_tf.reproduce)
     export      SavedModel of the two-stage tracker                     (pixtrack_tf.export)
     evaluate    recompute metrics from raw results                      (pixtrack_tf.evaluation.evaluator)
+    compare     put several reproduce results side by side              (pixtrack_tf.evaluation.compare)
     summary     Table 1 beside our layers                               (pixtrack_tf.summary)
     bench       speed against this machine's limit                      (pixtrack_tf.bench)
     data-bench  data pipeline throughput                                (pixtrack_tf.data.bench)
+
+Every command is a thin module of this package (``pixtrack_tf.cli.<command>``): it parses its
+flags and calls one library function; the work is done in the library.
 """
+
 from __future__ import annotations
 
 import importlib
 import sys
 
 COMMANDS = {
-    "track": "pixtrack_tf.track",
-    "train": "pixtrack_tf.train",
-    "reproduce": "pixtrack_tf.reproduce",
-    "export": "pixtrack_tf.export",
-    "evaluate": "pixtrack_tf.evaluation.evaluator",
-    "summary": "pixtrack_tf.summary",
-    "bench": "pixtrack_tf.bench",
-    "data-bench": "pixtrack_tf.data.bench",
+    name: f"pixtrack_tf.cli.{name.replace('-', '_')}"
+    for name in ("track", "train", "reproduce", "export", "evaluate", "compare", "summary", "bench", "data-bench")
 }
 
 

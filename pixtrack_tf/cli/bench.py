@@ -1,0 +1,112 @@
+"""Speed of the tracker against this machine's limit.
+
+    python -m pixtrack_tf.bench [--config paper|cpu] [--dtype float32|bfloat16] [--json] [--record FILE]
+    python -m pixtrack_tf.bench --train [--config cpu] [--dataset davis2016 --root PATH] [--json]
+
+In one process: FLOPs per frame of each module, counted from layer shapes; this machine's GEMM rate
+measured in the same run; median milliseconds per tracked frame after warm-up for the global model,
+the local model, crop/paste and the whole two-stage step (Algorithm 1); frames/s; the ratio of the
+whole step's speed to its limit (its FLOPs / the GEMM rate); one local-model training step against
+its limit; and the tf.data pipelines against what training consumes. ``--record`` appends the
+figures, the machine and the command to a Markdown file (``results/benchmarks.md``).
+
+``--train`` instead times local-model training from images and from the backbone feature store, in
+float32 and bfloat16, in one process, and prints ``train_cached_speedup`` (store / images, float32)
+(:mod:`pixtrack_tf.training.speed`).
+
+See :mod:`pixtrack_tf.evaluation.speed` (tracking), :mod:`pixtrack_tf.evaluation.speed_keras`
+(``--models-only``) and :mod:`pixtrack_tf.evaluation.flops` (how FLOPs are counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv=None) -> int:
+    from pixtrack_tf.config import PRECISIONS
+
+    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="paper")
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--dtype", choices=PRECISIONS, default="float32")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-pipelines", action="store_true", help="skip the tf.data measurement")
+    p.add_argument("--no-train", action="store_true", help="skip the training-step (and tf.data) measurement")
+    p.add_argument("--objects", type=int, default=4, help="objects tracked together in the batched-step measurement")
+    p.add_argument("--record", help="append the report to this Markdown file (e.g. results/benchmarks.md)")
+    p.add_argument(
+        "--models-only",
+        action="store_true",
+        help="time only the models in keras.ops on the active Keras backend "
+        "(KERAS_BACKEND=jax on a GPU, no TensorFlow needed)",
+    )
+    p.add_argument("--batches", default="1,8", help="with --models-only: objects per batched step, comma-separated")
+    p.add_argument(
+        "--gemm-n", type=int, default=2048, help="with --models-only: matrix side of the GEMM-rate measurement"
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="time local-model training from images and from the backbone feature store, float32 and "
+        "bfloat16, in this process (prints train_cached_speedup)",
+    )
+    p.add_argument("--steps", type=int, default=4, help="with --train: timed training steps per measurement")
+    p.add_argument("--dataset", default="embedded", help="with --train: embedded or davis2016 (its train split)")
+    p.add_argument("--root", help="with --train: dataset root")
+    p.add_argument("--sequences", type=int, default=4, help="with --train: how many sequences to build the store of")
+    p.add_argument("--store-root", default="out/feature_stores", help="with --train: where stores are built")
+    args = p.parse_args(argv)
+    from pixtrack_tf import provenance
+    from pixtrack_tf.config import load_config
+    from pixtrack_tf.evaluation.speed import format_report, run_bench
+    from pixtrack_tf.evaluation.speed_keras import format_models_report, models_bench
+
+    cfg = load_config(args.config, args.set)
+    if args.train:
+        from pixtrack_tf.data import load_dataset
+        from pixtrack_tf.training.speed import format_train_report, train_throughput
+
+        split = "train" if args.dataset == "davis2016" else None
+        seqs = load_dataset(args.dataset, args.root, split, seed=cfg.seed, num_sequences=max(args.sequences, 2))
+        r = train_throughput(cfg, seqs[: args.sequences], args.store_root, steps=args.steps)
+        r["report"] = format_train_report(r)
+        args.dtype = "float32 and bfloat16"
+        return _emit(r, args, cfg, provenance)
+    if args.models_only:
+        r = models_bench(cfg, args.dtype, [int(b) for b in args.batches.split(",")], args.gemm_n)
+        r["report"] = format_models_report(r)
+        return _emit(r, args, cfg, provenance)
+    seqs = None
+    if not (args.no_pipelines or args.no_train):
+        from pixtrack_tf.data.embedded import load_embedded
+
+        seqs = load_embedded(num_sequences=60)
+    r = run_bench(cfg, args.dtype, seqs, pipelines=not args.no_pipelines, train=not args.no_train, objects=args.objects)
+    r["report"] = format_report(r).replace("{B}", str(cfg.data.batch_size))
+    return _emit(r, args, cfg, provenance)
+
+
+def _emit(r, args, cfg, provenance) -> int:
+    if args.json:
+        print(json.dumps({k: v for k, v in r.items() if k != "report"}, indent=1))
+    else:
+        print(r["report"])
+    if args.record:
+        prov = provenance.record(seed=cfg.seed, config=cfg.name)
+        with open(args.record, "a") as f:
+            where = f", {r['backend']} on {r['device']}" if "backend" in r else ""
+            f.write(f"\n## {cfg.name}, {args.dtype}{where} — {prov['time_utc']}\n\n")
+            f.write(
+                f"- command: `{prov['command']}`\n- commit: `{prov['commit']}`\n- machine: "
+                f"{prov['machine']['cpu']}, {prov['machine']['cpu_count']} cores, {prov['machine']['memory_gb']} GiB\n"
+            )
+            f.write(f"- versions: {json.dumps(prov['versions'])}\n\n```\n{r['report']}\n```\n\n")
+            f.write("```json\n" + json.dumps({k: v for k, v in r.items() if k != "report"}) + "\n```\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

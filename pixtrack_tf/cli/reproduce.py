@@ -1,0 +1,103 @@
+"""Reproduce the paper's tables: ``python -m pixtrack_tf.reproduce --table {1,2,3}``.
+
+    python -m pixtrack_tf.reproduce --table 3 [--dataset embedded|davis2016|vot2016|folder]
+        [--root PATH] [--config NAME] [--folds K] [--quick] [--out DIR] [--run DIR] [--set k=v]
+
+For each fold it trains what is missing (Sec. 5.1 iterative procedure + the FCN baseline) into
+``DIR/runs/fold<k>`` or reuses finished runs, tracks test clips of each length with each method
+(raw results in ``DIR/raw``), evaluates them, and writes ``DIR/table<N>.md`` / ``.json`` with the
+paper's numbers beside ours, provenance, and figures. With no arguments it runs on the embedded
+benchmark (not VOT2016) with ``configs/reproduce.yaml`` on one fold. ``--table 1`` prints the model
+summary (Table 1).
+
+Table 2 (Sec. 5.3): local models on ROIs that follow the ground truth at t - 5 (ConvLSTM vs the
+FCN fine-tuned on the first frame). Table 3: 2-stage (Algorithm 1) vs 1-stage (Eq. 5) vs FCN.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def build_parser():
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.reproduce", description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", type=int, choices=(1, 2, 3), default=3)
+    p.add_argument("--dataset", default="embedded", choices=("embedded", "davis2016", "vot2016", "folder"))
+    p.add_argument("--root", help="dataset root (not needed for embedded)")
+    p.add_argument("--config", default=None, help="config name or YAML (default: reproduce; tiny with --quick)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--folds", type=int, default=1, help="how many of the 10 folds to run (the paper: 10)")
+    p.add_argument(
+        "--quick", action="store_true", help="smallest end-to-end run (tests): tiny config, 10 short sequences"
+    )
+    p.add_argument("--out", default=None, help="output folder (default: out/reproduce-<dataset>)")
+    p.add_argument("--run", default=None, help="a finished training run folder to use instead of training (one fold)")
+    p.add_argument(
+        "--fcn",
+        default=None,
+        help="with --run: a run folder whose fcn/ holds the FCN baseline (train --stage fcn); default RUN/fcn",
+    )
+    p.add_argument(
+        "--clips", type=int, default=None, help="clips per sequence and length (default: eval.clips_per_sequence)"
+    )
+    p.add_argument("--methods", default=None, help="comma-separated subset of the table's methods (default: all)")
+    p.add_argument(
+        "--davis-measures", action="store_true", help="also track whole test sequences and report DAVIS J and F"
+    )
+    p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.table == 1:
+        from pixtrack_tf.cli import summary
+
+        return summary.main(["--config", args.config or "paper"] + [a for s in args.set for a in ("--set", s)])
+    from pixtrack_tf.config import ConfigError, load_config
+    from pixtrack_tf.data import DataError
+    from pixtrack_tf.data.splits import train_test_splits
+    from pixtrack_tf.evaluation.reproduce import ReproduceError, Request, reproduce_table
+    from pixtrack_tf.training.loop import RunDirError, TrainingDiverged
+
+    try:
+        default = "tiny" if args.quick else "reproduce"
+        if args.run and args.config is None:  # evaluate a finished run with the config it was trained with
+            default = Path(args.run) / "config.yaml"
+        cfg = load_config(args.config or default, args.set)
+        n_seq, n_frames = (10, 24) if args.quick else (60, 100)
+        folds, desc = train_test_splits(args.dataset, args.root, None, range(args.folds), cfg.seed, n_seq, n_frames)
+        out = Path(args.out or f"out/reproduce-{args.dataset}{'-quick' if args.quick else ''}")
+        req = Request(
+            table=args.table,
+            cfg=cfg,
+            folds=folds,
+            desc=desc,
+            out=out,
+            run=args.run,
+            fcn=args.fcn,
+            clips=args.clips,
+            methods=[m.strip() for m in args.methods.split(",")] if args.methods else None,
+            davis_measures=args.davis_measures,
+            force=args.force,
+            progress=not args.no_progress,
+            overrides=list(args.set),
+        )
+        md = reproduce_table(req)
+    except (ConfigError, DataError, RunDirError, FileNotFoundError, ReproduceError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    print(md)
+    print(f"wrote {out / f'table{args.table}.md'} and {out / f'table{args.table}.json'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

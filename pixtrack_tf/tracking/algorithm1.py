@@ -1,0 +1,97 @@
+"""Algorithm 1 (two-stage tracking) as TensorFlow functions: one initialisation and one batched step,
+shared by the Python trackers and the exported SavedModel."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from pixtrack_tf.layers.roi import box_to_theta, crop_roi, mask_box_tf, paste_roi, roi_around, theta_to_box
+from pixtrack_tf.tracking.common import CENTROID_EPS, as_float32, crop_first_roi, init_local_states
+
+
+def initial_box_tf(mask, context, lo, hi):
+    """TensorFlow twin of :func:`initial_box` (for the SavedModel): mask (H, W) bool -> box (4,)."""
+    box, found = mask_box_tf(mask)
+    tf.debugging.assert_equal(found, True, message="the first mask is empty (no object pixel)")
+    return roi_around(box, context, lo, hi)
+
+
+def object_square(mask):
+    """theta_0's box: the square around the object of a (H, W) bool mask (side = its longer side)."""
+    box, _ = mask_box_tf(mask)
+    return roi_around(box, 1.0, 0.0, float("inf"))
+
+
+def two_stage_init(lm, cfg, frame, mask):
+    """Algorithm 1, lines 1-2, in TensorFlow: frame (H, W, 3) uint8, mask (H, W) bool ->
+    (theta_0, resized map Z_0, aspect W / H, local states). theta_0 is the square around the object
+    (what the global model predicts); the first ROI is the Sec. 3.3 ROI around it."""
+    d, S, M = cfg.data, cfg.local.roi_size, cfg.global_.map_size
+    hw = tf.shape(frame)[:2]
+    box = initial_box_tf(mask, d.roi_context, float(d.roi_min), float(d.roi_max))
+    theta = box_to_theta(object_square(mask)[None], hw, float(cfg.global_.anchor_size[0]))[0]
+    m = tf.cast(mask, tf.float32)
+    x0, z0 = crop_first_roi(frame, m, box, S)
+    lstates = init_local_states(lm, cfg, x0, z0)
+    zmap = tf.image.resize(m[None, :, :, None], [M, M], method="bilinear")[0]
+    aspect = tf.cast(hw[1], tf.float32) / tf.cast(hw[0], tf.float32)
+    return theta, zmap, aspect, lstates
+
+
+def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lstates, t):
+    """One step of Algorithm 1 (lines 4-8) in TensorFlow; returns
+    (full-resolution probabilities (H, W), box (4,), theta_est, next resized map, gstates, lstates)."""
+    full, box, theta_est, next_map, gstates, lstates = two_stage_step_batch(
+        lm, gm, cfg, frame, prev_map[None], aspect, theta_old[None], gstates, lstates, t
+    )
+    return full[0], box[0], theta_est[0], next_map[0], gstates, lstates
+
+
+def map_centroid(maps):
+    """Eq. (5) on resized maps (N, M, M, 1), in the normalised [-1, 1] coordinates of theta:
+    (centres (N, 2), whether sum p > 0 (N,))."""
+    m = tf.shape(maps)[1]
+    grid = (2.0 * tf.range(m, dtype=tf.float32) + 1.0) / tf.cast(m, tf.float32) - 1.0
+    p = maps[..., 0]
+    total = tf.reduce_sum(p, axis=[1, 2])
+    cx = tf.reduce_sum(tf.reduce_sum(p, axis=1) * grid, axis=1) / tf.maximum(total, 1e-12)
+    cy = tf.reduce_sum(tf.reduce_sum(p, axis=2) * grid, axis=1) / tf.maximum(total, 1e-12)
+    return tf.stack([cx, cy], axis=-1), total > CENTROID_EPS
+
+
+def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstates, lstates, t):
+    """Algorithm 1, lines 4-8, for N objects of one frame in one batched step: prev_maps
+    (N, M, M, 1), theta_old (N, 3), states with batch N, t the frame's index (1, 2, ...). Returns
+    (probabilities (N, H, W), boxes (N, 4), theta_est (N, 3), next maps (N, M, M, 1), gstates, lstates).
+
+    theta is the square around the object; line 6 crops the Sec. 3.3 ROI around theta_est's box
+    (:func:`roi_around`: ``data.roi_context`` times its side, clipped to [roi_min, roi_max]), the ROI
+    the local model was trained on. Before the global model's burn-in (t < ``train.loss_from``, the
+    frames Eq. 4 does not train) theta_t is not the global model's: its centre is Eq. (5) on
+    Z_hat_{t-1} and its scale theta_old's (the 1-stage rule); the global model still reads those
+    maps, so its memory is warm when its theta is first used.
+    """
+    beta = float(cfg.track.beta)
+    M = cfg.global_.map_size
+    hw = tf.shape(frame)[:2]
+    n = tf.shape(prev_maps)[0]
+    theta_g, gstates = gm.step(prev_maps, tf.fill((n, 1), aspect), gstates)
+    theta_g, gstates = tf.cast(theta_g, tf.float32), as_float32(gstates)
+    centre, found = map_centroid(prev_maps)
+    theta_eq5 = tf.where(found[:, None], tf.concat([theta_old[:, :1], centre], axis=-1), theta_old)
+    theta_t = tf.where(tf.cast(t, tf.float32) < float(cfg.train.loss_from), theta_eq5, theta_g)
+    theta_est = beta * theta_t + (1.0 - beta) * theta_old
+    box = roi_crop_box(cfg, theta_est, hw)
+    prob, lstates = lm.step(
+        crop_roi(frame[None], box, cfg.local.roi_size, box_indices=tf.zeros((n,), tf.int32)), lstates
+    )
+    full = paste_roi(prob, box, hw)
+    next_map = tf.image.resize(full, [M, M], method="bilinear")
+    return full[..., 0], box, theta_est, next_map, gstates, as_float32(lstates)
+
+
+def roi_crop_box(cfg, theta, hw):
+    """Algorithm 1 line 6's crop: the Sec. 3.3 ROI around the object square of theta (N, 3)."""
+    d = cfg.data
+    square = theta_to_box(theta, hw, float(cfg.global_.anchor_size[0]))
+    return roi_around(square, float(d.roi_context), float(d.roi_min), float(d.roi_max))
