@@ -14,7 +14,7 @@ from pixtrack_tf.data import feature_store
 from pixtrack_tf.data.embedded import load_embedded
 from pixtrack_tf.data.feature_store import StoreSampler, open_or_build, store_dataset
 from pixtrack_tf.layers.roi import crop_roi, dilate
-from pixtrack_tf.models import LocalModel, VGGPool4
+from pixtrack_tf.models import VGGPool4
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,15 @@ def test_stored_features_equal_the_backbone(cfg, seqs, store):
             masks = tf.constant(seq.mask(t)[None, ..., None].astype(np.uint8))
             pre, target = ex.plain(frames, masks, tf.constant(a["lag_box"][t, k][None]), tf.constant([0]))
             np.testing.assert_allclose(np.asarray(pre)[0], ref, atol=1e-5)
-            np.testing.assert_allclose(a["lag_pool4"][t, k].astype(np.float32), ref, rtol=2e-3, atol=2e-3 * np.abs(ref).max())
+            np.testing.assert_allclose(
+                a["lag_pool4"][t, k].astype(np.float32), ref, rtol=2e-3, atol=2e-3 * np.abs(ref).max()
+            )
             np.testing.assert_array_equal(a["lag_mask"][t, k], np.asarray(msk)[0, ..., 0].astype(np.uint8))
             img, msk = _crop(seq, t, a["own_box"][t, k], S)
             masked = np.asarray(bb(img, conv1_mask=dilate(msk, cfg.local.mask_radius)))[0]
-            np.testing.assert_allclose(a["own_masked_pool4"][t, k].astype(np.float32), masked, rtol=2e-3, atol=2e-3 * np.abs(masked).max())
+            np.testing.assert_allclose(
+                a["own_masked_pool4"][t, k].astype(np.float32), masked, rtol=2e-3, atol=2e-3 * np.abs(masked).max()
+            )
             assert not np.allclose(masked, np.asarray(bb(img))[0])  # the mask did something
 
 
@@ -95,7 +99,9 @@ def test_a_training_step_on_stored_features_equals_one_on_images(cfg, seqs, stor
         images["masks"].append(tf.stack(masks))
         images["replaced"].append(st["replaced"])
     images = {k: tf.stack(v) for k, v in images.items()}
-    feats = {k: tf.stack([s[k] for s in stored]) for k in ("first_pool4", "first_masked_pool4", "pool4", "masks", "replaced")}
+    feats = {
+        k: tf.stack([s[k] for s in stored]) for k in ("first_pool4", "first_masked_pool4", "pool4", "masks", "replaced")
+    }
     np.testing.assert_array_equal(np.asarray(feats["masks"]), np.asarray(images["masks"]))
     task = LocalTask(cfg, seqs)
     model = task.build_model()
@@ -112,7 +118,9 @@ def test_store_dataset_and_training_use_the_store(cfg, seqs, store, tmp_path):
     (b,) = list(store_dataset(store, seqs, cfg).take(1))
     T, f = cfg.data.seq_len, cfg.local.roi_size // 16
     assert b["pool4"].shape == (2, T, f, f, 512) and b["pool4"].dtype == tf.float16
-    c = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, feature_store=str(store.path.parent), local_steps=30, log_every=5))
+    c = dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, feature_store=str(store.root), local_steps=30, log_every=5)
+    )
     task = LocalTask(c, seqs, progress=False)
     assert task.store and "pool4" in next(iter(task.dataset(0, 2)))
     fit(task, tmp_path / "local", progress=False)
@@ -120,26 +128,28 @@ def test_store_dataset_and_training_use_the_store(cfg, seqs, store, tmp_path):
     assert log[-1]["loss"] < log[0]["loss"]
     fit(FCNTask(c, seqs, progress=False), tmp_path / "fcn", progress=False)
     assert (tmp_path / "fcn" / "model.weights.h5").exists()
-    assert len([p for p in store.path.parent.iterdir() if p.is_dir()]) == 1  # reused, not rebuilt
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(store.entries.values())  # reused, not rebuilt
 
 
 def test_the_key_changes_with_config_weights_and_data(cfg, seqs, store, tmp_path):
-    root = store.path.parent
-    assert open_or_build(root, cfg, seqs, progress=False).path == store.path  # the same store again
+    root = store.root
+    assert open_or_build(root, cfg, seqs, progress=False).entries == store.entries  # the same store again
+    half = open_or_build(root, cfg, seqs[:2], progress=False)  # a subset shares the entries
+    assert half.entries == {s.name: store.entries[s.name] for s in seqs[:2]}
     other = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shift_jitter=3.0))
-    assert open_or_build(tmp_path, other, seqs[:1], progress=False).path.name != store.path.name
+    assert open_or_build(tmp_path, other, seqs[:1], progress=False).entries[seqs[0].name] != store.entries[seqs[0].name]
     scaled = dataclasses.replace(cfg, local=dataclasses.replace(cfg.local, feature_scale=0.5))
-    d1 = feature_store.store_description(cfg, seqs, feature_store.backbone_fingerprint(_backbone(cfg)), 2)
-    d2 = feature_store.store_description(scaled, seqs, feature_store.backbone_fingerprint(_backbone(scaled)), 2)
-    assert d1["backbone"] != d2["backbone"]  # the backbone's output scale is part of its fingerprint
+    fp = feature_store.backbone_fingerprint(_backbone(cfg))
+    assert feature_store.backbone_fingerprint(_backbone(scaled)) != fp  # the output scale is part of it
     bb = _backbone(cfg)
     w = bb.get_weights()
     w[0] = w[0] + 1e-3
     bb.set_weights(w)
-    assert feature_store.backbone_fingerprint(bb) != d1["backbone"]  # other weights, another store
+    assert feature_store.backbone_fingerprint(bb) != fp  # other weights, another store
+    d1 = feature_store.entry_description(cfg, seqs[0], fp, 2)
     m = seqs[0].masks[0]
     os.utime(m, ns=(os.stat(m).st_atime_ns, os.stat(m).st_mtime_ns + 10**9))  # a changed mask file
-    assert feature_store.sequence_fingerprint(seqs[0]) != d1["sequences"][0]
+    assert feature_store.entry_key(feature_store.entry_description(cfg, seqs[0], fp, 2)) != feature_store.entry_key(d1)
 
 
 def test_an_interrupted_build_resumes(cfg, seqs, tmp_path, monkeypatch):
@@ -158,18 +168,16 @@ def test_an_interrupted_build_resumes(cfg, seqs, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         open_or_build(tmp_path / "a", cfg, seqs, progress=False)
     monkeypatch.setattr(feature_store.np, "save", real_save)
-    (path,) = [p for p in (tmp_path / "a").iterdir()]
-    manifest = json.loads((path / "store.json").read_text())
-    assert list(manifest["done"]) == [seqs[0].name]
-    first = path / manifest["done"][seqs[0].name]
-    stamp = first.stat().st_mtime_ns
+    finished = [p for p in (tmp_path / "a").iterdir() if (p / "entry.json").exists()]
+    assert len(finished) == 1 and json.loads((finished[0] / "entry.json").read_text())["name"] == seqs[0].name
+    stamp = finished[0].stat().st_mtime_ns
     resumed = open_or_build(tmp_path / "a", cfg, seqs, progress=False)
-    assert first.stat().st_mtime_ns == stamp  # not rebuilt
+    assert finished[0].stat().st_mtime_ns == stamp  # not rebuilt
     clean = open_or_build(tmp_path / "b", cfg, seqs, progress=False)
     for s in seqs:
         for k, v in clean.arrays(s.name).items():
             np.testing.assert_array_equal(resumed.arrays(s.name)[k], v)
-    assert not list(path.glob(".tmp-*"))
+    assert not list((tmp_path / "a").glob(".tmp-*"))
 
 
 def test_step5_store_reads_the_given_rois(cfg, seqs, store, tmp_path):

@@ -14,13 +14,14 @@ frame t of every training sequence the store holds, for each of K pre-drawn jitt
 A store built from given ROI boxes (Sec. 5.1 step 5: the boxes Algorithm 1 placed with the updated
 global model) holds one ``given`` crop per frame and its target instead.
 
-Features are float16 (``.npy`` files read memory-mapped); targets uint8. A store lives in
-``<root>/<key>/``: the key is a hash of everything its content depends on (the sequences' files, the
+Features are float16 (``.npy`` files read memory-mapped); targets uint8. An entry's key is a hash of
+everything its content depends on (the sequence's files, the
 ROI and jitter settings, the seed, K, ROI size, the dilation, the feature scale and the backbone's
-weights themselves), so a changed config or weights file never reuses a stale store. It is built one
-sequence at a time; a sequence's arrays are written to a temporary folder renamed into place, and
-``store.json`` lists the finished ones, so an interrupted build (even ``kill -9``) loses at most the
-sequence it was writing and resumes there.
+weights themselves), so a changed config or weights file never reuses a stale store. Each sequence is
+one entry, ``<root>/<key>/``, built and keyed on its own, so the sets that share a sequence (Sec. 5.1's
+two halves and the whole training set) share its entry. An entry's arrays are written to a temporary
+folder that is renamed into place when complete, so an interrupted build (even ``kill -9``) loses at
+most the sequence it was writing, and the next build resumes there.
 """
 
 from __future__ import annotations
@@ -65,12 +66,12 @@ def sequence_fingerprint(seq) -> list:
     return [seq.name, len(seq), list(seq.size), hashlib.sha256(json.dumps(files).encode()).hexdigest()]
 
 
-def store_description(cfg, sequences, fingerprint: str, jitters: int, given=None) -> dict:
-    """Everything a store's content depends on (its key is the hash of this)."""
+def entry_description(cfg, seq, fingerprint: str, jitters: int, given_boxes=None) -> dict:
+    """Everything one sequence's stored arrays depend on (the entry's key is the hash of this)."""
     d = cfg.data
     desc = {
         "version": STORE_VERSION,
-        "sequences": [sequence_fingerprint(s) for s in sequences],
+        "sequence": sequence_fingerprint(seq),
         "roi": [d.roi_context, d.roi_min, d.roi_max, d.roi_delay, d.scale_jitter, d.shift_jitter],
         "seed": cfg.seed,
         "jitters": int(jitters),
@@ -78,12 +79,13 @@ def store_description(cfg, sequences, fingerprint: str, jitters: int, given=None
         "mask_radius": cfg.local.mask_radius,
         "backbone": fingerprint,
     }
-    if given is not None:
-        h = hashlib.sha256()
-        for name in sorted(given):
-            h.update(name.encode() + np.ascontiguousarray(given[name], np.float32).tobytes())
-        desc["given_boxes"] = h.hexdigest()
+    if given_boxes is not None:
+        desc["given_boxes"] = hashlib.sha256(np.ascontiguousarray(given_boxes, np.float32).tobytes()).hexdigest()
     return desc
+
+
+def entry_key(desc: dict) -> str:
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def _nearest_box(boxes, t):
@@ -94,8 +96,8 @@ def _nearest_box(boxes, t):
     return None
 
 
-def frame_boxes(seq, index: int, cfg, jitters: int):
-    """The pre-drawn ROI boxes of every frame of ``seq`` (the ``index``-th training sequence):
+def frame_boxes(seq, cfg, jitters: int):
+    """The pre-drawn ROI boxes of every frame of ``seq``:
     ``lag`` and ``own``, (n, K, 4) each; the generator is seeded by (seed, sequence name, frame)."""
     d = cfg.data
     n = len(seq)
@@ -114,35 +116,30 @@ def frame_boxes(seq, index: int, cfg, jitters: int):
 
 
 class FeatureStore:
-    """A built store, read memory-mapped: ``arrays(name)`` -> {array name: (n, ...) array}.
+    """The stored arrays of a set of sequences, read memory-mapped: ``arrays(name)`` -> {array name:
+    (n, ...) array}. Each sequence is one entry ``<root>/<key>/`` (its ``.npy`` files and
+    ``entry.json``), shared by every set that contains it (Sec. 5.1's halves and the whole set).
 
     Arrays: ``lag_pool4`` (n, K, f, f, 512), ``lag_mask`` (n, K, S, S), ``own_pool4``,
     ``own_masked_pool4`` (n, K, f, f, 512), ``lag_box`` / ``own_box`` (n, K, 4); a given-box store:
     ``given_pool4`` (n, f, f, 512), ``given_mask`` (n, S, S), ``given_box`` (n, 4).
     """
 
-    def __init__(self, path):
-        self.path = Path(path)
-        manifest = self.path / "store.json"
-        if not manifest.exists():
-            raise DataError(f"{self.path}: not a feature store (no store.json)")
-        self.manifest = json.loads(manifest.read_text())
-        missing = [n for n in self.manifest["names"] if n not in self.manifest["done"]]
-        if missing:
-            raise DataError(f"{self.path}: store not finished ({len(missing)} sequences missing); build it again")
-        self.jitters = int(self.manifest["description"]["jitters"])
-        self.given = "given_boxes" in self.manifest["description"]
+    def __init__(self, root, entries: dict, jitters: int, given: bool = False):
+        self.root, self.entries, self.jitters, self.given = Path(root), dict(entries), int(jitters), bool(given)
         self._cache = {}
 
     def arrays(self, name: str) -> dict:
         if name not in self._cache:
-            folder = self.path / self.manifest["done"][name]
+            folder = self.root / self.entries[name]
+            if not (folder / "entry.json").exists():
+                raise DataError(f"{folder}: feature store entry of {name} is missing or unfinished; build it again")
             self._cache[name] = {f.stem: np.load(f, mmap_mode="r") for f in folder.glob("*.npy")}
         return self._cache[name]
 
     @property
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.path.rglob("*.npy"))
+        return sum(f.stat().st_size for e in self.entries.values() for f in (self.root / e).glob("*.npy"))
 
 
 class _Extractor:
@@ -202,61 +199,54 @@ def _extract(ex, seq, boxes, slots):
 
 
 def open_or_build(root, cfg, sequences, jitters=None, given=None, progress=True) -> FeatureStore:
-    """The store of ``sequences`` under ``root`` for this config (built or finished first if needed).
+    """The store of ``sequences`` under ``root`` for this config; entries that are missing are built
+    first (one sequence at a time, with a progress bar), finished ones reused.
 
     ``given``: {sequence name: (n, 4) ROI boxes} for a Sec. 5.1 step-5 store (one crop per frame)."""
-    jitters = int(jitters or cfg.train.store_jitters)
-    backbone = VGGPool4(weights=cfg.backbone.weights, output_scale=cfg.local.feature_scale, name="store_backbone")
+    jitters = 1 if given is not None else int(jitters or cfg.train.store_jitters)
     S = cfg.local.roi_size
+    backbone = VGGPool4(weights=cfg.backbone.weights, output_scale=cfg.local.feature_scale, name="store_backbone")
     backbone.build((None, S, S, 3))
-    desc = store_description(cfg, sequences, backbone_fingerprint(backbone), 1 if given else jitters, given)
-    key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
-    path = Path(root) / key[:20]
-    path.mkdir(parents=True, exist_ok=True)
-    manifest_path = path / "store.json"
-    names = [s.name for s in sequences]
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest["key"] != key:
-            raise DataError(f"{path}: store key mismatch (a hash prefix collision?); delete the folder")
-    else:
-        manifest = {"key": key, "description": desc, "names": names, "done": {}, "config": cfg.name}
-    todo = [(i, s) for i, s in enumerate(sequences) if s.name not in manifest["done"]]
+    fingerprint = backbone_fingerprint(backbone)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    entries, todo = {}, []
+    for seq in sequences:
+        boxes = None
+        if given is not None:
+            if seq.name not in given:
+                raise DataError(f"{seq.name}: no given ROI boxes for the step-5 store")
+            boxes = np.asarray(given[seq.name], np.float32)
+        desc = entry_description(cfg, seq, fingerprint, jitters, boxes)
+        entries[seq.name] = key = entry_key(desc)
+        if not (root / key / "entry.json").exists():
+            todo.append((seq, key, desc, boxes))
     if todo:
         ex = _Extractor(backbone, S, cfg.local.mask_radius)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            total = sum(len(s) for _, s in todo)
-            bar = tqdm(total=total, desc=f"feature store {path.name} ({len(todo)} sequences)", unit="frame")
-        for i, seq in todo:
-            if given is not None:
-                if seq.name not in given:
-                    raise DataError(f"{seq.name}: no given ROI boxes for the step-5 store")
-                boxes, slots = {"given": np.asarray(given[seq.name], np.float32)[:, None]}, ("given",)
+            total = sum(len(t[0]) for t in todo)
+            bar = tqdm(total=total, desc=f"feature store ({len(todo)} sequences)", unit="frame")
+        for seq, key, desc, boxes in todo:
+            if boxes is not None:
+                arrays = _extract(ex, seq, {"given": boxes[:, None]}, ("given",))
             else:
-                boxes, slots = frame_boxes(seq, i, cfg, jitters), ("lag", "own")
-            arrays = _extract(ex, seq, boxes, slots)
-            folder = f"seq{i:04d}"
-            tmp = path / f".tmp-{folder}"
+                arrays = _extract(ex, seq, frame_boxes(seq, cfg, jitters), ("lag", "own"))
+            tmp = root / f".tmp-{key}"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             for k, v in arrays.items():
                 np.save(tmp / f"{k}.npy", v)
-            shutil.rmtree(path / folder, ignore_errors=True)
-            os.replace(tmp, path / folder)
-            manifest["done"][seq.name] = folder
-            tmp_manifest = path / "store.json.tmp"
-            tmp_manifest.write_text(json.dumps(manifest, indent=1))
-            os.replace(tmp_manifest, manifest_path)
+            (tmp / "entry.json").write_text(json.dumps({"name": seq.name, "config": cfg.name, **desc}, indent=1))
+            shutil.rmtree(root / key, ignore_errors=True)
+            os.replace(tmp, root / key)  # the entry appears whole or not at all
             if bar is not None:
                 bar.update(len(seq))
         if bar is not None:
             bar.close()
-    elif not manifest_path.exists():
-        manifest_path.write_text(json.dumps(manifest, indent=1))
-    return FeatureStore(path)
+    return FeatureStore(root, entries, jitters, given is not None)
 
 
 class StoreSampler:

@@ -248,11 +248,14 @@ class FCNTask(Task):
 
 
 def object_confidence(probs, masks):
-    """Mean predicted probability on object pixels and on background pixels."""
+    """Mean predicted probability on object pixels and on background pixels, and Eq. 2's L as
+    written (unweighted cross-entropy summed over pixels and frames, mean over the batch): a loss
+    that runs with other ``local_reduction`` / ``local_fg_weight`` settings can be compared on it."""
     p, y = tf.cast(probs, tf.float32), tf.cast(masks, tf.float32)
     return {
         "prob/object": tf.reduce_sum(p * y) / tf.maximum(tf.reduce_sum(y), 1.0),
         "prob/background": tf.reduce_sum(p * (1 - y)) / tf.maximum(tf.reduce_sum(1 - y), 1.0),
+        "loss/eq2_sum": tf.reduce_mean(cross_entropy(p, y, 1.0, "sum")),
     }
 
 
