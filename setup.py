@@ -10,6 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["pixtrack_tf", "pixtrack_tf.*"]),
+    package_data={"pixtrack_tf": ["configs/*.yaml"]},  # the config presets, found by name from any install
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.10,<4",
@@ -26,7 +27,7 @@ setup(
         "opencv-python-headless",  # DIS optical flow of the reference tracker
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel", "ruff>=0.6"],
+        "test": ["pytest", "pytest-timeout", "nbclient", "nbmake", "jupytext", "ipykernel", "ruff>=0.6", "hypothesis"],
     },
     entry_points={"console_scripts": ["pixtrack=pixtrack_tf.cli:main"]},
 )

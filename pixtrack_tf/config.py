@@ -1,13 +1,13 @@
 """Experiment configuration: frozen dataclasses, YAML files and dotted overrides.
 
 A config is built once (``load_config``) and never mutated: every module receives the
-sub-config it needs as an argument. ``configs/paper.yaml`` is Table 1 of the paper;
-``configs/cpu.yaml`` keeps its topology at a size a 2-core CPU can train; ``configs/tiny.yaml``
+sub-config it needs as an argument. ``pixtrack_tf/configs/paper.yaml`` is Table 1 of the paper;
+``pixtrack_tf/configs/cpu.yaml`` keeps its topology at a size a 2-core CPU can train; ``pixtrack_tf/configs/tiny.yaml``
 is for tests.
 
 Example::
 
-    cfg = load_config("configs/cpu.yaml", overrides=["local.lstm_filters=64"])
+    cfg = load_config("cpu", overrides=["local.lstm_filters=64"])
     save_config(cfg, run_dir / "config.yaml")
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # presets shipped as package data
 
 
 PRECISIONS = ("float32", "bfloat16")
@@ -329,7 +329,7 @@ def parse_override(text: str) -> tuple[str, object]:
 
 
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
-    """A path to a YAML file, or a bare name (``paper``, ``cpu``, ``tiny``) in ``configs/``."""
+    """A path to a YAML file, or a bare name (``paper``, ``cpu``, ``tiny``) of a preset shipped in the package."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():

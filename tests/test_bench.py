@@ -48,3 +48,15 @@ def test_bfloat16_bench_times_both_precisions_in_turns(capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["dtype"] == "bfloat16" and r["gemm_gflops"] > 0 and r["gemm_gflops_float32"] > 0
     assert r["paired_float32_step_ms"] > 0 and r["paired_bfloat16_step_ms"] > 0 and r["bfloat16_speedup"] > 0
+
+
+def test_train_bench_times_images_and_store(capsys, tmp_path):
+    """`bench --train` times local-model training from images and from the store in one process."""
+    from pixtrack_tf.cli import bench
+
+    argv = ["--train", "--config", "tiny", "--json", "--steps", "1", "--sequences", "2", "--precisions", "float32"]
+    assert bench.main(argv + ["--store-root", str(tmp_path)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["float32_images_frames_per_s"] > 0 and r["float32_store_frames_per_s"] > 0
+    assert r["train_cached_speedup"] == r["float32_store_frames_per_s"] / r["float32_images_frames_per_s"]
+    assert r["store_frames"] > 0 and r["store_mb"] > 0

@@ -53,3 +53,59 @@ def test_unknown_key_in_file_names_the_file(tmp_path):
 def test_missing_config_name():
     with pytest.raises(ConfigError, match="no config named 'nope'"):
         load_config("nope")
+
+
+def test_every_preset_loads_and_builds_its_models():
+    """The presets ship inside the package and build their models (at their own sizes, batch 1)."""
+    import dataclasses
+
+    import numpy as np
+
+    from pixtrack_tf.config import CONFIG_DIR
+    from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
+
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert {"paper", "cpu", "davis", "reproduce", "tiny"} <= set(names)
+    assert CONFIG_DIR.parent.name == "pixtrack_tf"
+    for name in names:
+        cfg = load_config(name)
+        cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
+        lm, gm, fcn = LocalModel.from_cfg(cfg), GlobalModel.from_cfg(cfg), FCNModel.from_cfg(cfg)
+        S, M = cfg.local.roi_size, cfg.global_.map_size
+        prob, _ = lm.step(
+            np.zeros((1, S, S, 3), "float32"),
+            lm.initialize(np.zeros((1, S, S, 3), "float32"), np.ones((1, S, S, 1), "float32")),
+        )
+        assert prob.shape == (1, S, S, 1) and fcn(np.zeros((1, S, S, 3), "float32")).shape == (1, S, S, 1)
+        theta, _ = gm.step(np.zeros((1, M, M, 1), "float32"), np.ones((1, 1), "float32"), gm.initial_states(1))
+        assert theta.shape == (1, 3), name
+
+
+def test_the_wheel_ships_the_presets(tmp_path):
+    """`pip wheel` of the project contains every preset (found by name from any install)."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    from pixtrack_tf.config import CONFIG_DIR
+
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(repo),
+        ],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("pixtrack_tf-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"pixtrack_tf/configs/{p.name}" for p in CONFIG_DIR.glob("*.yaml")} <= names

@@ -131,7 +131,7 @@ def test_pixtrack_track_on_davis(tmp_path, exported, davis_root):
     assert iio.improps(video).shape[1:3] == (480, 854)
     track = json.loads((out / "track.json").read_text())
     assert len(track["frames"]) == 50 and track["frames_per_second"] > 0
-    assert {"frame", "box", "area", "seconds"} <= set(track["frames"][3])
+    assert {"frame", "status", "boxes", "areas", "seconds"} <= set(track["frames"][3]) and track["status"] == "complete"
     # never overwritten silently
     assert (
         cli.main(

@@ -58,22 +58,28 @@ def main(argv=None) -> int:
     p.add_argument("--root", help="with --train: dataset root")
     p.add_argument("--sequences", type=int, default=4, help="with --train: how many sequences to build the store of")
     p.add_argument("--store-root", default="out/feature_stores", help="with --train: where stores are built")
+    p.add_argument("--precisions", default="float32,bfloat16", help="with --train: the precisions to time")
     args = p.parse_args(argv)
     from pixtrack_tf import provenance
-    from pixtrack_tf.config import load_config
+    from pixtrack_tf.config import ConfigError, load_config
     from pixtrack_tf.evaluation.speed import format_report, run_bench
     from pixtrack_tf.evaluation.speed_keras import format_models_report, models_bench
 
-    cfg = load_config(args.config, args.set)
+    try:
+        cfg = load_config(args.config, args.set)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.train:
         from pixtrack_tf.data import load_dataset
         from pixtrack_tf.training.speed import format_train_report, train_throughput
 
         split = "train" if args.dataset == "davis2016" else None
         seqs = load_dataset(args.dataset, args.root, split, seed=cfg.seed, num_sequences=max(args.sequences, 2))
-        r = train_throughput(cfg, seqs[: args.sequences], args.store_root, steps=args.steps)
+        precisions = tuple(args.precisions.split(","))
+        r = train_throughput(cfg, seqs[: args.sequences], args.store_root, steps=args.steps, precisions=precisions)
         r["report"] = format_train_report(r)
-        args.dtype = "float32 and bfloat16"
+        args.dtype = " and ".join(precisions)
         return _emit(r, args, cfg, provenance)
     if args.models_only:
         r = models_bench(cfg, args.dtype, [int(b) for b in args.batches.split(",")], args.gemm_n)

@@ -11,7 +11,7 @@ from pixtrack_tf.data.bench import bench_pipeline
 
 
 def main(argv=None) -> int:
-    from pixtrack_tf.config import load_config
+    from pixtrack_tf.config import ConfigError, load_config
     from pixtrack_tf.data import DataError, load_dataset
 
     p = argparse.ArgumentParser(prog="python -m pixtrack_tf.data.bench", description=__doc__.splitlines()[0])
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
             "local": bench_pipeline(local_dataset(seqs, cfg), args.batches, T + 1),
             "global": bench_pipeline(global_dataset(seqs, cfg), args.batches, T + 1),
         }
-    except (DataError, OSError) as e:
+    except (ConfigError, DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:

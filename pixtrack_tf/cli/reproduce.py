@@ -7,7 +7,7 @@ For each fold it trains what is missing (Sec. 5.1 iterative procedure + the FCN 
 ``DIR/runs/fold<k>`` or reuses finished runs, tracks test clips of each length with each method
 (raw results in ``DIR/raw``), evaluates them, and writes ``DIR/table<N>.md`` / ``.json`` with the
 paper's numbers beside ours, provenance, and figures. With no arguments it runs on the embedded
-benchmark (not VOT2016) with ``configs/reproduce.yaml`` on one fold. ``--table 1`` prints the model
+benchmark (not VOT2016) with the ``reproduce`` preset on one fold. ``--table 1`` prints the model
 summary (Table 1).
 
 Table 2 (Sec. 5.3): local models on ROIs that follow the ground truth at t - 5 (ConvLSTM vs the

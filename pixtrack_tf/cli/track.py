@@ -1,19 +1,29 @@
-"""Track an object through your own video: ``pixtrack track`` / ``python -m pixtrack_tf.track``.
+"""Track objects through your own video: ``pixtrack track`` / ``python -m pixtrack_tf.track``.
 
-    pixtrack track --model PATH (--frames DIR | --video FILE) (--mask FIRST.png | --box x,y,w,h)
-                   --out DIR [--threshold 0.5] [--force]
+    pixtrack track --model PATH (--frames DIR | --video FILE) (--mask FIRST.png [--objects 1,3] |
+                   --box x,y,w,h [--box ...]) --out DIR [--threshold 0.5] [--force | --resume]
 
 ``--model``: an exported SavedModel (``python -m pixtrack_tf.export``), a training run folder, or
 one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame)
 and ``optical-flow`` (the mask carried from frame to frame by DIS optical flow): run them on your
 footage to see what a trained model has to beat.
-Writes ``DIR/masks/<frame name>.png`` (0/255, the frame's size, one per input frame, the first being
-the given mask), ``DIR/overlay.mp4`` (``overlay.gif`` when no MP4 encoder is available),
-``DIR/track.json`` (per frame: ROI box, mask area, seconds) and prints frames/s.
 
-Initialising from ``--box x,y,w,h``: the object mask of the first frame is the filled box (pixels
-x..x+w-1, y..y+h-1), which the tracker then treats exactly like a mask (ROI of twice the box's longer
-side; M-CNN reads the dilated box). A tight box works best.
+Objects: a binary mask (0/255, {0,1}, RGB, RGBA, 8 or 16 bit) is one object; a grey (soft) mask is
+thresholded at half its range, with a warning. A palette (indexed) PNG with values 1..N, DAVIS 2017
+style, is N objects (``--objects 1,3`` picks some), tracked together (a run folder tracks them in one
+batched step). ``--box x,y,w,h`` (repeatable) makes each box's filled rectangle an object mask, which
+the tracker then treats exactly like a mask (ROI of twice the box's longer side; M-CNN reads the
+dilated box). A tight box works best.
+
+Writes, frame by frame (memory does not grow with the video): ``DIR/masks/<frame>.png`` (0/255 for one
+object, a palette PNG with value k = object k for several), ``DIR/frames.jsonl`` (one line per frame),
+``DIR/overlay.mp4`` (``overlay.gif`` without an MP4 encoder) and ``DIR/track.json`` (summary, status and
+every frame's ROI boxes, areas and seconds). A frame that cannot be decoded is reported and skipped
+(the tracker keeps its state); a video that cannot be decoded to its end stops there. Exit status: 0
+every frame tracked; 4 finished with frames skipped or the video cut short (``status: incomplete``);
+130 interrupted (Ctrl-C; ``status: interrupted``); 2 unusable input (nothing tracked). ``--resume``
+tracks again into DIR from the first frame (the trackers need every earlier frame) and keeps the masks
+already written. TensorFlow's start-up messages are silenced unless ``--verbose``.
 """
 
 from __future__ import annotations
@@ -37,11 +47,18 @@ def main(argv=None) -> int:
     src.add_argument("--frames", help="folder of frames (sorted by name)")
     src.add_argument("--video", help="video file (mp4, avi, ...)")
     init = p.add_mutually_exclusive_group(required=True)
-    init.add_argument("--mask", help="the first frame's object mask (PNG; any non-zero pixel is object)")
-    init.add_argument("--box", help="the first frame's object box x,y,w,h in pixels")
+    init.add_argument("--mask", help="the first frame's object mask (PNG; a palette PNG holds one object per index)")
+    init.add_argument(
+        "--box", action="append", help="an object's box x,y,w,h in pixels on the first frame (repeatable)"
+    )
+    p.add_argument("--objects", help="with a palette --mask: the object indices to track, e.g. 1,3 (default: all)")
     p.add_argument("--out", required=True)
     p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is object")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--force", action="store_true", help="replace an existing output folder")
+    g.add_argument(
+        "--resume", action="store_true", help="track again into an existing output folder, keeping its masks"
+    )
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -51,39 +68,61 @@ def main(argv=None) -> int:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
-    from pixtrack_tf.data import DataError, read_folder, read_mask, read_video
-    from pixtrack_tf.tracking.video import load_tracker, parse_box, track_video
+    from pixtrack_tf.data import DataError
+    from pixtrack_tf.data.sequence import read_object_masks
+    from pixtrack_tf.tracking.video import iter_frames, load_tracker, parse_box, track_video
 
     out = Path(args.out)
+    warn = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and any(out.iterdir()) and not args.resume:
             if not args.force:
-                raise DataError(f"{out} exists and is not empty; pass --force to replace it (nothing was written)")
-            shutil.rmtree(out)
-        seq = read_folder(args.frames) if args.frames else read_video(args.video)
-        first = seq.frame(0)
-        if args.mask:
-            mask = read_mask(args.mask)
-            if mask.shape != first.shape[:2]:
                 raise DataError(
-                    f"{args.mask}: mask is {mask.shape[1]}x{mask.shape[0]} "
-                    f"but the frames are {first.shape[1]}x{first.shape[0]}"
+                    f"{out} exists and is not empty; pass --force to replace it or --resume (nothing was written)"
                 )
-            if not mask.any():
-                raise DataError(f"{args.mask}: the mask is empty (no object pixel)")
+            shutil.rmtree(out)
+        frames = iter_frames(args.frames, args.video)
+        name, first, error = next(frames)
+        if error is not None:
+            raise DataError(error)
+        if args.mask:
+            wanted = [int(v) for v in args.objects.split(",")] if args.objects else None
+            masks = read_object_masks(args.mask, wanted, warn)
+            for k, m in masks.items():
+                if m.shape != first.shape[:2]:
+                    raise DataError(
+                        f"{args.mask}: mask is {m.shape[1]}x{m.shape[0]} "
+                        f"but the frames are {first.shape[1]}x{first.shape[0]}"
+                    )
+                if not m.any():
+                    raise DataError(f"{args.mask}: object {k} is empty after thresholding (no object pixel)")
         else:
-            mask = parse_box(args.box, first.shape[:2])
-        tracker = load_tracker(args.model, args.precision)
-    except (DataError, ValueError, FileNotFoundError) as e:
+            if args.objects:
+                raise ValueError("--objects goes with a palette --mask")
+            masks = {k + 1: parse_box(b, first.shape[:2]) for k, b in enumerate(args.box)}
+        tracker = load_tracker(args.model, args.precision, objects=len(masks))
+    except (DataError, ValueError, FileNotFoundError, StopIteration) as e:
+        print(f"error: {e or 'no frames'}", file=sys.stderr)
+        return 2
+
+    def stream():
+        yield name, first, None
+        yield from frames
+
+    try:
+        r = track_video(
+            stream(), masks, tracker, out, args.threshold, str(args.model), not args.no_progress, warn, args.resume
+        )
+    except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    r = track_video(seq, mask, tracker, out, args.threshold, str(args.model), progress=not args.no_progress)
+    fps, video = r["frames_per_second"], out / (r["overlay"] or "")
     print(
-        f"tracked {r['frames']} frames in {r['seconds']:.1f} s: "
-        f"{r['frames_per_second']:.1f} frames/s (tracking steps only); "
-        f"wrote {out / 'masks'}, {r['video']}, {out / 'track.json'}"
+        f"{r['status']}: tracked {r['tracked']} frames ({r['skipped']} skipped) of {len(masks)} object(s) "
+        f"in {r['seconds']:.1f} s, {fps:.1f} frames/s (tracking steps only); "
+        f"wrote {out / 'masks'}, {video}, {out / 'track.json'}"
     )
-    return 0
+    return {"complete": 0, "incomplete": 4, "interrupted": 130}[r["status"]]
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
@@ -42,13 +42,18 @@ def list_images(folder: Path) -> list[Path]:
 
 @functools.lru_cache(maxsize=3072)
 def _decode_rgb(path: str) -> np.ndarray:
+    return decode_rgb(path)
+
+
+def decode_rgb(path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file, uncached (for streaming); DataError naming the file."""
     try:
         with Image.open(path) as im:
             im.load()
             arr = np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise DataError(f"{path}: frame file is missing") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds on damaged files
         raise DataError(f"{path}: cannot decode image ({e})") from None
     arr.setflags(write=False)
     return arr
@@ -67,6 +72,50 @@ def mask_to_binary(arr: np.ndarray) -> np.ndarray:
     return arr > 0
 
 
+def read_object_masks(path, objects=None, warn=None) -> dict:
+    """{object id: (H, W) bool} of a mask file.
+
+    A palette (indexed) PNG holds one object per index, DAVIS 2017 / YouTube-VOS style (index k =
+    object k, 0 = background): every index present, or those in ``objects``. Any other mask is one
+    object (id 1): binary {0, 1} or {0, 255} (8 or 16 bit) and RGB as :func:`read_mask` reads them; a
+    grey (soft) mask is thresholded at half its range, and ``warn`` (a callable taking a message) is
+    told so; RGBA reads the alpha channel when it is not constant, else the colour.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise DataError(f"{path}: mask file is missing") from None
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds on damaged files
+        raise DataError(f"{path}: cannot decode mask ({e})") from None
+    if mode == "P":
+        ids = [int(v) for v in np.unique(arr) if v != 0]
+        if objects is not None:
+            missing = [k for k in objects if k not in ids]
+            if missing:
+                raise DataError(f"{path}: no object with index {missing} (the mask has {ids or 'none'})")
+            ids = list(objects)
+        if not ids:
+            raise DataError(f"{path}: the mask is empty (no object pixel)")
+        return {k: arr == k for k in ids}
+    if objects is not None and list(objects) != [1]:
+        raise DataError(f"{path}: --objects needs a palette (indexed) PNG; this mask ({mode}) holds one object")
+    if mode in ("RGBA", "LA") and arr[..., -1].min() != arr[..., -1].max():
+        arr = arr[..., -1]
+    elif arr.ndim == 3:
+        arr = arr[..., :3].max(axis=-1) if arr.shape[-1] >= 3 else arr[..., 0]
+    values = np.unique(arr)
+    if values.size > 2 or (values.size == 2 and values[0] != 0):
+        top = 65535 if arr.dtype.itemsize > 1 or values.max() > 255 else 255
+        threshold = (top + 1) // 2
+        if warn is not None:
+            warn(f"{path}: not a binary mask ({values.size} grey levels); object = pixels >= {threshold} of {top}")
+        return {1: arr >= threshold}
+    return {1: arr > 0}
+
+
 def read_mask(path) -> np.ndarray:
     """(H, W) bool. Any non-zero value is object: {0,1}, {0,255}, palette and RGB masks all work."""
     try:
@@ -80,7 +129,7 @@ def read_mask(path) -> np.ndarray:
                 arr = np.asarray(im)
     except FileNotFoundError:
         raise DataError(f"{path}: mask file is missing") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds on damaged files
         raise DataError(f"{path}: cannot decode mask ({e})") from None
     return mask_to_binary(arr)
 
@@ -92,7 +141,7 @@ def image_size(path) -> tuple[int, int]:
             w, h = im.size
     except FileNotFoundError:
         raise DataError(f"{path}: file is missing") from None
-    except (UnidentifiedImageError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds on damaged files
         raise DataError(f"{path}: cannot read image ({e})") from None
     return h, w
 

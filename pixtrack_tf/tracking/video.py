@@ -1,6 +1,27 @@
-"""Tracking a user's video (the library part of ``pixtrack track``): the first frame's box as a mask,
-the tracker a ``--model`` names, the per-frame loop that writes masks, an overlay video and
-``track.json``."""
+"""Tracking a user's video, streamed (the library part of ``pixtrack track``).
+
+Frames are decoded one at a time (a folder of images or a video file), and each frame's mask, its
+overlay frame and its ``frames.jsonl`` line are written as soon as it is tracked, so memory does not
+grow with the video's length.
+
+What the output folder says, whatever happens:
+
+* ``masks/<frame>.png``: 0/255 for one object; for several objects a palette PNG, value k = object k
+  (overlaps go to the object with the highest probability), DAVIS 2017 layout.
+* ``frames.jsonl``: one line per input frame as it is done: ``{"frame", "status": "tracked" |
+  "skipped", "boxes", "areas", "seconds"}`` (``reason`` for a skipped frame).
+* ``track.json``: the summary (model, objects, frames/s and ``status``: ``complete``, ``incomplete``
+  — some frames were skipped or the video could not be decoded to its end — ``interrupted``, or
+  ``failed`` when the first frame could not be used), and every frame's record; rewritten every 100
+  frames (``status: running`` until the end) and at the end.
+* ``overlay.mp4`` (``overlay.gif`` without an MP4 encoder): the tracked frames with masks and ROIs.
+
+A frame that cannot be decoded is reported (name and reason) and skipped: the tracker keeps its state
+and goes on with the next frame. A video whose decoding fails part-way ends there (later frames cannot
+be reached). Ctrl-C stops with the folder consistent and ``status: interrupted``. ``resume=True``
+tracks the video again into the same folder from the first frame (the recurrent trackers need every
+earlier frame to reach frame t's state) and keeps the mask files already written.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +33,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pixtrack_tf.data.draw import overlay
-from pixtrack_tf.data.sequence import frame_names
+from pixtrack_tf.data.sequence import VIDEO_EXTS, DataError, decode_rgb, list_images
+
+PALETTE = [0, 0, 0, 230, 25, 75, 60, 180, 75, 255, 225, 25, 0, 130, 200, 245, 130, 48, 145, 30, 180, 70, 240, 240]
+SUMMARY_EVERY = 100  # frames between two rewrites of track.json
 
 
 def parse_box(text: str, hw) -> np.ndarray:
+    """``x,y,w,h`` in pixels -> the filled box as an (H, W) bool mask of a frame of size ``hw``."""
     try:
         x, y, w, h = (float(v) for v in text.split(","))
     except ValueError:
@@ -32,13 +57,72 @@ def parse_box(text: str, hw) -> np.ndarray:
     return m
 
 
-def load_tracker(path, precision=None):
-    """A SavedModel folder -> :class:`SavedModelTracker`; a run folder -> :class:`TwoStageTracker`
-    (computing in ``precision``, default the run's ``track.precision``)."""
+def iter_frames(frames_dir=None, video=None):
+    """Yield ``(name, frame or None, error or None)`` one frame at a time, nothing kept.
+
+    A folder: frames in natural order, named by file stem; an undecodable file gives an error item
+    and the next file follows. A video: frames named 00000, 00001, ...; a decoding failure gives one
+    error item and ends the stream."""
+    if frames_dir is not None:
+        paths = list_images(frames_dir)
+        if not paths:
+            raise DataError(f"{frames_dir}: no images")
+        for p in paths:
+            try:
+                yield p.stem, decode_rgb(p), None
+            except DataError as e:
+                yield p.stem, None, str(e)
+        return
+    import imageio.v3 as iio
+
+    path = Path(video)
+    if not path.exists():
+        raise DataError(f"{path}: video file is missing")
+    if path.suffix.lower() not in VIDEO_EXTS:
+        raise DataError(f"{path}: not a video file ({', '.join(VIDEO_EXTS)})")
+    expected = _expected_frames(path)
+    i = 0
+    try:
+        for fr in iio.imiter(path):
+            yield f"{i:05d}", np.ascontiguousarray(np.asarray(fr)[..., :3]), None
+            i += 1
+    except Exception as e:  # noqa: BLE001 - imageio / ffmpeg raise many kinds
+        if i == 0:
+            raise DataError(f"{path}: cannot decode video ({type(e).__name__}: {e})") from None
+        yield f"{i:05d}", None, f"{path}: video decoding failed after frame {i - 1} ({type(e).__name__}: {e})"
+        return
+    if i == 0:
+        raise DataError(f"{path}: the video has no frames")
+    if expected is not None and i < expected - max(1, 0.02 * expected):
+        # ffmpeg ends a truncated file without an error: compare with the container's duration
+        yield (
+            f"{i:05d}",
+            None,
+            f"{path}: video decoding failed after frame {i - 1} of ~{expected} (truncated or damaged file?)",
+        )
+
+
+def _expected_frames(path):
+    """Frames the container announces (duration x fps), or None when it does not say."""
+    try:
+        import imageio.v2 as imageio
+
+        with imageio.get_reader(path) as r:
+            md = r.get_meta_data()
+        n = float(md.get("duration", float("nan"))) * float(md.get("fps", float("nan")))
+        return int(round(n)) if np.isfinite(n) and n > 0 else None
+    except Exception:  # noqa: BLE001 - no metadata: nothing to compare with
+        return None
+
+
+def load_tracker(path, precision=None, objects: int = 1):
+    """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
+    [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one
+    batched step (:class:`MultiObjectTracker`); a SavedModel or a reference tracker one tracker per object."""
     from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
 
     if str(path) in REFERENCE_TRACKERS:
-        return reference_tracker(str(path))
+        return PerObject([reference_tracker(str(path)) for _ in range(objects)])
     path = Path(path)
     if (path / "saved_model.pb").exists():
         if precision not in (None, "float32"):
@@ -47,75 +131,172 @@ def load_tracker(path, precision=None):
             )
         from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
-        return SavedModelTracker(path)
+        return PerObject([SavedModelTracker(path) for _ in range(objects)])
     if (path / "config.yaml").exists():
-        from pixtrack_tf.tracking import TwoStageTracker
+        from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
         from pixtrack_tf.tracking.run import load_models
 
         cfg, lm, gm = load_models(path, overrides=[f"track.precision={precision}"] if precision else ())
-        return TwoStageTracker(lm, gm, cfg)
+        return PerObject([TwoStageTracker(lm, gm, cfg)]) if objects == 1 else MultiObjectTracker(lm, gm, cfg)
     raise FileNotFoundError(
         f"{path}: neither a SavedModel (saved_model.pb), a training run folder "
         f"(config.yaml) nor a reference tracker ({', '.join(REFERENCE_TRACKERS)})"
     )
 
 
-def write_overlay_video(frames_iter, out_dir: Path, fps: float = 12.0) -> Path:
-    """Encode overlay frames as MP4 (ffmpeg via imageio), or GIF when that fails."""
-    import imageio.v2 as imageio
+class PerObject:
+    """Single-object trackers, one per object, behind the multi-object API."""
 
-    frames = list(frames_iter)
-    # even sizes for H.264
-    frames = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
-    path = out_dir / "overlay.mp4"
-    try:
-        with imageio.get_writer(path, fps=fps, codec="libx264", quality=7, macro_block_size=2) as w:
-            for f in frames:
-                w.append_data(f)
-        return path
-    except Exception:  # noqa: BLE001 - no ffmpeg: fall back to GIF
-        path.unlink(missing_ok=True)
-        path = out_dir / "overlay.gif"
-        imageio.mimsave(path, frames, duration=1.0 / fps)
-        return path
+    def __init__(self, trackers):
+        self.trackers = list(trackers)
+
+    def init(self, frame, masks):
+        return [t.init(frame, m) for t, m in zip(self.trackers, masks)]
+
+    def track(self, frame):
+        return [t.track(frame) for t in self.trackers]
+
+
+class OverlayWriter:
+    """Overlay frames appended one at a time: MP4 (ffmpeg via imageio), GIF when no MP4 encoder works."""
+
+    def __init__(self, out_dir: Path, fps: float = 12.0):
+        self.out_dir, self.fps, self.writer, self.path = Path(out_dir), fps, None, None
+
+    def _open(self, frame):
+        import imageio.v2 as imageio
+
+        try:
+            self.path = self.out_dir / "overlay.mp4"
+            self.writer = imageio.get_writer(self.path, fps=self.fps, codec="libx264", quality=7, macro_block_size=2)
+            self.writer.append_data(frame)
+        except Exception:  # noqa: BLE001 - no ffmpeg: fall back to GIF
+            if self.writer is not None:
+                self.writer.close()
+            self.path.unlink(missing_ok=True)
+            self.path = self.out_dir / "overlay.gif"
+            self.writer = imageio.get_writer(self.path, mode="I", duration=1000.0 / self.fps)
+            self.writer.append_data(frame)
+
+    def append(self, frame):
+        frame = frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2]  # even sizes for H.264
+        if self.writer is None:
+            self._open(frame)
+        else:
+            self.writer.append_data(frame)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+
+
+def label_map(probs, ids, threshold: float) -> np.ndarray:
+    """Object probabilities (N, H, W) -> uint8 labels: value ids[k] where object k's probability is
+    above ``threshold`` and the highest, 0 elsewhere."""
+    probs = np.asarray(probs)
+    best = probs.argmax(axis=0)
+    labels = np.asarray(ids, np.uint8)[best]
+    return np.where(probs.max(axis=0) > threshold, labels, 0).astype(np.uint8)
+
+
+def _save_mask(path: Path, labels: np.ndarray, several: bool):
+    if several:
+        im = Image.fromarray(labels, mode="P")
+        im.putpalette(PALETTE + [0] * (768 - len(PALETTE)))
+    else:
+        im = Image.fromarray((labels > 0).astype(np.uint8) * 255)
+    tmp = path.with_suffix(".tmp.png")
+    im.save(tmp)
+    tmp.replace(path)  # a mask file is whole or absent
+
+
+def _draw(frame, labels, boxes):
+    ov = Image.fromarray(overlay(frame, labels > 0))
+    d = ImageDraw.Draw(ov)
+    for b in boxes:
+        d.rectangle([float(v) for v in b], outline=(255, 220, 0), width=2)
+    return np.asarray(ov)
 
 
 def track_video(
-    seq, mask, tracker, out: Path, threshold: float = 0.5, model_name: str = "", progress: bool = True
+    frames, masks: dict, tracker, out: Path, threshold=0.5, model_name="", progress=True, warn=print, resume=False
 ) -> dict:
-    """Track ``seq`` from its first frame's ``mask`` with ``tracker`` (``init``/``track``); writes
-    ``out/masks/<frame>.png`` (0/255), the overlay video and ``out/track.json``. Returns a summary
-    (frames, seconds, frames/s of the tracking steps, the video's path)."""
-    names = frame_names(seq)
-    (out / "masks").mkdir(parents=True)
+    """Track ``frames`` (:func:`iter_frames`) from the first frame's object masks ``{id: (H, W) bool}``
+    with ``tracker`` (:func:`load_tracker`), streaming the outputs into ``out`` (see the module
+    docstring). Returns the summary that ``track.json`` holds."""
+    out = Path(out)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    ids = list(masks)
+    several = len(ids) > 1
+    summary = {"model": model_name, "threshold": threshold, "objects": ids, "status": "running", "frames": []}
+    log = open(out / "frames.jsonl", "w")  # noqa: SIM115 - closed in finally
+    video = OverlayWriter(out)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(seq), desc="tracking", unit="frame")
-    records, overlays = [], []
-    t_all = time.perf_counter()
-    for i in range(len(seq)):
-        frame = seq.frame(i)
-        t = time.perf_counter()
-        res = tracker.init(frame, mask) if i == 0 else tracker.track(frame)
-        dt = time.perf_counter() - t
-        binary = mask if i == 0 else res.prob > threshold
-        Image.fromarray(binary.astype(np.uint8) * 255).save(out / "masks" / f"{names[i]}.png")
-        records.append(
-            {"frame": names[i], "box": [float(v) for v in res.box], "area": int(binary.sum()), "seconds": dt}
+        bar = tqdm(desc="tracking", unit="frame")
+    t_all, hw, stopped = time.perf_counter(), None, None
+
+    def write_summary():
+        tracked = [r["seconds"] for r in summary["frames"][1:] if r["status"] == "tracked"]
+        summary["frames_per_second"] = len(tracked) / sum(tracked) if tracked and sum(tracked) > 0 else float("nan")
+        summary["tracked"] = sum(r["status"] == "tracked" for r in summary["frames"])
+        summary["skipped"] = sum(r["status"] == "skipped" for r in summary["frames"])
+        summary["seconds"] = time.perf_counter() - t_all
+        summary["overlay"] = None if video.path is None else video.path.name
+        tmp = out / "track.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=1))
+        tmp.replace(out / "track.json")
+
+    try:
+        for i, (name, frame, error) in enumerate(frames):
+            if error is None and hw is not None and frame.shape[:2] != hw:
+                error = f"frame {name} is {frame.shape[1]}x{frame.shape[0]}, the first frame {hw[1]}x{hw[0]}"
+            if error is not None:
+                if i == 0:
+                    raise DataError(error)
+                warn(f"warning: skipped frame {name}: {error}")
+                record = {"frame": name, "status": "skipped", "reason": error}
+                stopped = stopped or (error if "video decoding failed" in error else None)
+            else:
+                t = time.perf_counter()
+                if i == 0:
+                    hw = frame.shape[:2]
+                    results = tracker.init(frame, [masks[k] for k in ids])
+                    probs = np.stack([masks[k].astype(np.float32) for k in ids])
+                else:
+                    results = tracker.track(frame)
+                    probs = np.stack([r.prob for r in results])
+                dt = time.perf_counter() - t
+                labels = label_map(probs, ids, threshold if i else 0.5)
+                path = out / "masks" / f"{name}.png"
+                if not (resume and path.exists()):
+                    _save_mask(path, labels, several)
+                boxes = [[float(v) for v in r.box] for r in results]
+                areas = [int((labels == k).sum()) for k in ids]
+                record = {"frame": name, "status": "tracked", "boxes": boxes, "areas": areas, "seconds": dt}
+                video.append(_draw(frame, labels, boxes))
+            summary["frames"].append(record)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            if bar is not None:
+                bar.update(1)
+            if len(summary["frames"]) % SUMMARY_EVERY == 0:
+                write_summary()
+        summary["status"] = (
+            "incomplete" if (stopped or any(r["status"] == "skipped" for r in summary["frames"])) else "complete"
         )
-        ov = Image.fromarray(overlay(frame, binary))
-        ImageDraw.Draw(ov).rectangle([float(v) for v in res.box], outline=(255, 220, 0), width=2)
-        overlays.append(np.asarray(ov))
+    except KeyboardInterrupt:
+        summary["status"] = "interrupted"
+        warn(f"interrupted after {len(summary['frames'])} frames; the output folder describes them")
+    except DataError as e:
+        summary["status"], summary["error"] = "failed", str(e)
+        raise
+    finally:
+        video.close()
+        log.close()
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    total = time.perf_counter() - t_all
-    tracked = [r["seconds"] for r in records[1:]]
-    fps = len(tracked) / sum(tracked) if tracked and sum(tracked) > 0 else float("nan")
-    video = write_overlay_video(overlays, out)
-    doc = {"model": model_name, "threshold": threshold, "frames_per_second": fps, "frames": records}
-    (out / "track.json").write_text(json.dumps(doc, indent=1))
-    return {"frames": len(seq), "seconds": total, "frames_per_second": fps, "video": video}
+            bar.close()
+        write_summary()
+    return summary
