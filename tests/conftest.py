@@ -26,3 +26,27 @@ def davis_root():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: slow tests (minutes); run with -m slow")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A training run folder with (random) tiny local and global models: a global model that moves
+    the ROI and a local model confident enough that objects show in thresholded masks."""
+    import numpy as np
+
+    from pixtrack_tf.config import load_config, save_config
+    from pixtrack_tf.models import GlobalModel, LocalModel
+
+    d = tmp_path_factory.mktemp("run")
+    cfg = load_config("tiny")
+    lm, gm = LocalModel.from_cfg(cfg), GlobalModel.from_cfg(cfg)
+    rng = np.random.default_rng(0)
+    for w in lm.trainable_weights + gm.trainable_weights:
+        w.assign(rng.normal(0, 0.2, w.shape).astype("float32"))
+    gm.fc2.bias.assign([0.3, 0.05, -0.05])
+    lm.decoder.deconvs[-1].bias.assign([2.0])
+    save_config(cfg, d / "config.yaml")
+    for part, m in (("local", lm), ("global", gm)):
+        (d / part).mkdir()
+        m.save_weights(d / part / "model.weights.h5")
+    return d

@@ -9,27 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixtrack_tf.config import load_config, save_config
-from pixtrack_tf.models import GlobalModel, LocalModel
 from pixtrack_tf.tracking.savedmodel import SavedModelTracker
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A run folder with (random) tiny local and global models."""
-    d = tmp_path_factory.mktemp("run")
-    cfg = load_config("tiny")
-    lm, gm = LocalModel.from_cfg(cfg), GlobalModel.from_cfg(cfg)
-    rng = np.random.default_rng(0)
-    for w in lm.trainable_weights + gm.trainable_weights:
-        w.assign(rng.normal(0, 0.2, w.shape).astype("float32"))
-    gm.fc2.bias.assign([0.3, 0.05, -0.05])  # a global model that moves the ROI
-    save_config(cfg, d / "config.yaml")
-    (d / "local").mkdir()
-    (d / "global").mkdir()
-    lm.save_weights(d / "local" / "model.weights.h5")
-    gm.save_weights(d / "global" / "model.weights.h5")
-    return d
 
 
 @pytest.fixture(scope="module")

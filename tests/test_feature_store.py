@@ -189,3 +189,13 @@ def test_step5_store_reads_the_given_rois(cfg, seqs, store, tmp_path):
     sampler = StoreSampler(store, seqs, cfg, seed=1, given=g, gt_fraction=0.0)
     c = sampler.choose(0)
     assert {slot for slot, *_ in c["frames"]} <= {"given", "own"} and any(s == "given" for s, *_ in c["frames"])
+
+
+def test_train_stage_store_builds_and_describes_the_store(cfg, seqs, store, tmp_path):
+    """`train --stage store` builds (here: finds) the store and writes its size and build time."""
+    from pixtrack_tf.training.iterative import train_stage
+
+    c = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, feature_store=str(store.root)))
+    assert train_stage(c, seqs, tmp_path, "store", progress=False) == []
+    info = json.loads((tmp_path / "store.json").read_text())
+    assert info["frames"] == sum(len(s) for s in seqs) and info["jitters"] == 2 and info["gib"] > 0

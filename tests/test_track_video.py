@@ -151,26 +151,6 @@ def test_interrupt_leaves_a_consistent_folder_and_resume_finishes(tmp_path):
     assert (out / "masks" / "00002.png").stat().st_mtime_ns == stamp  # kept, not rewritten
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A run folder with (random) tiny local and global models."""
-    from pixtrack_tf.config import load_config, save_config
-    from pixtrack_tf.models import GlobalModel, LocalModel
-
-    d = tmp_path_factory.mktemp("run")
-    cfg = load_config("tiny")
-    lm, gm = LocalModel.from_cfg(cfg), GlobalModel.from_cfg(cfg)
-    rng = np.random.default_rng(0)
-    for w in lm.trainable_weights + gm.trainable_weights:
-        w.assign(rng.normal(0, 0.2, w.shape).astype("float32"))
-    lm.decoder.deconvs[-1].bias.assign([2.0])  # confident enough that objects show in the labels
-    save_config(cfg, d / "config.yaml")
-    for part, m in (("local", lm), ("global", gm)):
-        (d / part).mkdir()
-        m.save_weights(d / part / "model.weights.h5")
-    return d
-
-
 def test_three_objects_from_a_palette_mask(tmp_path, run_dir):
     """A 3-object palette mask: the objects are tracked together, the output is a palette PNG with
     values {0, 1, 2, 3}, and every object's ROIs equal those of a run on that object alone."""

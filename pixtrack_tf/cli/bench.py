@@ -57,7 +57,9 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", default="embedded", help="with --train: embedded or davis2016 (its train split)")
     p.add_argument("--root", help="with --train: dataset root")
     p.add_argument("--sequences", type=int, default=4, help="with --train: how many sequences to build the store of")
-    p.add_argument("--store-root", default="out/feature_stores", help="with --train: where stores are built")
+    p.add_argument(
+        "--store-root", default="out/feature_stores", help="with --train: where stores are built (default as train's)"
+    )
     p.add_argument("--precisions", default="float32,bfloat16", help="with --train: the precisions to time")
     args = p.parse_args(argv)
     from pixtrack_tf import provenance

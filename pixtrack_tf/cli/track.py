@@ -95,7 +95,8 @@ def main(argv=None) -> int:
                         f"but the frames are {first.shape[1]}x{first.shape[0]}"
                     )
                 if not m.any():
-                    raise DataError(f"{args.mask}: object {k} is empty after thresholding (no object pixel)")
+                    which = f" of object {k}" if len(masks) > 1 else ""
+                    raise DataError(f"{args.mask}: the mask is empty (no object pixel{which})")
         else:
             if args.objects:
                 raise ValueError("--objects goes with a palette --mask")

@@ -1,14 +1,16 @@
 """Train the local and/or global model.
 
     python -m pixtrack_tf.train --config CONFIG --dataset NAME [--root PATH] --out DIR
-        [--stage local|global|iterative|fcn] [--set key=value ...] [--resume | --force]
+        [--stage local|global|iterative|fcn|store] [--set key=value ...] [--resume | --force]
         [--strategy default|mirrored|multiworker] [--deterministic] [--fold K]
 
 ``--stage local`` trains the local model (Eq. 2) into ``DIR/local``, ``--stage global`` the global
 model on ground-truth maps (Eq. 4) into ``DIR/global``, ``--stage iterative`` (default) the whole
 procedure of Sec. 5.1 into ``DIR/step*``, ``--stage fcn`` the FCN baseline of Sec. 3.4 into
 ``DIR/fcn`` (``train.local_steps`` steps; ``reproduce --run`` uses ``RUN/fcn`` when it exists,
-``reproduce --fcn DIR`` another run's). Every run folder keeps the resolved config, provenance,
+``reproduce --fcn DIR`` another run's); ``--stage store`` only builds the backbone feature store
+(``train.feature_store``) of the training sequences and writes its size and build time to
+``DIR/store.json``. Every run folder keeps the resolved config, provenance,
 checkpoints (resume with ``--resume``) and TensorBoard logs (``tensorboard --logdir DIR``).
 """
 

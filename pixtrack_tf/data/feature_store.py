@@ -42,6 +42,7 @@ from pixtrack_tf.layers.roi import crop_roi, dilate, roi_around
 from pixtrack_tf.models.backbone import VGGPool4
 
 STORE_VERSION = 1
+DEFAULT_ROOT = "out/feature_stores"  # where stores go when train.feature_store is empty
 CHUNK_FRAMES = 8  # frames per backbone batch while building
 
 

@@ -169,17 +169,37 @@ def steps_done(out) -> list[str]:
     return [n for n in names if (n.endswith(".npz") and (out / n).exists()) or is_done(out / n)]
 
 
-STAGES = ("local", "global", "iterative", "fcn")
+STAGES = ("local", "global", "iterative", "fcn", "store")
 
 
 def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=None, progress=True) -> list[str]:
     """Train one stage into ``out``: ``local`` (Eq. 2, ``out/local``), ``global`` (Eq. 4 on
     ground-truth maps, ``out/global``), ``fcn`` (the Sec. 3.4 baseline, ``out/fcn``) or ``iterative``
-    (the whole Sec. 5.1 procedure, ``out/step*``). Returns the run parts written."""
+    (the whole Sec. 5.1 procedure, ``out/step*``); ``store`` only builds the backbone feature store of
+    the sequences (``train.feature_store``, see :mod:`pixtrack_tf.data.feature_store`), which the
+    others then read. Returns the run parts written."""
     from pixtrack_tf.training.tasks import FCNTask
 
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    if stage == "store":
+        import time
+
+        from pixtrack_tf.data.feature_store import DEFAULT_ROOT, open_or_build
+
+        t = time.perf_counter()
+        store = open_or_build(cfg.train.feature_store or DEFAULT_ROOT, cfg, sequences, progress=progress)
+        info = {
+            "sequences": len(sequences),
+            "frames": sum(len(s) for s in sequences),
+            "jitters": store.jitters,
+            "seconds": time.perf_counter() - t,
+            "gib": store.size_bytes / 2**30,
+            "root": str(store.root),
+        }
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "store.json").write_text(json.dumps(info, indent=1))
+        return []
     if stage == "iterative":
         run_iterative(cfg, sequences, out, strategy=strategy, progress=progress)
         return ["step1_local_a", "step1_local_b", "step2_global", "step4_global", "step5_local"]

@@ -100,9 +100,9 @@ class LocalTask(Task):
         )
 
     def _store_dataset(self, start_sample, global_batch, gt_fraction):
-        from pixtrack_tf.data.feature_store import open_or_build, store_dataset
+        from pixtrack_tf.data.feature_store import DEFAULT_ROOT, open_or_build, store_dataset
 
-        root = self.cfg.train.feature_store or "out/feature_stores"
+        root = self.cfg.train.feature_store or DEFAULT_ROOT
         store = open_or_build(root, self.cfg, self.sequences, progress=self.progress)
         given = None
         if self.roi_boxes:
