@@ -152,6 +152,9 @@ class TrackConfig:
 
     beta: float = 0.8  # Algorithm 1 smoothing of theta
     gt_beta: float = 0.8  # Table 2 ROI centre smoothing
+    # Algorithm 1: keep theta_old when Z_hat_{t-1} is empty instead of reading the global model's
+    # theta (False: the global model's theta at every t >= train.loss_from, as written)
+    hold_empty: bool = True
     one_stage_context: float = 2.0  # 1-stage / FCN: fixed ROI side from the first mask
     # the FCN's first-frame fine-tuning ("small learning rate and few iterations"): 20 steps at 1e-5
     # moved its weights ~1 % and its first-frame IoU not at all; these adapt it (reproduce reports

@@ -337,3 +337,20 @@ def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path)
         )
         == 2
     )
+
+
+def test_two_stage_holds_its_roi_on_an_empty_map(tmp_path, tiny_cfg, models):
+    """track.hold_empty: once the local model predicts nothing, theta stays theta_old (the ROI does
+    not move); as written (hold_empty=false) the global model's theta moves it."""
+    import dataclasses
+
+    lm, gm, _ = models
+    seq = _leaving_sequence(tmp_path)
+    lm_empty = LocalModel.from_cfg(tiny_cfg)
+    lm_empty.decoder.deconvs[-1].bias.assign([-50.0])  # every prediction empty
+    held = track_sequence(TwoStageTracker(lm_empty, gm, tiny_cfg), seq)["boxes"]
+    # frame 1 reads Z_0 (the given mask), then every map is empty: the ROI of frame 1 stays
+    np.testing.assert_allclose(held[2:], np.repeat(held[1:2], len(held) - 2, axis=0), atol=1e-4)
+    cfg = dataclasses.replace(tiny_cfg, track=dataclasses.replace(tiny_cfg.track, hold_empty=False))
+    moved = track_sequence(TwoStageTracker(lm_empty, gm, cfg), seq)["boxes"]
+    assert np.abs(moved[-1] - moved[1]).max() > 1.0

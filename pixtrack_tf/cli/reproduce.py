@@ -47,6 +47,13 @@ def build_parser():
     p.add_argument(
         "--davis-measures", action="store_true", help="also track whole test sequences and report DAVIS J and F"
     )
+    p.add_argument(
+        "--test-split",
+        default="val",
+        choices=("val", "train-a", "train-b"),
+        help="davis2016: test on val (default) or on one half of the train split (Sec. 5.1's halves; trains on "
+        "the other): a held-out check for choosing settings without reading val",
+    )
     p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -70,7 +77,9 @@ def main(argv=None) -> int:
             default = Path(args.run) / "config.yaml"
         cfg = load_config(args.config or default, args.set)
         n_seq, n_frames = (10, 24) if args.quick else (60, 100)
-        folds, desc = train_test_splits(args.dataset, args.root, None, range(args.folds), cfg.seed, n_seq, n_frames)
+        folds, desc = train_test_splits(
+            args.dataset, args.root, None, range(args.folds), cfg.seed, n_seq, n_frames, args.test_split
+        )
         out = Path(args.out or f"out/reproduce-{args.dataset}{'-quick' if args.quick else ''}")
         req = Request(
             table=args.table,

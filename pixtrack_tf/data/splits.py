@@ -36,25 +36,50 @@ def halves(names, seed: int = 0) -> tuple[list[str], list[str]]:
     return a, [n for n in names if n not in a_set]
 
 
+TEST_SPLITS = ("val", "train-a", "train-b")  # DAVIS 2016: what reproduce tests on
+
+
 def train_test_splits(
-    dataset: str, root=None, split=None, folds=(0,), seed: int = 0, num_sequences: int = 60, n_frames: int = 100
+    dataset: str,
+    root=None,
+    split=None,
+    folds=(0,),
+    seed: int = 0,
+    num_sequences: int = 60,
+    n_frames: int = 100,
+    test_split: str = "val",
 ):
     """The sequences to train and to test on, the one rule for ``train`` and ``reproduce``.
 
     Returns ``([(train sequences, test sequences), ...], description)``, one pair per fold, and a
     description for provenance. DAVIS 2016 has its own split: one pair, train = ``split`` (default
-    ``train``), test = ``val`` (none when training on val or all). The other datasets use the paper's
-    10 folds (Sec. 3.3): one pair per fold index in ``folds``; ``split="all"`` (or fewer than 10
-    sequences) trains on every sequence and tests on none.
+    ``train``), test = ``val`` (none when training on val or all). ``test_split="train-a"`` or
+    ``"train-b"`` tests instead on one of Sec. 5.1's halves of the train split (:func:`halves` with
+    ``seed``, the halves of step 1) and trains on the other: a held-out check that never reads val,
+    for choosing settings on the train split only. The other datasets use the paper's 10 folds
+    (Sec. 3.3): one pair per fold index in ``folds``; ``split="all"`` (or fewer than 10 sequences)
+    trains on every sequence and tests on none.
     """
-    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.data import DataError, load_dataset
 
+    if test_split not in TEST_SPLITS:
+        raise DataError(f"test split must be one of {', '.join(TEST_SPLITS)}, got {test_split!r}")
+    if test_split != "val" and dataset != "davis2016":
+        raise DataError(f"--test-split {test_split} needs --dataset davis2016 (the halves of its train split)")
     desc = {"dataset": dataset, "root": None if root is None else str(root)}
     if dataset == "davis2016":
         split = split or "train"
         train = load_dataset(dataset, root, split)
-        test = load_dataset(dataset, root, "val") if split == "train" else []
-        desc.update(split=split, train=[s.name for s in train], test=[s.name for s in test])
+        if test_split != "val":
+            by = {s.name: s for s in train}
+            half = dict(zip(("train-a", "train-b"), halves(sorted(by), seed)))
+            other = "train-b" if test_split == "train-a" else "train-a"
+            train, test = [by[n] for n in half[other]], [by[n] for n in half[test_split]]
+            desc.update(split=other, test_split=test_split)
+        else:
+            test = load_dataset(dataset, root, "val") if split == "train" else []
+            desc.update(split=split)
+        desc.update(train=[s.name for s in train], test=[s.name for s in test])
         return [(train, test)], desc
     seqs = load_dataset(dataset, root, seed=seed, num_sequences=num_sequences, n_frames=n_frames)
     if dataset == "embedded":

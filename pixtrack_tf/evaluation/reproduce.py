@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims
 from pixtrack_tf.evaluation.report import THRESHOLDS, format_davis, format_markdown, format_roi
 
 # reference trackers (no training; not the paper's methods) in every table, beside the paper's methods
@@ -246,6 +247,8 @@ def reproduce_table(req: Request) -> str:
         "config": to_dict(cfg),
         "provenance": prov,
     }
+    claims = evaluate_claims(req.table, rows, davis_rows)
+    doc["claims"] = claims
     if davis_rows:
         doc["davis"] = davis_rows
         if req.desc["dataset"] == "davis2016":
@@ -264,6 +267,7 @@ def reproduce_table(req: Request) -> str:
         figs,
         list(names[m] for m in methods.values()),
     )
+    md += "\n" + format_claims(claims)
     md += "\n" + format_roi(roi_rows)
     if davis_rows:
         md += "\n" + format_davis(davis_rows, req.desc["dataset"] == "davis2016")

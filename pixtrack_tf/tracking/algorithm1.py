@@ -6,7 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from pixtrack_tf.layers.roi import box_to_theta, crop_roi, mask_box_tf, paste_roi, roi_around, theta_to_box
-from pixtrack_tf.tracking.common import CENTROID_EPS, as_float32, crop_first_roi, init_local_states
+from pixtrack_tf.tracking.common import CENTROID_EPS, OBJECT_P, as_float32, crop_first_roi, init_local_states
 
 
 def initial_box_tf(mask, context, lo, hi):
@@ -69,7 +69,10 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     the local model was trained on. Before the global model's burn-in (t < ``train.loss_from``, the
     frames Eq. 4 does not train) theta_t is not the global model's: its centre is Eq. (5) on
     Z_hat_{t-1} and its scale theta_old's (the 1-stage rule); the global model still reads those
-    maps, so its memory is warm when its theta is first used.
+    maps, so its memory is warm when its theta is first used. With ``track.hold_empty`` (the default)
+    a Z_hat_{t-1} with no object pixel (no p >= ``OBJECT_P``) keeps theta_old at every t, the rule
+    the 1-stage and FCN trackers already follow: without it the global model answers an empty map
+    with one fixed box (results/embedded), which cannot find the object again.
     """
     beta = float(cfg.track.beta)
     M = cfg.global_.map_size
@@ -80,6 +83,9 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     centre, found = map_centroid(prev_maps)
     theta_eq5 = tf.where(found[:, None], tf.concat([theta_old[:, :1], centre], axis=-1), theta_old)
     theta_t = tf.where(tf.cast(t, tf.float32) < float(cfg.train.loss_from), theta_eq5, theta_g)
+    if cfg.track.hold_empty:  # no object pixel in Z_hat_{t-1} says nothing of where it is: keep theta_old
+        seen = tf.reduce_max(prev_maps, axis=[1, 2, 3]) >= OBJECT_P
+        theta_t = tf.where(seen[:, None], theta_t, theta_old)
     theta_est = beta * theta_t + (1.0 - beta) * theta_old
     box = roi_crop_box(cfg, theta_est, hw)
     prob, lstates = lm.step(

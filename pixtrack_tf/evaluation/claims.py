@@ -1,0 +1,104 @@
+"""Whether the paper's claims hold on our numbers: computed from the table's rows, never typed.
+
+The claims are the orderings the paper reads off its tables (Sec. 5.3):
+
+* Table 2: "Even when provided with nearly correct location of the ROI in each new frame, the
+  CNN-based segmentation network could not handle appearance shift as well as our 2-stage
+  ConvLSTM" -> ConvLSTM > FCN at every length.
+* Table 3: "the proposed 2-stage convLSTM architecture is better than a CNN fine tuned on the first
+  frame ... our global model performs better than a naive location predictor" -> 2-stage > 1-stage
+  and 2-stage > FCN at every length and threshold.
+
+Beside them, a floor the paper does not have: each trained method against the two reference
+trackers (first mask copied, optical-flow propagation). A claim "holds" only where it holds at every
+(threshold, length) cell of the table; otherwise the cells where it fails are listed.
+"""
+
+from __future__ import annotations
+
+REFERENCE_NAMES = ("First mask (reference)", "Optical flow (reference)")
+
+CLAIMS = {
+    2: [("ConvLSTM", "FCN", "Table 2: the ConvLSTM beats the FCN fine-tuned on the first frame (ROIs near the truth)")],
+    3: [
+        ("2-stage ConvLSTM", "1-stage ConvLSTM", "Table 3: the global model beats the Eq. (5) ROI predictor"),
+        ("2-stage ConvLSTM", "FCN", "Table 3: the 2-stage ConvLSTM beats the FCN fine-tuned on the first frame"),
+    ],
+}
+
+
+def _cells(rows, method):
+    return {(r["threshold"], r["length"]): r["iou"] for r in rows if r["method"] == method and r["source"] == "ours"}
+
+
+def compare(rows, better: str, worse: str, text: str) -> dict | None:
+    """``better`` > ``worse`` at every common (threshold, length) cell of ``rows``; None when either
+    method is missing. Returns the verdict, the mean margin and the cells where the claim fails."""
+    a, b = _cells(rows, better), _cells(rows, worse)
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    margins = {k: a[k] - b[k] for k in common}
+    fails = [{"threshold": k[0], "length": k[1], "margin": margins[k]} for k in common if margins[k] <= 0]
+    return {
+        "claim": text,
+        "better": better,
+        "worse": worse,
+        "holds": not fails,
+        "cells": len(common),
+        "cells_failing": len(fails),
+        "mean_margin": float(sum(margins.values()) / len(margins)),
+        "failing": fails,
+    }
+
+
+def evaluate_claims(table: int, rows, davis_rows=None) -> list[dict]:
+    """The paper's claims for ``table`` and every trained method against each reference tracker,
+    from the IoU rows (and, when given, DAVIS J means: one cell, threshold "J")."""
+    out = []
+    for better, worse, text in CLAIMS.get(table, []):
+        c = compare(rows, better, worse, text)
+        if c:
+            out.append(c)
+    trained = sorted({r["method"] for r in rows if r["source"] == "ours"} - set(REFERENCE_NAMES))
+    for ref in REFERENCE_NAMES:
+        for m in trained:
+            c = compare(rows, m, ref, f"{m} above the {ref.split(' (')[0].lower()} reference (not a paper claim)")
+            if c:
+                out.append(c)
+    if davis_rows:
+        j = {r["method"]: r["J_mean"] for r in davis_rows}
+        for better, worse, text in CLAIMS.get(table, []):
+            if better in j and worse in j:
+                m = j[better] - j[worse]
+                out.append(
+                    {
+                        "claim": text.split(": ", 1)[-1] + " (DAVIS J mean, whole sequences)",
+                        "better": better,
+                        "worse": worse,
+                        "holds": m > 0,
+                        "cells": 1,
+                        "cells_failing": int(m <= 0),
+                        "mean_margin": float(m),
+                        "failing": [] if m > 0 else [{"threshold": "J", "length": "whole", "margin": float(m)}],
+                    }
+                )
+    return out
+
+
+def format_claims(claims) -> str:
+    """Markdown section: one line per claim, holds / does not hold, with the margin."""
+    if not claims:
+        return ""
+    lines = [
+        "## Does the paper's claim hold here? (computed from the rows above)",
+        "",
+        "claim | verdict | mean IoU margin | cells where it fails",
+        "---|---|---|---",
+    ]
+    for c in claims:
+        verdict = "**holds**" if c["holds"] else "**does not hold**"
+        fails = ", ".join(f"{f['threshold']}/L={f['length']}" for f in c["failing"]) or "none"
+        n = f"({c['cells_failing']}/{c['cells']})"
+        lines.append(f"{c['claim']} | {verdict} | {c['mean_margin']:+.4f} | {fails} {n}")
+    return "\n".join(lines) + "\n"
