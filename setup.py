@@ -10,7 +10,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["pixtrack_tf", "pixtrack_tf.*"]),
-    package_data={"pixtrack_tf": ["configs/*.yaml"]},  # the config presets, found by name from any install
+    # the config presets (found by name from any install) and the bundled trained models
+    package_data={"pixtrack_tf": ["configs/*.yaml", "bundled/*/*", "bundled/*/*/*"]},
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.10,<4",

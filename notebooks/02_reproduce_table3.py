@@ -14,12 +14,22 @@
 # ---
 
 # %% [markdown]
-# # Table 3: two-stage vs one-stage vs FCN
+# # Table 3: two-stage vs one-stage vs FCN, in closed loop
 #
-# Table 3 of the paper: the two-stage tracker (Algorithm 1), the 1-stage baseline (ROI centred by Eq. 5)
-# and the FCN fine-tuned on the first frame with its own centroid ROI. This runs
-# `python -m pixtrack_tf.reproduce --table 3` on the embedded benchmark (not VOT2016) and shows the
-# table and figures. Set `PIXTRACK_SMOKE=1` for the tiny smoke version used in CI.
+# **The paper's claim (Table 3, Sec. 5.3):** in closed loop the 2-stage ConvLSTM (Algorithm 1: the
+# global model places the ROI) beats the 1-stage ConvLSTM (ROI centred by Eq. 5 on the previous
+# prediction) and both beat the FCN fine-tuned on the first frame: IoU at threshold 0.4 of
+# **0.399 / 0.380 / 0.228** over 20 frames and **0.256 / 0.242 / 0.144** over 160 frames ("our
+# global model performs better than a naive location predictor").
+#
+# **What this notebook shows**, read from what the project ships (no training, seconds): the table
+# that `python -m pixtrack_tf.reproduce --table 3` wrote into `results/embedded/` by evaluating the
+# models bundled with the package on the embedded benchmark (fold 0: 54 training / 6 test synthetic
+# VOT-like sequences; **not VOT2016**, so our numbers are not comparable with the paper's), beside
+# the paper's numbers and the two reference trackers that need no training; whether the paper's
+# claim holds here, computed from the rows; and the figures. Without a checkout (no `results/`) it
+# evaluates the bundled models itself (a few minutes). `RETRAIN = True` below trains everything
+# from scratch instead (about 25 minutes on 2 CPU cores). `PIXTRACK_SMOKE=1` runs a tiny version (CI).
 
 # %%
 import json
@@ -29,18 +39,54 @@ from pathlib import Path
 from IPython.display import Image, Markdown, display
 
 from pixtrack_tf.cli import reproduce
+from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side
 
+RETRAIN = False  # True: train the models here (Sec. 5.1 + FCN, ~25 min) instead of reading the shipped results
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-OUT = ROOT / "out" / ("notebook-reproduce-smoke" if SMOKE else "reproduce-embedded")
-args = ["--table", "3", "--out", str(OUT), "--no-progress"] + (["--quick"] if SMOKE else [])
-assert reproduce.main(args) == 0
+RESULTS = ROOT / "results" / "embedded"
+if SMOKE or RETRAIN or not (RESULTS / "table3.json").exists():
+    RESULTS = ROOT / "out" / ("notebook-smoke" if SMOKE else "notebook-reproduce")
+    args = ["--table", "3", "--out", str(RESULTS), "--no-progress"]
+    args += ["--quick"] if SMOKE else (["--retrain"] if RETRAIN else [])
+    assert reproduce.main(args) == 0
+doc = json.loads((RESULTS / "table3.json").read_text())
+print("results:", RESULTS)
+print("models:", (doc["provenance"].get("models") or {}).get("run", "trained in this run"))
+print("commit:", doc["provenance"]["commit"], " data:", doc["data"]["dataset"], " wall time: %.0f s" % doc["provenance"]["wall_time_s"])
+
+# %% [markdown]
+# ## Ours beside the paper's (IoU at threshold 0.4; the reference trackers are ours only)
 
 # %%
-display(Markdown((OUT / "table3.md").read_text()))
+display(Markdown(side_by_side(doc["rows"], 3)))
+
+# %% [markdown]
+# ## Does the claim hold here?
+# Computed from the rows above: a claim holds only where it holds at every length (and threshold).
 
 # %%
-doc = json.loads((OUT / "table3.json").read_text())
-print("AUC:", doc["auc"])
-for f in ("table3_roc.png", "table3_iou_per_frame.png", "table3_overlays.png"):
-    display(Image(filename=str(OUT / f)))
+claims = evaluate_claims(3, doc["rows"], doc.get("davis"))
+display(Markdown(format_claims(claims)))
+for c in claims:
+    if "reference" not in c["claim"]:  # the paper's own claims, one line each
+        verdict = "HOLDS" if c["holds"] else "DOES NOT HOLD"
+        print(f"{c['claim']}: {verdict} here (mean IoU margin {c['mean_margin']:+.3f}, "
+              f"failing in {c['cells_failing']} of {c['cells']} cells)")
+
+# %% [markdown]
+# ## The whole table as `reproduce` wrote it (threshold 0.7 too, pixel AUC, does the ROI follow the object)
+
+# %%
+display(Markdown((RESULTS / "table3.md").read_text()))
+
+# %% [markdown]
+# ## Figures
+# Pixel ROC (Fig. 4 left of the paper), IoU per frame on the longest clips (Fig. 4 right), overlays
+# of tracked clips (mask green, ROI yellow), and the ROI centre against the object's centre over time.
+
+# %%
+for f in ['table3_roc.png', 'table3_iou_per_frame.png', 'table3_overlays.png', 'table3_roi_follow.png']:
+    if (RESULTS / f).exists():
+        print(f)
+        display(Image(filename=str(RESULTS / f)))

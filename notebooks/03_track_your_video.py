@@ -16,11 +16,13 @@
 # %% [markdown]
 # # Track your own video
 #
-# Give the tracker a video (or a folder of frames) and the first frame's object mask; it returns a
-# mask for every frame. Here the video is a DAVIS 2016 val sequence when `../shared/data/davis2016`
-# is present, else a sequence of the embedded benchmark. The model is the DAVIS-trained SavedModel in
-# `results/models/davis2016-cpu` (or its preview, `davis2016-cpu-preview`) when present; otherwise
-# (and in smoke mode, `PIXTRACK_SMOKE=1`) a tiny model is trained for a few steps, just to show the calls.
+# Give the tracker a video (or a folder of frames) and the first frame's object mask (or a box); it
+# returns a mask for every frame. This notebook tracks a DAVIS 2016 val sequence when
+# `../shared/data/davis2016` is present (else a sequence of the embedded benchmark) with **the
+# two-stage tracker bundled with the package** (trained on DAVIS 2016 train, an int8 SavedModel;
+# `pixtrack track` uses it when no `--model` is given), shows frames with their masks and ROI boxes,
+# the ROI's path against the object's, the speed, and how to run the SavedModel with TensorFlow
+# alone. `PIXTRACK_SMOKE=1` (CI) trains a tiny model for a few steps instead, just to run the calls.
 
 # %%
 import json
@@ -36,22 +38,25 @@ WORK = ROOT / "out" / ("notebook-track-smoke" if SMOKE else "notebook-track")
 DAVIS = ROOT.parent / "shared" / "data" / "davis2016"
 
 if DAVIS.is_dir():
-    frames_dir = DAVIS / "JPEGImages" / "480p" / "blackswan"
-    first_mask = DAVIS / "Annotations" / "480p" / "blackswan" / "00000.png"
+    name = "car-shadow"
+    frames_dir = DAVIS / "JPEGImages" / "480p" / name
+    masks_dir = DAVIS / "Annotations" / "480p" / name
 else:
     from pixtrack_tf.data.embedded import load_embedded
 
     seq = load_embedded(num_sequences=60)[0]
-    frames_dir, first_mask = Path(seq.frames[0]).parent, Path(seq.masks[0])
+    frames_dir, masks_dir = Path(seq.frames[0]).parent, Path(seq.masks[0]).parent
+first_mask = sorted(masks_dir.glob("*.png"))[0]
 print("frames:", frames_dir, "\nfirst mask:", first_mask)
 
 # %% [markdown]
 # ## The model
+# The bundled tracker, and what `MODEL.json` says about how it was made.
 
 # %%
-candidates = [ROOT / "results" / "models" / name for name in ("davis2016-cpu", "davis2016-cpu-preview")]
-model = next((m for m in candidates if (m / "saved_model.pb").exists()), None)
-if SMOKE or model is None:
+from pixtrack_tf.tracking.bundled import bundled_info, bundled_path
+
+if SMOKE:
     from pixtrack_tf.cli import export, train
 
     run = WORK / "run"
@@ -60,22 +65,28 @@ if SMOKE or model is None:
     model = WORK / "savedmodel"
     if not (model / "saved_model.pb").exists():
         export.main(["--run", str(run), "--out", str(model)])
+else:
+    model = bundled_path("davis2016")
+    info = bundled_info("davis2016")
+    print(info["what"])
+    print("trained by:", info["trained_by"].get("command"), "at commit", info["trained_by"].get("commit"))
 print("model:", model)
 
 # %% [markdown]
 # ## Track
-# The same as `pixtrack track --model MODEL --frames DIR --mask FIRST.png --out OUT`.
+# The same as `pixtrack track --frames DIR --mask FIRST.png --out OUT` (plus `--model` in smoke mode).
 
 # %%
 from pixtrack_tf.cli import track
 
 out = WORK / "track"
-assert track.main(["--model", str(model), "--frames", str(frames_dir), "--mask", str(first_mask), "--out", str(out), "--force", "--no-progress"]) == 0
+argv = ["--frames", str(frames_dir), "--mask", str(first_mask), "--out", str(out), "--force", "--no-progress"]
+assert track.main(argv + (["--model", str(model)] if SMOKE else [])) == 0
 result = json.loads((out / "track.json").read_text())
-print(f"{len(result['frames'])} frames, {result['frames_per_second']:.1f} frames/s")
+print(f"{result['tracked']} frames tracked, {result['frames_per_second']:.1f} frames/s on this machine")
 
 # %% [markdown]
-# ## Look at it: frames with the mask (green) and the ROI (yellow)
+# ## Frames with the mask (green) and the ROI (yellow)
 
 # %%
 import imageio.v3 as iio
@@ -87,3 +98,44 @@ picks = np.linspace(0, len(frames) - 1, 4).round().astype(int)
 strip = np.concatenate([frames[i] for i in picks], axis=1)
 PILImage.fromarray(strip).resize((strip.shape[1] // 2, strip.shape[0] // 2)).save(out / "strip.png")
 display(Image(filename=str(out / "strip.png")))
+
+# %% [markdown]
+# ## Does the ROI follow the object?
+# The ROI's centre (from `track.json`) against the centre of the ground-truth object, frame by frame.
+# A box that follows the object traces the object's line; a constant box is flat.
+
+# %%
+import matplotlib.pyplot as plt
+
+from pixtrack_tf.data.sequence import mask_box, read_mask
+
+boxes = np.array([f["boxes"][0] for f in result["frames"] if f["status"] == "tracked"])  # object 1's ROI per frame
+gt = [mask_box(read_mask(p)) for p in sorted(masks_dir.glob("*.png"))][: len(boxes)]
+gt_c = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] if b is not None else [np.nan, np.nan] for b in gt])
+fig, ax = plt.subplots(1, 2, figsize=(10, 3))
+for k, axis in enumerate("xy"):
+    ax[k].plot((boxes[:, k] + boxes[:, k + 2]) / 2, label="ROI centre")
+    ax[k].plot(gt_c[:, k], "--", label="object centre (ground truth)")
+    ax[k].set(xlabel="frame", ylabel=f"{axis} (pixels)")
+ax[0].legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The SavedModel without this package
+# TensorFlow alone: `initialize` on the first frame and mask, then `step` per frame, passing the
+# states along. This is all a user needs to run the tracker elsewhere.
+
+# %%
+import tensorflow as tf
+from PIL import Image as PILImage
+
+m = tf.saved_model.load(str(model))
+frame_paths = sorted(frames_dir.glob("*.jpg"))[:5]
+first = np.asarray(PILImage.open(frame_paths[0]).convert("RGB"))
+mask = (np.asarray(PILImage.open(first_mask).convert("L")) > 127).astype(np.uint8)
+state = m.signatures["initialize"](frame=tf.constant(first), mask=tf.constant(mask))
+for p in frame_paths[1:]:
+    frame = tf.constant(np.asarray(PILImage.open(p).convert("RGB")))
+    state = m.signatures["step"](frame=frame, **{k: v for k, v in state.items() if k.startswith("state_")})
+print("mask", state["mask"].shape, "max p %.2f" % float(tf.reduce_max(state["mask"])), "box", state["box"].numpy().round(1))

@@ -82,7 +82,8 @@ def test_every_preset_loads_and_builds_its_models():
 
 
 def test_the_wheel_ships_the_presets(tmp_path):
-    """`pip wheel` of the project contains every preset (found by name from any install)."""
+    """`pip wheel` of the project contains every preset (found by name from any install) and the
+    bundled models, and stays under 40 MB."""
     import subprocess
     import sys
     import zipfile
@@ -109,3 +110,11 @@ def test_the_wheel_ships_the_presets(tmp_path):
     (wheel,) = tmp_path.glob("pixtrack_tf-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"pixtrack_tf/configs/{p.name}" for p in CONFIG_DIR.glob("*.yaml")} <= names
+    # the bundled models (issue #16): every file of both, and the wheel under 40 MB
+    from pixtrack_tf.tracking.bundled import BUNDLED, BUNDLED_DIR
+
+    for name in BUNDLED:
+        files = [p for p in (BUNDLED_DIR / name).rglob("*") if p.is_file()]
+        assert (BUNDLED_DIR / name / "MODEL.json") in files, f"bundled model {name} is missing"
+        assert {f"pixtrack_tf/bundled/{p.relative_to(BUNDLED_DIR).as_posix()}" for p in files} <= names
+    assert wheel.stat().st_size < 40 * 2**20

@@ -209,6 +209,8 @@ def test_reproduce_end_to_end_quick(tmp_path):
     doc3 = json.loads((tmp_path / "table3.json").read_text())
     assert [r["method"] for r in doc3["davis"]] == ["2-stage ConvLSTM"]
     assert {"J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"} <= set(doc3["davis"][0])
+    assert (tmp_path / "davis_lowest_J.png").exists()  # the failure cases, lowest J first
+    assert "davis_lowest_J.png" in (tmp_path / "table3.md").read_text()
     assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--methods", "nope"]) == 2
     # a different seed gives different numbers (nothing is typed in)
     other = tmp_path / "seed1"

@@ -3,12 +3,14 @@
     python -m pixtrack_tf.reproduce --table 3 [--dataset embedded|davis2016|vot2016|folder]
         [--root PATH] [--config NAME] [--folds K] [--quick] [--out DIR] [--run DIR] [--set k=v]
 
-For each fold it trains what is missing (Sec. 5.1 iterative procedure + the FCN baseline) into
-``DIR/runs/fold<k>`` or reuses finished runs, tracks test clips of each length with each method
-(raw results in ``DIR/raw``), evaluates them, and writes ``DIR/table<N>.md`` / ``.json`` with the
-paper's numbers beside ours, provenance, and figures. With no arguments it runs on the embedded
-benchmark (not VOT2016) with the ``reproduce`` preset on one fold. ``--table 1`` prints the model
-summary (Table 1).
+With no arguments it evaluates the models bundled with the package (trained on fold 0 of the
+embedded benchmark, not VOT2016, by ``reproduce --retrain``; :mod:`pixtrack_tf.tracking.bundled`)
+in a few minutes: it tracks test clips of each length with each method (raw results in
+``DIR/raw``), evaluates them, and writes ``DIR/table<N>.md`` / ``.json`` with the paper's numbers
+beside ours, whether the paper's claims hold, provenance, and figures. ``--retrain`` (or another
+dataset, ``--quick``, ``--folds``) trains what is missing for each fold instead (Sec. 5.1 iterative
+procedure + the FCN baseline) into ``DIR/runs/fold<k>``, reusing finished runs; ``--run`` evaluates
+a finished run. ``--table 1`` prints the model summary (Table 1).
 
 Table 2 (Sec. 5.3): local models on ROIs that follow the ground truth at t - 5 (ConvLSTM vs the
 FCN fine-tuned on the first frame). Table 3: 2-stage (Algorithm 1) vs 1-stage (Eq. 5) vs FCN.
@@ -54,9 +56,27 @@ def build_parser():
         help="davis2016: test on val (default) or on one half of the train split (Sec. 5.1's halves; trains on "
         "the other): a held-out check for choosing settings without reading val",
     )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="embedded: train the models (Sec. 5.1 + FCN, ~25 min on 2 cores) instead of evaluating the bundled ones",
+    )
     p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
     p.add_argument("--no-progress", action="store_true")
     return p
+
+
+RETRAIN_TIME = "about 25 minutes (Sec. 5.1 steps 1-5 and the FCN, then the evaluation)"
+
+
+def use_bundled(args) -> bool:
+    """The default run evaluates the bundled embedded models: no --run, --retrain, --quick, --config,
+    --set, --folds > 1 or --force, and the embedded dataset."""
+    return (
+        args.dataset == "embedded"
+        and not (args.run or args.retrain or args.quick or args.force or args.config or args.set)
+        and args.folds == 1
+    )
 
 
 def main(argv=None) -> int:
@@ -73,6 +93,13 @@ def main(argv=None) -> int:
 
     try:
         default = "tiny" if args.quick else "reproduce"
+        if use_bundled(args):
+            from pixtrack_tf.tracking.bundled import bundled_path, describe
+
+            args.run = str(bundled_path("embedded"))
+            print(f"Models: {describe('embedded')}. Pass --retrain to train them here instead.", file=sys.stderr)
+        elif args.dataset == "embedded" and args.run is None and not args.quick:
+            print(f"Training the models first: {RETRAIN_TIME} on 2 CPU cores.", file=sys.stderr)
         if args.run and args.config is None:  # evaluate a finished run with the config it was trained with
             default = Path(args.run) / "config.yaml"
         cfg = load_config(args.config or default, args.set)

@@ -1,9 +1,11 @@
 """Track objects through your own video: ``pixtrack track`` / ``python -m pixtrack_tf.track``.
 
-    pixtrack track --model PATH (--frames DIR | --video FILE) (--mask FIRST.png [--objects 1,3] |
+    pixtrack track [--model PATH] (--frames DIR | --video FILE) (--mask FIRST.png [--objects 1,3] |
                    --box x,y,w,h [--box ...]) --out DIR [--threshold 0.5] [--force | --resume]
 
-``--model``: an exported SavedModel (``python -m pixtrack_tf.export``), a training run folder, or
+``--model``: by default the two-stage tracker trained on DAVIS 2016 that ships with the package
+(:mod:`pixtrack_tf.tracking.bundled`; the command says so on stderr); an exported SavedModel
+(``python -m pixtrack_tf.export``), a training run folder (a compact one too), or
 one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame)
 and ``optical-flow`` (the mask carried from frame to frame by DIS optical flow): run them on your
 footage to see what a trained model has to beat.
@@ -40,8 +42,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pixtrack track", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--model",
-        required=True,
-        help="SavedModel folder, training run folder, or first-mask / optical-flow (references, no training)",
+        default=None,
+        help="SavedModel folder, training run folder, or first-mask / optical-flow (references, no training); "
+        "default: the DAVIS 2016 tracker bundled with the package",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--frames", help="folder of frames (sorted by name)")
@@ -101,6 +104,11 @@ def main(argv=None) -> int:
             if args.objects:
                 raise ValueError("--objects goes with a palette --mask")
             masks = {k + 1: parse_box(b, first.shape[:2]) for k, b in enumerate(args.box)}
+        if args.model is None:
+            from pixtrack_tf.tracking.bundled import bundled_path, describe
+
+            args.model = str(bundled_path("davis2016"))
+            warn(f"model: {describe('davis2016')}")
         tracker = load_tracker(args.model, args.precision, objects=len(masks))
     except (DataError, ValueError, FileNotFoundError, StopIteration) as e:
         print(f"error: {e or 'no frames'}", file=sys.stderr)

@@ -102,3 +102,24 @@ def format_claims(claims) -> str:
         n = f"({c['cells_failing']}/{c['cells']})"
         lines.append(f"{c['claim']} | {verdict} | {c['mean_margin']:+.4f} | {fails} {n}")
     return "\n".join(lines) + "\n"
+
+
+def side_by_side(rows, table: int, threshold: float = 0.4) -> str:
+    """Markdown: for each method of the paper's table, our IoU and the paper's at each length
+    (``threshold``), then the reference trackers (ours only). ``rows`` are a table JSON's rows (ours
+    and the paper's)."""
+    from pixtrack_tf.evaluation.paper import rows as paper_rows
+
+    ours = [r for r in rows if r["source"] == "ours" and r["threshold"] == threshold]
+    paper = [r for r in paper_rows(table) if r["threshold"] == threshold]
+    lengths = sorted({r["length"] for r in ours} | {r["length"] for r in paper})
+    cell = {(r["method"], r["length"], r["source"]): r["iou"] for r in ours + paper}
+    methods = list(dict.fromkeys([r["method"] for r in paper] + [r["method"] for r in ours]))
+    head = " | ".join(f"L = {L}" for L in lengths)
+    lines = [f"IoU at threshold {threshold} | {head}", "---|" + "---|" * len(lengths)]
+    for m in methods:
+        for src, label in (("ours", "ours"), ("paper", "paper, VOT2016")):
+            vals = [cell.get((m, L, src)) for L in lengths]
+            if any(v is not None for v in vals):
+                lines.append(f"{m} ({label}) | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals))
+    return "\n".join(lines) + "\n"

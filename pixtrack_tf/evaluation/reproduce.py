@@ -26,6 +26,9 @@ METHODS = {
 }
 
 
+METHODS_BY_NAME = {name: key for table in METHODS.values() for name, key in table.items()}
+
+
 class ReproduceError(ValueError):
     """A request ``reproduce`` cannot serve (an unknown method, a run without the models asked for)."""
 
@@ -78,12 +81,20 @@ def train_fold(cfg, train_seqs, run_dir: Path, data_desc, need_fcn=True, force=F
 
 def load_fold_models(run_dir: Path, overrides=(), need=("local", "global"), fcn_dir=None):
     from pixtrack_tf.models import FCNModel
-    from pixtrack_tf.tracking.run import load_models, load_trained
+    from pixtrack_tf.tracking.run import find_weights, load_models, load_trained
 
     cfg, lm, gm = load_models(run_dir, need=need, overrides=overrides)
     fcn_weights = Path(fcn_dir or run_dir / "fcn") / "model.weights.h5"
+    if fcn_dir is None and "fcn" in find_weights(run_dir):
+        fcn_weights = find_weights(run_dir)["fcn"]
     fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights.exists() else None
     return cfg, lm, gm, fcn
+
+
+def _has_fcn(run_dir: Path) -> bool:
+    from pixtrack_tf.tracking.run import find_weights
+
+    return (run_dir / "fcn" / "model.weights.h5").exists() or "fcn" in find_weights(run_dir)
 
 
 def make_factories(table, cfg, lm, gm, fcn):
@@ -113,6 +124,24 @@ def make_factories(table, cfg, lm, gm, fcn):
         "t3-fcn": fixed("fcn1s", lambda: OneStageTracker(fcn, cfg)),
         **refs,
     }
+
+
+def worst_sequences_figure(davis_row: dict, raw_full: Path, sequences, out: Path, n: int = 3) -> str:
+    """Failure cases: overlays of the ``n`` whole sequences with the lowest J of the first method."""
+    from pixtrack_tf.evaluation import figures
+    from pixtrack_tf.evaluation.protocol import read_clip
+
+    method = METHODS_BY_NAME[davis_row["method"]]
+    worst = sorted(davis_row["per_sequence"].items(), key=lambda kv: kv[1]["J"])[:n]
+    by_name = {s.name: s for s in sequences}
+    rows = []
+    for name, _ in worst:
+        d = next((raw_full / method / name).glob("*"), None)
+        if d is not None:
+            meta, probs = read_clip(d)
+            rows.append(figures.overlay_strip(by_name[name], meta, probs))
+    path = out / "davis_lowest_J.png"
+    return figures.save_overlays(rows, path) if rows else ""
 
 
 def reproduce_table(req: Request) -> str:
@@ -164,7 +193,7 @@ def reproduce_table(req: Request) -> str:
                 f"{req.fcn}: no fcn/model.weights.h5 (train it with python "
                 f"-m pixtrack_tf.train --stage fcn --out {req.fcn})"
             )
-        elif need_fcn and not fcn_dir and not (run_dir / "fcn" / "model.weights.h5").exists():
+        elif need_fcn and not fcn_dir and not _has_fcn(run_dir):
             from pixtrack_tf.training.iterative import train_stage
 
             train_stage(load_config(run_dir / "config.yaml"), train_seqs, run_dir, "fcn", progress=req.progress)
@@ -232,6 +261,9 @@ def reproduce_table(req: Request) -> str:
             max(lengths),
         )
     )
+    if davis_rows:
+        worst = worst_sequences_figure(davis_rows[0], out / "raw_full" / "fold0", folds[0][1], out)
+        figs += [worst] if worst else []
     wall = time.perf_counter() - t_start
     models = {"run": req.run, "fcn_run": req.fcn or req.run} if req.run else None
     prov = provenance.record(seed=cfg.seed, config=cfg.name, wall_time_s=wall, timings=timings, models=models)

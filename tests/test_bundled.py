@@ -1,0 +1,149 @@
+"""Bundled models (issue #16): compact run folders, the default of reproduce and of pixtrack track,
+and the claims computed into every table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixtrack_tf.tracking import bundled
+
+
+def _tiny_fcn_run(run_dir):
+    """run_dir plus a (random) FCN, as reproduce finds it in RUN/fcn."""
+    from pixtrack_tf.config import load_config
+    from pixtrack_tf.models import FCNModel
+
+    fcn = FCNModel.from_cfg(load_config(run_dir / "config.yaml"))
+    (run_dir / "fcn").mkdir(exist_ok=True)
+    fcn.save_weights(run_dir / "fcn" / "model.weights.h5")
+    return run_dir
+
+
+def test_compact_run_tracks_like_the_run_it_came_from(tmp_path, run_dir, small_davis_like):
+    """export --compact keeps only trainable weights (.npz); loaded, it gives the run's outputs."""
+    from pixtrack_tf.cli import export
+    from pixtrack_tf.tracking import TwoStageTracker
+    from pixtrack_tf.tracking.run import load_models, track_sequence
+
+    _tiny_fcn_run(run_dir)
+    out = tmp_path / "compact"
+    assert export.main(["--run", str(run_dir), "--out", str(out), "--compact", "--what", "test"]) == 0
+    assert json.loads((out / "final.json").read_text()) == {
+        "local": "local.npz",
+        "global": "global.npz",
+        "fcn": "fcn.npz",
+    }
+    info = json.loads((out / "MODEL.json").read_text())
+    assert info["what"] == "test" and info["parts"]["fcn"] == "fcn/model.weights.h5"
+    outs = []
+    for d in (run_dir, out):
+        cfg, lm, gm = load_models(d)
+        outs.append(track_sequence(TwoStageTracker(lm, gm, cfg), small_davis_like, keep_full=True))
+    np.testing.assert_allclose(outs[0]["boxes"], outs[1]["boxes"], atol=1e-4)
+    np.testing.assert_allclose(outs[0]["full"][-1], outs[1]["full"][-1], atol=1e-5)
+    # a compact run is smaller than the run: no backbone, no optimizer
+    size = lambda d: sum(f.stat().st_size for f in Path(d).rglob("*") if f.is_file())  # noqa: E731
+    assert size(out) < size(run_dir)
+
+
+def test_npz_that_does_not_fit_is_one_clear_error(tmp_path, run_dir):
+    from pixtrack_tf.config import load_config
+    from pixtrack_tf.models import GlobalModel, LocalModel
+    from pixtrack_tf.models.base import save_trainable
+    from pixtrack_tf.tracking.run import load_trained
+
+    cfg = load_config(run_dir / "config.yaml")
+    p = save_trainable(GlobalModel.from_cfg(cfg), tmp_path / "g.npz")
+    with pytest.raises(FileNotFoundError, match="do not fit"):
+        load_trained(LocalModel, cfg, p)
+    with pytest.raises(FileNotFoundError, match="no such weights file"):
+        load_trained(LocalModel, cfg, tmp_path / "missing.npz")
+
+
+def test_reproduce_evaluates_the_bundled_models_by_default(tmp_path, run_dir, monkeypatch, capsys):
+    """No arguments but --out/--methods/--clips: reproduce evaluates the bundled embedded run (says so,
+    trains nothing) and writes the claims section; --retrain is the way to train."""
+    from pixtrack_tf.cli import reproduce
+
+    _tiny_fcn_run(run_dir)
+    fake = tmp_path / "bundled"
+    from pixtrack_tf.cli import export
+
+    assert export.main(["--run", str(run_dir), "--out", str(fake / "embedded"), "--compact"]) == 0
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", fake)
+    out = tmp_path / "rep"
+    code = reproduce.main(
+        ["--out", str(out), "--methods", "2-stage ConvLSTM,1-stage ConvLSTM,FCN", "--clips", "1", "--no-progress"]
+    )
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "bundled model 'embedded'" in err and "--retrain" in err
+    assert not (out / "runs").exists()  # nothing trained
+    doc = json.loads((out / "table3.json").read_text())
+    assert doc["provenance"]["models"]["run"] == str(fake / "embedded")
+    assert {c["better"] for c in doc["claims"]} == {"2-stage ConvLSTM"}
+    assert "Does the paper's claim hold here?" in (out / "table3.md").read_text()
+    args = reproduce.build_parser().parse_args(["--retrain"])
+    assert not reproduce.use_bundled(args)
+    assert reproduce.use_bundled(reproduce.build_parser().parse_args([]))
+    # a missing bundle is one line and exit 2
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "nothing")
+    assert reproduce.main(["--out", str(tmp_path / "rep2")]) == 2
+    assert "missing from this install" in capsys.readouterr().err
+
+
+def test_claims_are_computed_from_the_rows():
+    from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims
+
+    def row(m, L, v, thr=0.4):
+        return {"method": m, "threshold": thr, "length": L, "iou": v, "clips": 1, "source": "ours"}
+
+    rows = [row("2-stage ConvLSTM", 20, 0.5), row("2-stage ConvLSTM", 40, 0.3)]
+    rows += [row("1-stage ConvLSTM", 20, 0.4), row("1-stage ConvLSTM", 40, 0.2)]
+    rows += [row("FCN", 20, 0.6), row("FCN", 40, 0.2)]
+    rows += [row("Optical flow (reference)", 20, 0.7), row("Optical flow (reference)", 40, 0.6)]
+    rows += [{**row("FCN", 20, 0.0), "source": "paper"}]  # the paper's rows are never compared
+    c = {(x["better"], x["worse"]): x for x in evaluate_claims(3, rows)}
+    assert c[("2-stage ConvLSTM", "1-stage ConvLSTM")]["holds"]
+    fcn = c[("2-stage ConvLSTM", "FCN")]
+    assert not fcn["holds"] and fcn["failing"] == [{"threshold": 0.4, "length": 20, "margin": pytest.approx(-0.1)}]
+    assert not c[("FCN", "Optical flow (reference)")]["holds"]
+    md = format_claims(list(c.values()))
+    assert "**does not hold**" in md and "0.4/L=20" in md
+    davis = [{"method": "2-stage ConvLSTM", "J_mean": 0.3}, {"method": "1-stage ConvLSTM", "J_mean": 0.4}]
+    j = [x for x in evaluate_claims(3, rows, davis) if "J mean" in x["claim"]]
+    assert len(j) == 1 and not j[0]["holds"]
+
+
+@pytest.fixture(scope="module")
+def small_davis_like(tmp_path_factory):
+    from pixtrack_tf.data.embedded import load_embedded
+
+    return load_embedded(seed=5, num_sequences=1, n_frames=8, cache_dir=tmp_path_factory.mktemp("emb"))[0]
+
+
+def test_track_without_model_uses_the_bundled_davis_tracker(tmp_path, capsys):
+    """pixtrack track --video clip.mp4 --box x,y,w,h --out DIR with no --model: the bundled DAVIS
+    tracker (a SavedModel), named on stderr; the box's object is tracked over every frame."""
+    import imageio.v2 as imageio
+
+    from pixtrack_tf.cli import track
+
+    path = tmp_path / "clip.mp4"
+    with imageio.get_writer(path, fps=10, codec="libx264", macro_block_size=2) as w:
+        for t in range(8):
+            frame = np.full((120, 160, 3), 90, np.uint8)
+            frame[40:80, 30 + 4 * t : 70 + 4 * t] = (220, 60, 40)
+            w.append_data(frame)
+    out = tmp_path / "out"
+    assert track.main(["--video", str(path), "--box", "30,40,40,40", "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "bundled model 'davis2016'" in err
+    doc = json.loads((out / "track.json").read_text())
+    assert doc["status"] == "complete" and doc["tracked"] == 8
+    assert Path(doc["model"]) == bundled.bundled_path("davis2016")
+    assert len(list((out / "masks").glob("*.png"))) == 8
