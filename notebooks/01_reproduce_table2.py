@@ -32,28 +32,22 @@
 # from scratch instead (about 25 minutes on 2 CPU cores). `PIXTRACK_SMOKE=1` runs a tiny version (CI).
 
 # %%
-import json
 import os
 from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from pixtrack_tf.cli import reproduce
-from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side
+from pixtrack_tf.cli.reproduce import table_results
+from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side, verdicts
 
 RETRAIN = False  # True: train the models here (Sec. 5.1 + FCN, ~25 min) instead of reading the shipped results
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-RESULTS = ROOT / "results" / "embedded"
-if SMOKE or RETRAIN or not (RESULTS / "table2.json").exists():
-    RESULTS = ROOT / "out" / ("notebook-smoke" if SMOKE else "notebook-reproduce")
-    args = ["--table", "2", "--out", str(RESULTS), "--no-progress"]
-    args += ["--quick"] if SMOKE else (["--retrain"] if RETRAIN else [])
-    assert reproduce.main(args) == 0
-doc = json.loads((RESULTS / "table2.json").read_text())
-print("results:", RESULTS)
-print("models:", (doc["provenance"].get("models") or {}).get("run", "trained in this run"))
-print("commit:", doc["provenance"]["commit"], " data:", doc["data"]["dataset"], " wall time: %.0f s" % doc["provenance"]["wall_time_s"])
+OUT = ROOT / "out" / ("notebook-smoke" if SMOKE else "notebook-reproduce")
+RESULTS, doc = table_results(2, ROOT / "results" / "embedded", OUT, SMOKE, RETRAIN)
+prov = doc["provenance"]
+print("results:", RESULTS, "\nmodels:", (prov.get("models") or {}).get("run", "trained in this run"))
+print("commit:", prov["commit"], " data:", doc["data"]["dataset"], " wall time: %.0f s" % prov["wall_time_s"])
 
 # %% [markdown]
 # ## Ours beside the paper's (IoU at threshold 0.4; the reference trackers are ours only)
@@ -62,17 +56,22 @@ print("commit:", doc["provenance"]["commit"], " data:", doc["data"]["dataset"], 
 display(Markdown(side_by_side(doc["rows"], 2)))
 
 # %% [markdown]
+# ## Ranking pixels: the pixel ROC AUC (Fig. 4 left)
+# IoU needs a threshold; the AUC says how well each model ranks object pixels above background
+# pixels, whatever the threshold. A model with a good AUC but a poor IoU is badly calibrated.
+
+# %%
+for name, auc in sorted(doc["auc"].items(), key=lambda kv: -kv[1]):
+    print(f"{name:28s} AUC {auc:.4f}")
+
+# %% [markdown]
 # ## Does the claim hold here?
 # Computed from the rows above: a claim holds only where it holds at every length (and threshold).
 
 # %%
 claims = evaluate_claims(2, doc["rows"], doc.get("davis"))
 display(Markdown(format_claims(claims)))
-for c in claims:
-    if "reference" not in c["claim"]:  # the paper's own claims, one line each
-        verdict = "HOLDS" if c["holds"] else "DOES NOT HOLD"
-        print(f"{c['claim']}: {verdict} here (mean IoU margin {c['mean_margin']:+.3f}, "
-              f"failing in {c['cells_failing']} of {c['cells']} cells)")
+print(verdicts(claims))
 
 # %% [markdown]
 # ## The whole table as `reproduce` wrote it (threshold 0.7 too, pixel AUC, does the ROI follow the object)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side
+from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side, verdicts
 from pixtrack_tf.evaluation.paper import DAVIS2016_VAL_J
 
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
@@ -75,9 +75,7 @@ print(f"best J mean here: {best['method']} ({best['J_mean']:.3f})")
 # %%
 claims = evaluate_claims(3, t3["rows"], t3["davis"]) + (evaluate_claims(2, t2["rows"]) if t2 else [])
 display(Markdown(format_claims(claims)))
-for c in claims:
-    if "reference" not in c["claim"]:
-        print(f"{c['claim']}: {'HOLDS' if c['holds'] else 'DOES NOT HOLD'} (mean margin {c['mean_margin']:+.3f})")
+print(verdicts(claims))
 
 # %% [markdown]
 # ## Table 3 and Table 2 protocols beside the paper's (IoU at threshold 0.4)

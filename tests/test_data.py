@@ -342,3 +342,25 @@ def test_bench_command(tmp_path, davis_root, capsys):
         == 0
     )
     assert "frames/s" in capsys.readouterr().out
+
+
+def test_test_split_halves_of_davis_train_never_read_val(davis_root):
+    """reproduce --test-split train-a|train-b: Sec. 5.1's halves of DAVIS train, one tested, the
+    other trained on; no val sequence anywhere; val stays the default."""
+    from pixtrack_tf.data import DataError
+    from pixtrack_tf.data.splits import halves, train_test_splits
+
+    val = {s.name for s in read_davis(davis_root, "val")}
+    names = sorted(s.name for s in read_davis(davis_root, "train"))
+    a, b = halves(names, 0)
+    [(train, test)], desc = train_test_splits("davis2016", davis_root, test_split="train-b")
+    assert [s.name for s in test] == b and [s.name for s in train] == a
+    assert not ({s.name for s in train + test} & val) and desc["test_split"] == "train-b"
+    [(train, test)], _ = train_test_splits("davis2016", davis_root, test_split="train-a")
+    assert [s.name for s in test] == a and [s.name for s in train] == b
+    [(_, test)], _ = train_test_splits("davis2016", davis_root)
+    assert {s.name for s in test} == val
+    with pytest.raises(DataError, match="needs --dataset davis2016"):
+        train_test_splits("embedded", test_split="train-a", num_sequences=10, n_frames=8)
+    with pytest.raises(DataError, match="test split must be one of"):
+        train_test_splits("davis2016", davis_root, test_split="val-b")

@@ -308,6 +308,28 @@ def test_paper_config_reaches_dilation_zero():
     assert scaled_kernels((31, 21, 11, 5, 0), 112) == (15, 11, 5, 3, 0)
 
 
+def test_a_finished_part_rebuilt_from_trainable_weights_is_not_trained_again(tmp_path, seqs):
+    """A run part with done.json and model.weights.h5 but no checkpoints (rebuilt from a committed
+    trainable.npz, as results/davis2016-v2 says to) is kept by fit: no step is trained, nothing logged."""
+    from pixtrack_tf.models import GlobalModel
+    from pixtrack_tf.training.loop import fit, read_log
+    from pixtrack_tf.training.tasks import GlobalTask
+
+    cfg = load_config("tiny", ["train.global_steps=3"])
+    part = tmp_path / "global"
+    part.mkdir()
+    gm = GlobalModel.from_cfg(cfg)
+    gm.fc2.bias.assign([0.3, 0.1, -0.2])
+    gm.save_weights(part / "model.weights.h5")
+    (part / "done.json").write_text(json.dumps({"steps": 3, "planned_steps": 3}))
+    model = fit(GlobalTask(cfg, seqs), part, progress=False)
+    np.testing.assert_allclose(np.asarray(model.fc2.bias), [0.3, 0.1, -0.2], rtol=1e-6)
+    assert not read_log(part) and not (part / "ckpt").exists()
+    # asked for more steps than it records, it trains them
+    fit(GlobalTask(cfg, seqs, steps=4), part, progress=False)
+    assert [r["step"] for r in read_log(part)][-1] == 4
+
+
 def test_trainable_weights_round_trip(tmp_path, tiny_cfg):
     """save_trainable keeps only what training changed; restore_trainable puts it back."""
     import numpy as np

@@ -135,5 +135,20 @@ def main(argv=None) -> int:
     return 0
 
 
+def table_results(table: int, shipped: Path, out: Path, smoke=False, retrain=False) -> tuple[Path, dict]:
+    """For the notebooks: (folder, table JSON) of Table ``table``: the shipped results in ``shipped``
+    when they are there; else (or with ``retrain`` / ``smoke``) the output of this command in
+    ``out``: the bundled models evaluated, ``--retrain`` trained first, or ``--quick`` for a smoke run."""
+    import json
+
+    if smoke or retrain or not (shipped / f"table{table}.json").exists():
+        shipped = out
+        args = ["--table", str(table), "--out", str(out), "--no-progress"]
+        args += ["--quick"] if smoke else (["--retrain"] if retrain else [])
+        if main(args) != 0:
+            raise RuntimeError(f"reproduce {' '.join(args)} failed")
+    return shipped, json.loads((shipped / f"table{table}.json").read_text())
+
+
 if __name__ == "__main__":
     sys.exit(main())

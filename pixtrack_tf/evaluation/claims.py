@@ -104,6 +104,19 @@ def format_claims(claims) -> str:
     return "\n".join(lines) + "\n"
 
 
+def verdicts(claims) -> str:
+    """One line per paper claim (the reference floors left out): HOLDS / DOES NOT HOLD, the margin."""
+    lines = []
+    for c in claims:
+        if "not a paper claim" not in c["claim"]:
+            verdict = "HOLDS" if c["holds"] else "DOES NOT HOLD"
+            lines.append(
+                f"{c['claim']}: {verdict} here (mean IoU margin {c['mean_margin']:+.3f}, "
+                f"failing in {c['cells_failing']} of {c['cells']} cells)"
+            )
+    return "\n".join(lines)
+
+
 def side_by_side(rows, table: int, threshold: float = 0.4) -> str:
     """Markdown: for each method of the paper's table, our IoU and the paper's at each length
     (``threshold``), then the reference trackers (ours only). ``rows`` are a table JSON's rows (ours

@@ -159,6 +159,10 @@ def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop
     weights = {f"w{i:03d}": v for i, v in enumerate(model.trainable_variables)}
     ckpt = tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
     manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=tc.keep_checkpoints)
+    if not manager.latest_checkpoint and _done_steps(out) >= task.steps:
+        # a finished part without its checkpoints (e.g. rebuilt from a committed trainable.npz): keep it
+        model.load_weights(out / "model.weights.h5")
+        return model
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     elif task.init_weights:
@@ -294,6 +298,11 @@ def _finish(model, out: Path, step: int, total: int) -> None:
             {"steps": step, "planned_steps": total, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         )
     )
+
+
+def _done_steps(out) -> int:
+    """The steps a finished run part records in done.json (0 when it is not finished)."""
+    return int(json.loads((Path(out) / "done.json").read_text()).get("steps", 0)) if is_done(out) else 0
 
 
 def is_done(out) -> bool:
