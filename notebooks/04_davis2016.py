@@ -42,15 +42,16 @@ from pixtrack_tf.evaluation.paper import DAVIS2016_VAL_J
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 RESULTS = ROOT / "results" / "davis2016"
-if SMOKE:
+T3, T2 = RESULTS / "table3", RESULTS / "table2"
+if SMOKE:  # one tiny run, both tables in one folder
     from pixtrack_tf.cli import reproduce
 
-    RESULTS = ROOT / "out" / "notebook-davis-smoke"
-    for n in ("2", "3"):
-        args = ["--table", n, "--quick", "--out", str(RESULTS / f"table{n}"), "--no-progress", "--clips", "1"]
+    T3 = T2 = ROOT / "out" / "notebook-davis-smoke"
+    for n in ("3", "2"):
+        args = ["--table", n, "--quick", "--out", str(T3), "--no-progress", "--clips", "1"]
         assert reproduce.main(args + (["--davis-measures"] if n == "3" else [])) == 0
-t3 = json.loads((RESULTS / "table3" / "table3.json").read_text())
-t2_path = RESULTS / "table2" / "table2.json"
+t3 = json.loads((T3 / "table3.json").read_text())
+t2_path = T2 / "table2.json"
 t2 = json.loads(t2_path.read_text()) if t2_path.exists() else None
 print("data:", t3["data"]["dataset"], "- tested on", len(t3["data"]["test"]), "sequences:", ", ".join(t3["data"]["test"]))
 print("commit:", t3["provenance"]["commit"], " machine:", t3["provenance"]["machine"])
@@ -104,7 +105,7 @@ display(Markdown("\n".join(lines)))
 # plot, per method: the share of the object inside the ROI and how much the ROI moves.
 
 # %%
-display(Image(filename=str(RESULTS / "table3" / "table3_roi_follow.png")))
+display(Image(filename=str(T3 / "table3_roi_follow.png")))
 lines = ["method | object inside the ROI | frames with >= 0.9 inside | ROI / object motion", "---|---|---|---"]
 for r in t3["roi"]:
     lines.append(f"{r['method']} | {r['object_inside_mean']:.3f} | {r['frames_inside_0.9']:.3f} | {r['motion_ratio_mean']:.3f}")
@@ -117,8 +118,8 @@ display(Markdown("\n".join(lines)))
 # %%
 worst = sorted(t3["davis"][0]["per_sequence"].items(), key=lambda kv: kv[1]["J"])[:3]
 print(t3["davis"][0]["method"], "- lowest J:", ", ".join(f"{s} ({v['J']:.2f})" for s, v in worst))
-if (RESULTS / "table3" / "davis_lowest_J.png").exists():
-    display(Image(filename=str(RESULTS / "table3" / "davis_lowest_J.png")))
+if (T3 / "davis_lowest_J.png").exists():
+    display(Image(filename=str(T3 / "davis_lowest_J.png")))
 
 # %% [markdown]
 # ## Ablations: frame replacement (Sec. 3.3 step 4) and peepholes (Eq. 1)
