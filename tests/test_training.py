@@ -310,7 +310,7 @@ def test_paper_config_reaches_dilation_zero():
 
 def test_a_finished_part_rebuilt_from_trainable_weights_is_not_trained_again(tmp_path, seqs):
     """A run part with done.json and model.weights.h5 but no checkpoints (rebuilt from a committed
-    trainable.npz, as results/davis2016-v2 says to) is kept by fit: no step is trained, nothing logged."""
+    trainable.npz, as results/davis2016/README.md says to) is kept by fit: no step is trained, nothing logged."""
     from pixtrack_tf.models import GlobalModel
     from pixtrack_tf.training.loop import fit, read_log
     from pixtrack_tf.training.tasks import GlobalTask
