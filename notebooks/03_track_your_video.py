@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from IPython.display import Image, display
 
+import pixtrack_tf.cli  # noqa: F401  (imports TensorFlow with its start-up messages silenced)
+
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 WORK = ROOT / "out" / ("notebook-track-smoke" if SMOKE else "notebook-track")
@@ -69,7 +71,7 @@ else:
     model = bundled_path("davis2016")
     info = bundled_info("davis2016")
     print(info["what"])
-    print("trained by:", info["trained_by"].get("command"), "at commit", info["trained_by"].get("commit"))
+    print("run folder created at commit", info["trained_by"].get("commit"), "- exported at commit", info["written_by"]["commit"])
 print("model:", model)
 
 # %% [markdown]

@@ -50,8 +50,9 @@ def describe(name: str) -> str:
     info = bundled_info(name)
     trained = info.get("trained_by", {})
     return (
-        f"bundled model '{name}' ({info.get('what', BUNDLED[name])}; trained by `{trained.get('command', '?')}` "
-        f"at commit {str(trained.get('commit', '?'))[:10]}, {trained.get('time_utc', '?')}; {bundled_path(name)})"
+        f"bundled model '{name}' ({info.get('what') or BUNDLED[name]}; its run folder was created at commit "
+        f"{str(trained.get('commit', '?'))[:10]}, {trained.get('time_utc', '?')}; provenance in "
+        f"{bundled_path(name) / 'MODEL.json'})"
     )
 
 
