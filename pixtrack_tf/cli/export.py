@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     p.add_argument("--what", default="", help="one line saying what the model is (MODEL.json)")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
-    from pixtrack_tf.tracking.run import load_models
+    from pixtrack_tf.tracking.run import find_weights, load_models
     from pixtrack_tf.tracking.savedmodel import export_two_stage
 
     out = Path(args.out)
@@ -42,45 +42,26 @@ def main(argv=None) -> int:
             print(f"error: {out} exists and is not empty; pass --force to replace it", file=sys.stderr)
             return 2
         shutil.rmtree(out)
-    from pixtrack_tf.tracking.bundled import write_compact_run
+    from pixtrack_tf.tracking.bundled import write_compact_run, write_model_json
 
     try:
         if args.compact:
             write_compact_run(args.run, out, what=args.what)
-            size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-            files = ", ".join(sorted(f.name for f in out.iterdir()))
-            print(f"wrote compact run {out} ({size / 2**20:.1f} MiB): {files}")
-            return 0
-        cfg, lm, gm = load_models(args.run)
+        else:
+            cfg, lm, gm = load_models(args.run)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    export_two_stage(cfg, lm, gm, out, args.weights_dtype)
-    write_model_json(args.run, out, args.what, args.weights_dtype)
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-    print(
-        f"wrote SavedModel {out} ({size / 2**20:.1f} MiB, weights {args.weights_dtype}); signatures: initialize, step"
-    )
+    if not args.compact:
+        export_two_stage(cfg, lm, gm, out, args.weights_dtype)
+        parts = {k: v for k, v in find_weights(args.run).items() if k in ("local", "global")}
+        write_model_json(args.run, out, args.what, parts, weights_dtype=args.weights_dtype)
+    size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
+    if args.compact:
+        print(f"wrote compact run {out} ({size}): {', '.join(sorted(f.name for f in out.iterdir()))}")
+    else:
+        print(f"wrote SavedModel {out} ({size}, weights {args.weights_dtype}); signatures: initialize, step")
     return 0
-
-
-def write_model_json(run, out, what, weights_dtype):
-    """MODEL.json beside the SavedModel: the training run's provenance and this export's."""
-    import json
-
-    from pixtrack_tf import provenance
-    from pixtrack_tf.tracking.run import find_weights
-
-    run = Path(run)
-    run_json = run / "run.json"
-    info = {
-        "what": what,
-        "weights_dtype": weights_dtype,
-        "parts": {k: str(Path(v).relative_to(run)) for k, v in find_weights(run).items()},
-        "trained_by": json.loads(run_json.read_text()) if run_json.exists() else {},
-        "written_by": provenance.record(),
-    }
-    (Path(out) / "MODEL.json").write_text(json.dumps(info, indent=1))
 
 
 if __name__ == "__main__":

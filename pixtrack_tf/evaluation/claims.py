@@ -52,43 +52,32 @@ def compare(rows, better: str, worse: str, text: str) -> dict | None:
     }
 
 
+def _pairs(table: int, methods) -> list[tuple[str, str, str]]:
+    """(better, worse, claim text): the paper's claims for ``table``, then every trained method of
+    ``methods`` against each reference tracker."""
+    trained = sorted(set(methods) - set(REFERENCE_NAMES))
+    return CLAIMS.get(table, []) + [
+        (m, ref, f"{m} above the {ref.split(' (')[0].lower()} reference (not a paper claim)")
+        for ref in REFERENCE_NAMES
+        for m in trained
+    ]
+
+
 def evaluate_claims(table: int, rows, davis_rows=None) -> list[dict]:
     """The paper's claims for ``table`` and every trained method against each reference tracker,
     from the IoU rows (and, when given, DAVIS J means: one cell, threshold "J")."""
-    out = []
-    for better, worse, text in CLAIMS.get(table, []):
-        c = compare(rows, better, worse, text)
-        if c:
-            out.append(c)
-    trained = sorted({r["method"] for r in rows if r["source"] == "ours"} - set(REFERENCE_NAMES))
-    for ref in REFERENCE_NAMES:
-        for m in trained:
-            c = compare(rows, m, ref, f"{m} above the {ref.split(' (')[0].lower()} reference (not a paper claim)")
-            if c:
-                out.append(c)
+    ours = {r["method"] for r in rows if r["source"] == "ours"}
+    out = [c for b, w, t in _pairs(table, ours) if (c := compare(rows, b, w, t))]
     if davis_rows:
-        j = {r["method"]: r["J_mean"] for r in davis_rows}
-        pairs = [(b, w, t.split(": ", 1)[-1]) for b, w, t in CLAIMS.get(table, [])]
-        pairs += [
-            (m, ref, f"{m} above the {ref.split(' (')[0].lower()} reference (not a paper claim)")
-            for ref in REFERENCE_NAMES
-            for m in sorted(set(j) - set(REFERENCE_NAMES))
+        j_rows = [
+            {"method": r["method"], "threshold": "J", "length": "whole", "iou": r["J_mean"], "source": "ours"}
+            for r in davis_rows
         ]
-        for better, worse, text in pairs:
-            if better in j and worse in j:
-                m = j[better] - j[worse]
-                out.append(
-                    {
-                        "claim": f"{text} (DAVIS J mean, whole sequences)",
-                        "better": better,
-                        "worse": worse,
-                        "holds": m > 0,
-                        "cells": 1,
-                        "cells_failing": int(m <= 0),
-                        "mean_margin": float(m),
-                        "failing": [] if m > 0 else [{"threshold": "J", "length": "whole", "margin": float(m)}],
-                    }
-                )
+        out += [
+            c
+            for b, w, t in _pairs(table, (r["method"] for r in davis_rows))
+            if (c := compare(j_rows, b, w, f"{t.split(': ', 1)[-1]} (DAVIS J mean, whole sequences)"))
+        ]
     return out
 
 

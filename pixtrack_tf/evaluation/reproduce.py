@@ -84,17 +84,9 @@ def load_fold_models(run_dir: Path, overrides=(), need=("local", "global"), fcn_
     from pixtrack_tf.tracking.run import find_weights, load_models, load_trained
 
     cfg, lm, gm = load_models(run_dir, need=need, overrides=overrides)
-    fcn_weights = Path(fcn_dir or run_dir / "fcn") / "model.weights.h5"
-    if fcn_dir is None and "fcn" in find_weights(run_dir):
-        fcn_weights = find_weights(run_dir)["fcn"]
-    fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights.exists() else None
+    fcn_weights = Path(fcn_dir) / "model.weights.h5" if fcn_dir else find_weights(run_dir).get("fcn")
+    fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights and fcn_weights.exists() else None
     return cfg, lm, gm, fcn
-
-
-def _has_fcn(run_dir: Path) -> bool:
-    from pixtrack_tf.tracking.run import find_weights
-
-    return (run_dir / "fcn" / "model.weights.h5").exists() or "fcn" in find_weights(run_dir)
 
 
 def make_factories(table, cfg, lm, gm, fcn):
@@ -152,6 +144,7 @@ def reproduce_table(req: Request) -> str:
     from pixtrack_tf.evaluation import evaluator, figures, paper
     from pixtrack_tf.evaluation.metrics import RocAccumulator
     from pixtrack_tf.evaluation.protocol import read_clip, run_clips, sample_clips, whole_sequences
+    from pixtrack_tf.tracking.run import find_weights
 
     t_start = time.perf_counter()
     cfg, folds, desc, out = req.cfg, req.folds, req.desc, req.out
@@ -193,7 +186,7 @@ def reproduce_table(req: Request) -> str:
                 f"{req.fcn}: no fcn/model.weights.h5 (train it with python "
                 f"-m pixtrack_tf.train --stage fcn --out {req.fcn})"
             )
-        elif need_fcn and not fcn_dir and not _has_fcn(run_dir):
+        elif need_fcn and not fcn_dir and "fcn" not in find_weights(run_dir):
             from pixtrack_tf.training.iterative import train_stage
 
             train_stage(load_config(run_dir / "config.yaml"), train_seqs, run_dir, "fcn", progress=req.progress)

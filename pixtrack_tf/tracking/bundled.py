@@ -62,7 +62,6 @@ def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str 
 
     ``parts``: which of the run's models to keep (those the run lacks are skipped). Returns ``out``.
     """
-    from pixtrack_tf import provenance
     from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
     from pixtrack_tf.models.base import save_trainable
     from pixtrack_tf.tracking.run import find_weights, load_config, load_trained
@@ -70,8 +69,6 @@ def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str 
     run_dir, out = Path(run_dir), Path(out)
     cfg = load_config(run_dir / "config.yaml")
     weights = find_weights(run_dir)
-    if (run_dir / "fcn" / "model.weights.h5").exists():
-        weights.setdefault("fcn", run_dir / "fcn" / "model.weights.h5")
     classes = {"local": LocalModel, "global": GlobalModel, "fcn": FCNModel}
     kept = [p for p in parts if p in weights]
     if not kept:
@@ -84,13 +81,22 @@ def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str 
         save_trainable(model, out / f"{p}.npz")
         final[p] = f"{p}.npz"
     (out / "final.json").write_text(json.dumps(final, indent=1))
+    write_model_json(run_dir, out, what, {p: weights[p] for p in kept}, **(extra or {}))
+    return out
+
+
+def write_model_json(run_dir, out, what: str, parts: dict, **extra) -> None:
+    """``out/MODEL.json`` of an exported model (compact run or SavedModel): what it is, which of the
+    run's weights files it holds, the training run's provenance (``run.json``) and this export's."""
+    from pixtrack_tf import provenance
+
+    run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
     info = {
         "what": what,
-        "parts": {p: str(Path(weights[p]).relative_to(run_dir)) for p in kept},
+        **extra,
+        "parts": {k: str(Path(v).relative_to(run_dir)) for k, v in parts.items()},
         "trained_by": json.loads(run_json.read_text()) if run_json.exists() else {},
         "written_by": provenance.record(),
-        **(extra or {}),
     }
-    (out / "MODEL.json").write_text(json.dumps(info, indent=1))
-    return out
+    (Path(out) / "MODEL.json").write_text(json.dumps(info, indent=1))

@@ -48,16 +48,15 @@ def track_sequence(tracker, seq, indices=None, small_size=None, keep_full=False,
 
 
 def find_weights(run_dir) -> dict:
-    """``{"local": path, "global": path}`` of a training run folder (any present; ``final.json`` may
-    also name an ``"fcn"`` file, as a bundled run does)."""
+    """``{"local": path, "global": path, "fcn": path}`` of a training run folder (those present): the
+    files ``final.json`` names (the Sec. 5.1 output; a compact run names its ``fcn`` there too), else
+    ``RUN/<part>/model.weights.h5``; the FCN baseline of ``train --stage fcn`` in ``RUN/fcn``."""
     run_dir = Path(run_dir)
     final = run_dir / "final.json"
-    if final.exists():
-        return {k: run_dir / v for k, v in json.loads(final.read_text()).items()}
-    found = {}
-    for part in ("local", "global"):
+    found = {k: run_dir / v for k, v in json.loads(final.read_text()).items()} if final.exists() else {}
+    for part in ("fcn",) if final.exists() else ("local", "global", "fcn"):
         p = run_dir / part / "model.weights.h5"
-        if p.exists():
+        if part not in found and p.exists():
             found[part] = p
     return found
 
