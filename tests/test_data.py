@@ -364,3 +364,10 @@ def test_test_split_halves_of_davis_train_never_read_val(davis_root):
         train_test_splits("embedded", test_split="train-a", num_sequences=10, n_frames=8)
     with pytest.raises(DataError, match="test split must be one of"):
         train_test_splits("davis2016", davis_root, test_split="val-b")
+    # train --split train-a trains exactly step 1a's sequences, in the order step 1a reads them
+    [(train, test)], desc = train_test_splits("davis2016", davis_root, split="train-a")
+    assert [s.name for s in train] == a and [s.name for s in test] == b and desc["split"] == "train-a"
+    [(train, _)], _ = train_test_splits("davis2016", davis_root, split="train-b", test_split="train-a")
+    assert [s.name for s in train] == b
+    with pytest.raises(DataError, match="overlap"):
+        train_test_splits("davis2016", davis_root, split="train-a", test_split="train-a")

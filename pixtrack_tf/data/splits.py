@@ -39,6 +39,10 @@ def halves(names, seed: int = 0) -> tuple[list[str], list[str]]:
 TEST_SPLITS = ("val", "train-a", "train-b")  # DAVIS 2016: what reproduce tests on
 
 
+def _other_half(name: str) -> str:
+    return "train-b" if name == "train-a" else "train-a"
+
+
 def train_test_splits(
     dataset: str,
     root=None,
@@ -56,7 +60,9 @@ def train_test_splits(
     ``train``), test = ``val`` (none when training on val or all). ``test_split="train-a"`` or
     ``"train-b"`` tests instead on one of Sec. 5.1's halves of the train split (:func:`halves` with
     ``seed``, the halves of step 1) and trains on the other: a held-out check that never reads val,
-    for choosing settings on the train split only. The other datasets use the paper's 10 folds
+    for choosing settings on the train split only; ``split="train-a"`` (``"train-b"``) is the same
+    pair named by the half trained on (``train --split train-a`` trains exactly step 1a's data, e.g.
+    for an ablation beside ``step1_local_a``). The other datasets use the paper's 10 folds
     (Sec. 3.3): one pair per fold index in ``folds``; ``split="all"`` (or fewer than 10 sequences)
     trains on every sequence and tests on none.
     """
@@ -68,12 +74,16 @@ def train_test_splits(
         raise DataError(f"--test-split {test_split} needs --dataset davis2016 (the halves of its train split)")
     desc = {"dataset": dataset, "root": None if root is None else str(root)}
     if dataset == "davis2016":
+        if split in ("train-a", "train-b"):
+            if test_split not in ("val", _other_half(split)):
+                raise DataError(f"split {split} and test split {test_split} overlap (they are the same half)")
+            split, test_split = "train", _other_half(split)
         split = split or "train"
         train = load_dataset(dataset, root, split)
         if test_split != "val":
             by = {s.name: s for s in train}
             half = dict(zip(("train-a", "train-b"), halves(sorted(by), seed)))
-            other = "train-b" if test_split == "train-a" else "train-a"
+            other = _other_half(test_split)
             train, test = [by[n] for n in half[other]], [by[n] for n in half[test_split]]
             desc.update(split=other, test_split=test_split)
         else:
