@@ -116,6 +116,16 @@ def test_compare_results_side_by_side(tmp_path, capsys):
     assert abs(b["max_abs_delta_J_sequence"] - 0.03) < 1e-9
     md = out.read_text()
     assert "| A | ConvLSTM | 0.300 |" in md and "J mean -0.0300" in md and "0.469" not in md  # paper rows are not ours
+    # a claim about two results, computed: A (0.30) beats B (0.25) at its one cell, not the reverse
+    args = ["--result", f"A={tmp_path / 'a.json'}", "--result", f"B={tmp_path / 'b.json'}", "--out", str(out)]
+    assert compare.main(args + ["--claim", "the change helps: A > B", "--claim", "B > A"]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    (ab, ba) = doc["claims"]
+    assert ab["holds"] and ab["claim"] == "the change helps" and abs(ab["mean_margin"] - 0.05) < 1e-9
+    assert not ba["holds"] and ba["claim"] == "B beats A" and ba["cells_failing"] == 1
+    assert "the change helps | **holds** | +0.0500" in out.read_text()
+    assert compare.main(args + ["--claim", "A > Z"]) == 2 and "no result labelled 'Z'" in capsys.readouterr().err
+    assert compare.main(args + ["--claim", "A is better"]) == 2
     (tmp_path / "bad.json").write_text("{}")
     assert compare.main(["--result", f"X={tmp_path / 'bad.json'}"]) == 2
     assert "bad.json" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from pixtrack_tf.evaluation.compare import compare, load_results, to_markdown
+from pixtrack_tf.evaluation.compare import compare, load_results, parse_claim, to_markdown
 
 
 def main(argv=None) -> int:
@@ -17,10 +17,17 @@ def main(argv=None) -> int:
         "--result", action="append", required=True, metavar="LABEL=PATH", help="a reproduce tableN.json, labelled"
     )
     p.add_argument("--reference", help="label the others are compared with")
+    p.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="TEXT: A > B",
+        help="a claim to check: result A above result B at every cell (e.g. 'peepholes help: control > no peepholes')",
+    )
     p.add_argument("--out", help="write Markdown here (and JSON beside it); default: print")
     args = p.parse_args(argv)
     try:
-        doc = compare(load_results(args.result), args.reference)
+        doc = compare(load_results(args.result), args.reference, [parse_claim(c) for c in args.claim])
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

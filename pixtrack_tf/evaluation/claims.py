@@ -81,12 +81,12 @@ def evaluate_claims(table: int, rows, davis_rows=None) -> list[dict]:
     return out
 
 
-def format_claims(claims) -> str:
+def format_claims(claims, title="Does the paper's claim hold here?") -> str:
     """Markdown section: one line per claim, holds / does not hold, with the margin."""
     if not claims:
         return ""
     lines = [
-        "## Does the paper's claim hold here? (computed from the rows above)",
+        f"## {title} (computed from the rows above)",
         "",
         "claim | verdict | mean IoU margin | cells where it fails",
         "---|---|---|---",

@@ -7,6 +7,9 @@ Reads the ``tableN.json`` files that ``reproduce`` wrote (nothing is recomputed)
 Markdown table (and a JSON twin): our IoU at each threshold and clip length, the pixel ROC AUC, and
 DAVIS J / F when the result has them. With ``--reference LABEL``, every other result also gets its
 difference to that one (the same clips and sequences are compared: ``reproduce`` seeds its clips).
+``--claim "TEXT: A > B"`` states a claim about two results (e.g. the paper's ablations: "frame
+replacement helps: control > no frame replacement") and computes whether it holds, by the rule of
+:mod:`pixtrack_tf.evaluation.claims`: A above B at every (threshold, length) cell of their common method.
 """
 
 from __future__ import annotations
@@ -51,7 +54,49 @@ def rows_of(label: str, doc: dict) -> list[dict]:
     return list(by_method.values())
 
 
-def compare(results: dict, reference: str | None = None) -> dict:
+def parse_claim(text: str) -> tuple[str, str, str]:
+    """``"TEXT: A > B"`` (or ``"A > B"``) -> (text, A, B)."""
+    head, _, body = text.rpartition(":") if ">" in text.rpartition(":")[2] else ("", "", text)
+    better, sep, worse = body.partition(">")
+    better, worse = better.strip(), worse.strip()
+    if not sep or not better or not worse:
+        raise ValueError(f"--claim {text!r}: expected 'TEXT: LABEL_A > LABEL_B'")
+    return head.strip() or f"{better} beats {worse}", better, worse
+
+
+def label_claims(rows: list[dict], claims) -> list[dict]:
+    """Each (text, A, B) of ``claims``: does result A beat result B at every common cell of the
+    method they share (:func:`pixtrack_tf.evaluation.claims.compare`)?"""
+    from pixtrack_tf.evaluation.claims import compare as compare_cells
+
+    out = []
+    for text, a, b in claims:
+        methods = [{r["method"] for r in rows if r["label"] == lab} for lab in (a, b)]
+        missing = [lab for lab, m in zip((a, b), methods) if not m]
+        if missing:
+            raise ValueError(f"--claim {text!r}: no result labelled {missing[0]!r}")
+        for method in sorted(methods[0] & methods[1]):
+            cells = [
+                {
+                    "method": r["label"],
+                    "threshold": float(k.split("@")[0]),
+                    "length": int(k.split("@")[1]),
+                    "iou": v,
+                    "source": "ours",
+                }
+                for r in rows
+                if r["method"] == method and r["label"] in (a, b)
+                for k, v in r["iou"].items()
+            ]
+            c = compare_cells(cells, a, b, text if len(methods[0] & methods[1]) == 1 else f"{text} ({method})")
+            if c:
+                out.append(c | {"method": method})
+    return out
+
+
+def compare(results: dict, reference: str | None = None, claims=()) -> dict:
+    """Rows of every result side by side, differences to ``reference``, and ``claims`` ((text, A, B)
+    triples, :func:`parse_claim`) computed."""
     rows = []
     for label, doc in results.items():
         try:
@@ -83,7 +128,7 @@ def compare(results: dict, reference: str | None = None) -> dict:
         }
         for label, doc in results.items()
     }
-    return {"rows": rows, "reference": reference, "sources": sources}
+    return {"rows": rows, "reference": reference, "claims": label_claims(rows, claims), "sources": sources}
 
 
 def to_markdown(doc: dict) -> str:
@@ -113,6 +158,10 @@ def to_markdown(doc: dict) -> str:
                     worst = r["max_abs_delta_J_sequence"]
                     d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {worst:.4f})"
                 lines.append(f"- {r['label']} / {r['method']}: {d}")
+    if doc.get("claims"):
+        from pixtrack_tf.evaluation.claims import format_claims
+
+        lines += ["", format_claims(doc["claims"], "Do the claims hold?").rstrip()]
     lines += ["", "Sources:", ""]
     for label, s in doc["sources"].items():
         lines.append(
