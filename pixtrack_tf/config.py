@@ -88,6 +88,9 @@ class GlobalConfig:
     theta_map: str = "bounded"
     scale_range: tuple[float, float] = (0.04, 2.0)  # object box side / anchor side
     centre_range: float = 1.0
+    # layer-normalise the conv features before ConvLSTM 1 (not in Table 1; docs/REPRODUCTION.md):
+    # False is Table 1 as written (and what the runs trained before it existed used)
+    feature_norm: bool = False
 
 
 @dataclass(frozen=True)

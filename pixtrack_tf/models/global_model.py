@@ -51,6 +51,9 @@ class GlobalModel(ArgsConfig, keras.Model):
         theta_map: ``"bounded"`` or ``"exp"`` (the raw FC output -> theta; see the module docstring).
         scale_range: (s_min, s_max) of the bounded map.
         centre_range: the bounded map's reach of the centre, in [-1, 1] frame coordinates.
+        feature_norm: normalise the conv features before ConvLSTM 1 (not in Table 1; without it the
+            features of a binary map start ~0.003 and grow to ~100 in training, so ConvLSTM 1 starts
+            blind to its input and ends saturated: theta the same for every input).
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class GlobalModel(ArgsConfig, keras.Model):
         theta_map="bounded",
         scale_range=(0.04, 2.0),
         centre_range=1.0,
+        feature_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +88,7 @@ class GlobalModel(ArgsConfig, keras.Model):
         if not 0 < self.scale_range[0] < self.scale_range[1]:
             raise ValueError(f"scale_range must be (low, high) with 0 < low < high, got {scale_range}")
         self.centre_range = float(centre_range)
+        self.feature_norm = bool(feature_norm)
         k, dt = self.kernel_size, self.dtype_policy
         self.convs = []
         for i, f in enumerate(self.conv_filters):
@@ -94,6 +99,8 @@ class GlobalModel(ArgsConfig, keras.Model):
                     )
                 )
         self.pool = keras.layers.MaxPooling2D(2, 2, name="pool", dtype=dt)
+        # not in Table 1: the conv features, normalised over (H, W, C) per map before ConvLSTM 1
+        self.norm = keras.layers.LayerNormalization(axis=(-3, -2, -1), name="feature_norm", dtype=dt)
         lstm = dict(use_peepholes=peepholes, return_sequences=True, dtype=dt)
         self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_1", **lstm)
         self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_2", **lstm)
@@ -114,6 +121,8 @@ class GlobalModel(ArgsConfig, keras.Model):
             if i % 2 == 1:
                 shape = (None, shape[1] // 2, shape[2] // 2, shape[3])
         f = self.feature_size
+        if self.feature_norm:
+            self.norm.build((None, f, f, self.conv_filters[-1]))
         self.lstm1.build((None, None, f, f, self.conv_filters[-1]))
         self.lstm2.build((None, None, f, f, self.lstm_filters))
         self.fc1.build((None, f * f * self.lstm_filters))
@@ -124,13 +133,14 @@ class GlobalModel(ArgsConfig, keras.Model):
         self.build_all()
 
     def encode(self, maps):
-        """Conv layers 1..4 with pooling: (B, S, S, 1) -> (B, S/16, S/16, 64)."""
+        """Conv layers 1..4 with pooling: (B, S, S, 1) -> (B, S/16, S/16, 64); with ``feature_norm``,
+        normalised over (H, W, C) per map (layer normalisation with a learned gain and bias)."""
         x = ops.cast(maps, self.compute_dtype)
         for i, conv in enumerate(self.convs):
             x = conv(x)
             if i % 2 == 1:
                 x = self.pool(x)
-        return x
+        return self.norm(x) if self.feature_norm else x
 
     def head(self, h, aspect):
         """full 1 -> join aspect ratio -> full 2 -> theta; h (N, f, f, F), aspect (N, 1)."""
