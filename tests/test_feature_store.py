@@ -4,6 +4,8 @@ never reuse a stale store, a build that resumes after a crash."""
 import dataclasses
 import json
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,10 +148,21 @@ def test_the_key_changes_with_config_weights_and_data(cfg, seqs, store, tmp_path
     w[0] = w[0] + 1e-3
     bb.set_weights(w)
     assert feature_store.backbone_fingerprint(bb) != fp  # other weights, another store
-    d1 = feature_store.entry_description(cfg, seqs[0], fp, 2)
+    key = lambda seq: feature_store.entry_key(feature_store.entry_description(cfg, seq, fp, 2))  # noqa: E731
+    k1 = key(seqs[0])
     m = seqs[0].masks[0]
-    os.utime(m, ns=(os.stat(m).st_atime_ns, os.stat(m).st_mtime_ns + 10**9))  # a changed mask file
-    assert feature_store.entry_key(feature_store.entry_description(cfg, seqs[0], fp, 2)) != feature_store.entry_key(d1)
+    os.utime(m, ns=(os.stat(m).st_atime_ns, os.stat(m).st_mtime_ns + 10**9))  # touched, same content
+    assert key(seqs[0]) == k1
+    copy = tmp_path / "copy"  # the data copied elsewhere (new paths, new times): the same entry
+    shutil.copytree(Path(m).parent.parent, copy)
+    moved = dataclasses.replace(
+        seqs[0],
+        frames=[copy / Path(f).relative_to(Path(m).parent.parent) for f in seqs[0].frames],
+        masks=[copy / Path(f).relative_to(Path(m).parent.parent) for f in seqs[0].masks],
+    )
+    assert key(moved) == k1
+    Path(moved.masks[0]).write_bytes(Path(moved.masks[0]).read_bytes() + b"x")  # a changed mask file
+    assert key(moved) != k1
 
 
 def test_an_interrupted_build_resumes(cfg, seqs, tmp_path, monkeypatch):

@@ -15,8 +15,8 @@ A store built from given ROI boxes (Sec. 5.1 step 5: the boxes Algorithm 1 place
 global model) holds one ``given`` crop per frame and its target instead.
 
 Features are float16 (``.npy`` files read memory-mapped); targets uint8. An entry's key is a hash of
-everything its content depends on (the sequence's files, the
-ROI and jitter settings, the seed, K, ROI size, the dilation, the feature scale and the backbone's
+everything its content depends on (the sequence's files by name, size and content hash, so a copy
+of the data or one with new modification times keeps its store; the ROI and jitter settings, the seed, K, ROI size, the dilation, the feature scale and the backbone's
 weights themselves), so a changed config or weights file never reuses a stale store. Each sequence is
 one entry, ``<root>/<key>/``, built and keyed on its own, so the sets that share a sequence (Sec. 5.1's
 two halves and the whole training set) share its entry. An entry's arrays are written to a temporary
@@ -41,7 +41,7 @@ from pixtrack_tf.data.sequence import DataError, mask_box
 from pixtrack_tf.layers.roi import crop_roi, dilate, roi_around
 from pixtrack_tf.models.backbone import VGGPool4
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: sequences fingerprinted by file content, not modification time
 DEFAULT_ROOT = "out/feature_stores"  # where stores go when train.feature_store is empty
 CHUNK_FRAMES = 8  # frames per backbone batch while building
 
@@ -55,13 +55,18 @@ def backbone_fingerprint(backbone) -> str:
 
 
 def sequence_fingerprint(seq) -> list:
-    """Name, length, size and every frame and mask file's (path, size, mtime): a changed file changes it."""
+    """Name, length, size and every frame and mask file's (name, size, content hash): a changed file
+    changes it; a copy of the data elsewhere, or one with new modification times (a re-provisioned
+    disk), keeps it, so its store is reused."""
 
     def stat(p):
         if p is None or not os.path.exists(str(p)):
             return [str(p)]
-        st = os.stat(str(p))
-        return [str(p), st.st_size, st.st_mtime_ns]
+        h = hashlib.blake2b(digest_size=16)
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return [os.path.basename(str(p)), os.path.getsize(str(p)), h.hexdigest()]
 
     files = [stat(p) for p in seq.frames] + [stat(p) for p in (seq.masks or [])]
     return [seq.name, len(seq), list(seq.size), hashlib.sha256(json.dumps(files).encode()).hexdigest()]
