@@ -85,7 +85,7 @@ display(Markdown((RESULTS / "table2.md").read_text()))
 # of tracked clips (mask green, ROI yellow), and the ROI centre against the object's centre over time.
 
 # %%
-for f in ['table2_roc.png', 'table2_iou_per_frame.png', 'table2_overlays.png', 'table2_roi_follow.png']:
+for f in ["table2_roc.png", "table2_iou_per_frame.png", "table2_overlays.png", "table2_roi_follow.png"]:
     if (RESULTS / f).exists():
         print(f)
         display(Image(filename=str(RESULTS / f)))

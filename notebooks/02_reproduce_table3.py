@@ -62,7 +62,9 @@ display(Markdown(side_by_side(doc["rows"], 3)))
 
 # %%
 for r in doc["roi"]:
-    print(f"{r['method']:28s} object inside {r['object_inside_mean']:.3f}   ROI/object motion {r['motion_ratio_mean']:.3f}")
+    print(
+        f"{r['method']:28s} object inside {r['object_inside_mean']:.3f}   ROI/object motion {r['motion_ratio_mean']:.3f}"
+    )
 
 # %% [markdown]
 # ## Does the claim hold here?
@@ -85,7 +87,7 @@ display(Markdown((RESULTS / "table3.md").read_text()))
 # of tracked clips (mask green, ROI yellow), and the ROI centre against the object's centre over time.
 
 # %%
-for f in ['table3_roc.png', 'table3_iou_per_frame.png', 'table3_overlays.png', 'table3_roi_follow.png']:
+for f in ["table3_roc.png", "table3_iou_per_frame.png", "table3_overlays.png", "table3_roi_follow.png"]:
     if (RESULTS / f).exists():
         print(f)
         display(Image(filename=str(RESULTS / f)))

@@ -71,7 +71,12 @@ else:
     model = bundled_path("davis2016")
     info = bundled_info("davis2016")
     print(info["what"])
-    print("run folder created at commit", info["trained_by"].get("commit"), "- exported at commit", info["written_by"]["commit"])
+    print(
+        "run folder created at commit",
+        info["trained_by"].get("commit"),
+        "- exported at commit",
+        info["written_by"]["commit"],
+    )
 print("model:", model)
 
 # %% [markdown]
@@ -140,4 +145,10 @@ state = m.signatures["initialize"](frame=tf.constant(first), mask=tf.constant(ma
 for p in frame_paths[1:]:
     frame = tf.constant(np.asarray(PILImage.open(p).convert("RGB")))
     state = m.signatures["step"](frame=frame, **{k: v for k, v in state.items() if k.startswith("state_")})
-print("mask", state["mask"].shape, "max p %.2f" % float(tf.reduce_max(state["mask"])), "box", state["box"].numpy().round(1))
+print(
+    "mask",
+    state["mask"].shape,
+    "max p %.2f" % float(tf.reduce_max(state["mask"])),
+    "box",
+    state["box"].numpy().round(1),
+)

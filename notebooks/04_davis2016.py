@@ -53,7 +53,9 @@ if SMOKE:  # one tiny run, both tables in one folder
 t3 = json.loads((T3 / "table3.json").read_text())
 t2_path = T2 / "table2.json"
 t2 = json.loads(t2_path.read_text()) if t2_path.exists() else None
-print("data:", t3["data"]["dataset"], "- tested on", len(t3["data"]["test"]), "sequences:", ", ".join(t3["data"]["test"]))
+print(
+    "data:", t3["data"]["dataset"], "- tested on", len(t3["data"]["test"]), "sequences:", ", ".join(t3["data"]["test"])
+)
 print("commit:", t3["provenance"]["commit"], " machine:", t3["provenance"]["machine"])
 
 # %% [markdown]
@@ -62,8 +64,10 @@ print("commit:", t3["provenance"]["commit"], " machine:", t3["provenance"]["mach
 # %%
 lines = ["method | J mean | J recall | J decay | F mean | F recall | F decay", "---|---|---|---|---|---|---"]
 for r in sorted(t3["davis"], key=lambda r: -r["J_mean"]):
-    lines.append(f"{r['method']} | {r['J_mean']:.3f} | {r['J_recall']:.3f} | {r['J_decay']:+.3f} | "
-                 f"{r['F_mean']:.3f} | {r['F_recall']:.3f} | {r['F_decay']:+.3f}")
+    lines.append(
+        f"{r['method']} | {r['J_mean']:.3f} | {r['J_recall']:.3f} | {r['J_decay']:+.3f} | "
+        f"{r['F_mean']:.3f} | {r['F_recall']:.3f} | {r['F_decay']:+.3f}"
+    )
 for name, j in DAVIS2016_VAL_J.items():
     lines.append(f"{name} (published, all 20 val sequences) | {j:.3f} | | | | |")
 display(Markdown("\n".join(lines)))
@@ -108,7 +112,9 @@ display(Markdown("\n".join(lines)))
 display(Image(filename=str(T3 / "table3_roi_follow.png")))
 lines = ["method | object inside the ROI | frames with >= 0.9 inside | ROI / object motion", "---|---|---|---"]
 for r in t3["roi"]:
-    lines.append(f"{r['method']} | {r['object_inside_mean']:.3f} | {r['frames_inside_0.9']:.3f} | {r['motion_ratio_mean']:.3f}")
+    lines.append(
+        f"{r['method']} | {r['object_inside_mean']:.3f} | {r['frames_inside_0.9']:.3f} | {r['motion_ratio_mean']:.3f}"
+    )
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
@@ -124,12 +130,15 @@ if (T3 / "davis_lowest_J.png").exists():
 # %% [markdown]
 # ## Ablations: frame replacement (Sec. 3.3 step 4) and peepholes (Eq. 1)
 # The paper argues both are crucial (Sec. 3.4, Sec. 3.1). They are tested with the Table 2 protocol
-# by local models trained at the main model's budget with one element removed.
+# on the 14 val sequences by local models trained exactly as Sec. 5.1's step-1 model on half "a" of
+# train (7500 steps from the feature store, seed 0) with one element removed; the control is that
+# step-1a model itself. One training run per model: no spread over seeds.
 
 # %%
 abl = RESULTS / "ablations" / "ablations.json"
 if abl.exists():
     a = json.loads(abl.read_text())
+    print(verdicts(a["claims"]))
     display(Markdown(Path(abl.with_suffix(".md")).read_text()))
 else:
     print("Not run yet for this model (issue #15): the ablations at the main model's budget are still to train.")
