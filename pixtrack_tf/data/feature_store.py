@@ -16,8 +16,9 @@ global model) holds one ``given`` crop per frame and its target instead.
 
 Features are float16 (``.npy`` files read memory-mapped); targets uint8. An entry's key is a hash of
 everything its content depends on (the sequence's files by name, size and content hash, so a copy
-of the data or one with new modification times keeps its store; the ROI and jitter settings, the seed, K, ROI size, the dilation, the feature scale and the backbone's
-weights themselves), so a changed config or weights file never reuses a stale store. Each sequence is
+of the data or one with new modification times keeps its store; the ROI and jitter settings, the
+seed, K, ROI size, the dilation, the feature scale and the backbone's weights themselves), so a
+changed config or weights file never reuses a stale store. Each sequence is
 one entry, ``<root>/<key>/``, built and keyed on its own, so the sets that share a sequence (Sec. 5.1's
 two halves and the whole training set) share its entry. An entry's arrays are written to a temporary
 folder that is renamed into place when complete, so an interrupted build (even ``kill -9``) loses at
