@@ -52,7 +52,7 @@ class GlobalModel(ArgsConfig, keras.Model):
         scale_range: (s_min, s_max) of the bounded map.
         centre_range: the bounded map's reach of the centre, in [-1, 1] frame coordinates.
         feature_norm: normalise the conv features before ConvLSTM 1 (not in Table 1; without it the
-            features of a binary map start ~0.003 and grow to ~100 in training, so ConvLSTM 1 starts
+            features of a binary map start ~0.003 and grew to ~50-150 in training, so ConvLSTM 1 starts
             blind to its input and ends saturated: theta the same for every input).
     """
 
