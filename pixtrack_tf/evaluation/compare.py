@@ -56,39 +56,31 @@ def rows_of(label: str, doc: dict) -> list[dict]:
 
 def parse_claim(text: str) -> tuple[str, str, str]:
     """``"TEXT: A > B"`` (or ``"A > B"``) -> (text, A, B)."""
-    head, _, body = text.rpartition(":") if ">" in text.rpartition(":")[2] else ("", "", text)
-    better, sep, worse = body.partition(">")
-    better, worse = better.strip(), worse.strip()
+    head, _, body = text.rpartition(":")
+    if ">" not in body:
+        head, body = "", text
+    better, sep, worse = (x.strip() for x in body.partition(">"))
     if not sep or not better or not worse:
         raise ValueError(f"--claim {text!r}: expected 'TEXT: LABEL_A > LABEL_B'")
     return head.strip() or f"{better} beats {worse}", better, worse
 
 
-def label_claims(rows: list[dict], claims) -> list[dict]:
+def label_claims(results: dict, claims) -> list[dict]:
     """Each (text, A, B) of ``claims``: does result A beat result B at every common cell of the
-    method they share (:func:`pixtrack_tf.evaluation.claims.compare`)?"""
+    method they share (:func:`pixtrack_tf.evaluation.claims.compare` on the results' own rows,
+    each method named by its result's label)?"""
     from pixtrack_tf.evaluation.claims import compare as compare_cells
 
     out = []
     for text, a, b in claims:
-        methods = [{r["method"] for r in rows if r["label"] == lab} for lab in (a, b)]
-        missing = [lab for lab, m in zip((a, b), methods) if not m]
+        missing = [lab for lab in (a, b) if lab not in results]
         if missing:
             raise ValueError(f"--claim {text!r}: no result labelled {missing[0]!r}")
-        for method in sorted(methods[0] & methods[1]):
-            cells = [
-                {
-                    "method": r["label"],
-                    "threshold": float(k.split("@")[0]),
-                    "length": int(k.split("@")[1]),
-                    "iou": v,
-                    "source": "ours",
-                }
-                for r in rows
-                if r["method"] == method and r["label"] in (a, b)
-                for k, v in r["iou"].items()
-            ]
-            c = compare_cells(cells, a, b, text if len(methods[0] & methods[1]) == 1 else f"{text} ({method})")
+        ours = {lab: [r for r in results[lab]["rows"] if r.get("source") == "ours"] for lab in (a, b)}
+        shared = sorted({r["method"] for r in ours[a]} & {r["method"] for r in ours[b]})
+        for method in shared:
+            cells = [r | {"method": lab} for lab in (a, b) for r in ours[lab] if r["method"] == method]
+            c = compare_cells(cells, a, b, text if len(shared) == 1 else f"{text} ({method})")
             if c:
                 out.append(c | {"method": method})
     return out
@@ -128,7 +120,7 @@ def compare(results: dict, reference: str | None = None, claims=()) -> dict:
         }
         for label, doc in results.items()
     }
-    return {"rows": rows, "reference": reference, "claims": label_claims(rows, claims), "sources": sources}
+    return {"rows": rows, "reference": reference, "claims": label_claims(results, claims), "sources": sources}
 
 
 def to_markdown(doc: dict) -> str:

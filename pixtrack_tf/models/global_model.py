@@ -100,7 +100,9 @@ class GlobalModel(ArgsConfig, keras.Model):
                 )
         self.pool = keras.layers.MaxPooling2D(2, 2, name="pool", dtype=dt)
         # not in Table 1: the conv features, normalised over (H, W, C) per map before ConvLSTM 1
-        self.norm = keras.layers.LayerNormalization(axis=(-3, -2, -1), name="feature_norm", dtype=dt)
+        self.norm = (
+            keras.layers.LayerNormalization(axis=(-3, -2, -1), name="feature_norm", dtype=dt) if feature_norm else None
+        )
         lstm = dict(use_peepholes=peepholes, return_sequences=True, dtype=dt)
         self.lstm1 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_1", **lstm)
         self.lstm2 = PeepholeConvLSTM2D(lstm_filters, k, name="convlstm_2", **lstm)
@@ -121,7 +123,7 @@ class GlobalModel(ArgsConfig, keras.Model):
             if i % 2 == 1:
                 shape = (None, shape[1] // 2, shape[2] // 2, shape[3])
         f = self.feature_size
-        if self.feature_norm:
+        if self.norm is not None:
             self.norm.build((None, f, f, self.conv_filters[-1]))
         self.lstm1.build((None, None, f, f, self.conv_filters[-1]))
         self.lstm2.build((None, None, f, f, self.lstm_filters))
@@ -140,7 +142,7 @@ class GlobalModel(ArgsConfig, keras.Model):
             x = conv(x)
             if i % 2 == 1:
                 x = self.pool(x)
-        return self.norm(x) if self.feature_norm else x
+        return x if self.norm is None else self.norm(x)
 
     def head(self, h, aspect):
         """full 1 -> join aspect ratio -> full 2 -> theta; h (N, f, f, F), aspect (N, 1)."""
