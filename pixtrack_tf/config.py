@@ -28,6 +28,7 @@ PRECISIONS = ("float32", "bfloat16")
 # track.precision -> the Keras dtype policy a model is built with (bfloat16 arithmetic on float32 weights)
 DTYPE_POLICIES = dict(zip(PRECISIONS, ("float32", "mixed_bfloat16")))
 THETA_MAPS = ("bounded", "exp")  # global.theta_map: raw FC output -> theta (models.GlobalModel)
+CENTRE_FROM = ("frame", "map_centroid")  # global.centre_from: what theta's centre is measured from
 LOCAL_REDUCTIONS = ("mean", "sum")  # train.local_reduction: Eq. 2's L averaged or summed
 
 
@@ -91,6 +92,11 @@ class GlobalConfig:
     # layer-normalise the conv features before ConvLSTM 1 (not in Table 1; docs/REPRODUCTION.md):
     # False is Table 1 as written (and what the runs trained before it existed used)
     feature_norm: bool = False
+    # what full 2's centre is measured from (docs/REPRODUCTION.md): "frame" is Table 1 as written;
+    # "map_centroid" regresses the displacement from Eq. 5's centre of the input map Z_{t-1},
+    # within +-centre_offset (normalised frame coordinates)
+    centre_from: str = "frame"
+    centre_offset: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,12 @@ def validate(cfg: Config) -> None:
         )
     if cfg.global_.theta_map not in THETA_MAPS:
         raise ConfigError(f"global.theta_map must be one of {', '.join(THETA_MAPS)}, got {cfg.global_.theta_map!r}")
+    if cfg.global_.centre_from not in CENTRE_FROM:
+        raise ConfigError(
+            f"global.centre_from must be one of {', '.join(CENTRE_FROM)}, got {cfg.global_.centre_from!r}"
+        )
+    if cfg.global_.centre_offset <= 0:
+        raise ConfigError(f"global.centre_offset must be positive, got {cfg.global_.centre_offset}")
     lo, hi = cfg.global_.scale_range
     if not 0 < lo < hi:
         raise ConfigError(f"global.scale_range must be [low, high] with 0 < low < high, got {[lo, hi]}")

@@ -53,7 +53,15 @@ CASES = {
     ),
     "GlobalModel": (
         GlobalModel,
-        dict(map_size=32, conv_filters=(2, 2, 4, 4), lstm_filters=4, fc_units=16, feature_norm=True),
+        dict(
+            map_size=32,
+            conv_filters=(2, 2, 4, 4),
+            lstm_filters=4,
+            fc_units=16,
+            feature_norm=True,
+            centre_from="map_centroid",
+            centre_offset=0.4,
+        ),
         ({"maps": _f(1, 3, 32, 32, 1), "aspect": np.array([[1.5]], "float32")},),
     ),
     "FCNModel": (

@@ -193,3 +193,35 @@ def test_global_feature_norm_lets_convlstm_1_see_its_input():
     assert spread_on > 10 * spread_off  # measured: 0.0004 vs 0.012
     assert not any("feature_norm" in w.path for w in g_off.weights)
     assert any("feature_norm" in w.path for w in g_on.weights)
+
+
+def test_global_centre_from_map_centroid_starts_at_eq5_and_stays_within_reach(tiny_cfg):
+    """global.centre_from=map_centroid: theta's centre is Eq. (5)'s centre of the input map plus a
+    learned displacement within +-centre_offset; at initialisation (full 2 is zero) it is exactly
+    Eq. (5), whatever the map, and the sequence call and the step agree. "frame" (Table 1 as
+    written) puts every map's theta at the same place at initialisation."""
+    from pixtrack_tf.tracking.algorithm1 import map_centroid
+
+    m = tiny_cfg.global_.map_size
+    maps = np.zeros((3, 2, m, m, 1), "float32")
+    for b, (x, y, w) in enumerate([(1, 2, 5), (m - 9, 3, 8), (4, m - 7, 6)]):
+        maps[b, :, y : y + w, x : x + w] = 1
+    aspect = np.array([[1.0], [16 / 9], [0.75]], "float32")
+    expected = np.asarray(map_centroid(maps[:, 0])[0])
+    cent = GlobalModel.from_cfg(load_config("tiny", ["global.centre_from=map_centroid"]))
+    theta = np.asarray(cent({"maps": maps, "aspect": aspect}))
+    np.testing.assert_allclose(theta[:, 0, 1:], expected, atol=1e-5)
+    assert np.ptp(expected[:, 0]) > 0.5  # the maps' centres differ
+    frame = np.asarray(GlobalModel.from_cfg(tiny_cfg)({"maps": maps, "aspect": aspect}))
+    assert np.ptp(frame[:, 0, 1:], axis=0).max() < 1e-6
+    for w in cent.trainable_weights:  # a displacement that depends on the input, bounded by centre_offset
+        w.assign(np.random.default_rng(3).normal(0, 1.0, w.shape).astype("float32"))
+    theta = np.asarray(cent({"maps": maps, "aspect": aspect}))
+    off = np.abs(theta[:, :, 1:] - np.asarray(map_centroid(maps.reshape(-1, m, m, 1))[0]).reshape(3, 2, 2))
+    assert off.max() <= cent.centre_offset + 1e-6 and off.max() > 0.05
+    states = cent.initial_states(3)
+    for t in range(2):
+        th, states = cent.step(maps[:, t], aspect, states)
+        np.testing.assert_allclose(th, theta[:, t], atol=1e-5)
+    with pytest.raises(Exception, match="centre_from"):
+        load_config("tiny", ["global.centre_from=middle"])

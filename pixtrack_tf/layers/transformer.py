@@ -25,6 +25,21 @@ from keras import ops
 
 from pixtrack_tf.layers.convlstm import PACKAGE
 
+CENTROID_EPS = 1e-3  # sum p below this: the map holds no object, its centre is undefined
+
+
+def mass_centre(maps):
+    """Eq. (5) on maps (N, M, M, 1): the probability-weighted centre of each map in the normalised
+    [-1, 1] coordinates of theta, as ((N, 2) centres (x, y), (N,) whether sum p > ``CENTROID_EPS``).
+    An empty map's centre is (0, 0), the frame's centre."""
+    m = ops.shape(maps)[1]
+    grid = (2.0 * ops.cast(ops.arange(m), "float32") + 1.0) / ops.cast(m, "float32") - 1.0
+    p = ops.cast(maps[..., 0], "float32")
+    total = ops.sum(p, axis=(1, 2))
+    cx = ops.sum(ops.sum(p, axis=1) * grid, axis=1) / ops.maximum(total, 1e-12)
+    cy = ops.sum(ops.sum(p, axis=2) * grid, axis=1) / ops.maximum(total, 1e-12)
+    return ops.stack([cx, cy], axis=-1), total > CENTROID_EPS
+
 
 def anchor_half_extents(theta, aspect, anchor):
     """Normalised half width and height of T(theta)(Z_A); theta (B, 3), aspect (B, 1) = W / H."""

@@ -10,6 +10,12 @@ to theta by ``theta_map`` (docs/REPRODUCTION.md): ``"bounded"`` (default) keeps 
 network cannot leave, s = s_min (s_max / s_min)^sigmoid(r_0) and t = c tanh(r_{1,2}); ``"exp"``
 (the first reading) is theta = (exp(r_0), r_1, r_2), positive scale and nothing else bounded, on
 which the trained global model drifted to a constant box far larger than any object.
+
+``centre_from`` says what the centre (t_x, t_y) is measured from: ``"frame"`` (Table 1 as written:
+full 2 regresses the centre in the frame's coordinates) or ``"map_centroid"`` (not in the paper;
+docs/REPRODUCTION.md): full 2 regresses the object's displacement from the probability-weighted
+centre of the input map Z_{t-1} (Eq. 5's centre), t = c(Z_{t-1}) + ``centre_offset`` tanh(r_{1,2}).
+The network then learns the motion and the scale, not where an object on a 4x4 feature grid is.
 T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`; theta describes the
 square around the *object* (Eq. 4 fits the anchor to the object), and Algorithm 1 crops the
 Sec. 3.3 ROI around it (:func:`pixtrack_tf.layers.roi.roi_around`).
@@ -20,9 +26,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from pixtrack_tf.config import THETA_MAPS
+from pixtrack_tf.config import CENTRE_FROM, THETA_MAPS
 from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
-from pixtrack_tf.layers.transformer import AnchorTransformer
+from pixtrack_tf.layers.transformer import AnchorTransformer, mass_centre
 from pixtrack_tf.models.base import ArgsConfig, section_kwargs
 
 
@@ -51,6 +57,8 @@ class GlobalModel(ArgsConfig, keras.Model):
         theta_map: ``"bounded"`` or ``"exp"`` (the raw FC output -> theta; see the module docstring).
         scale_range: (s_min, s_max) of the bounded map.
         centre_range: the bounded map's reach of the centre, in [-1, 1] frame coordinates.
+        centre_from: ``"frame"`` or ``"map_centroid"`` (see the module docstring).
+        centre_offset: with ``"map_centroid"``, how far theta's centre may lie from the map's centre.
         feature_norm: normalise the conv features before ConvLSTM 1 (not in Table 1; without it the
             features of a binary map start ~0.003 and grew to ~50-150 in training, so ConvLSTM 1 starts
             blind to its input and ends saturated: theta the same for every input).
@@ -70,6 +78,8 @@ class GlobalModel(ArgsConfig, keras.Model):
         scale_range=(0.04, 2.0),
         centre_range=1.0,
         feature_norm=False,
+        centre_from="frame",
+        centre_offset=0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -89,6 +99,10 @@ class GlobalModel(ArgsConfig, keras.Model):
             raise ValueError(f"scale_range must be (low, high) with 0 < low < high, got {scale_range}")
         self.centre_range = float(centre_range)
         self.feature_norm = bool(feature_norm)
+        if centre_from not in CENTRE_FROM:
+            raise ValueError(f"centre_from must be one of {', '.join(CENTRE_FROM)}, got {centre_from!r}")
+        self.centre_from = centre_from
+        self.centre_offset = float(centre_offset)
         k, dt = self.kernel_size, self.dtype_policy
         self.convs = []
         for i, f in enumerate(self.conv_filters):
@@ -144,16 +158,20 @@ class GlobalModel(ArgsConfig, keras.Model):
                 x = self.pool(x)
         return x if self.norm is None else self.norm(x)
 
-    def head(self, h, aspect):
-        """full 1 -> join aspect ratio -> full 2 -> theta; h (N, f, f, F), aspect (N, 1)."""
+    def head(self, h, aspect, maps):
+        """full 1 -> join aspect ratio -> full 2 -> theta; h (N, f, f, F), aspect (N, 1), maps the
+        input maps Z_{t-1} (N, S, S, 1) (read only with ``centre_from="map_centroid"``)."""
         x = self.fc1(ops.reshape(h, (ops.shape(h)[0], -1)))
         x = ops.concatenate([x, ops.cast(ops.reshape(aspect, (-1, 1)), x.dtype)], axis=-1)
         r = ops.cast(self.fc2(x), "float32")
         if self.theta_map == "exp":
-            return ops.concatenate([ops.exp(ops.clip(r[:, :1], -6.0, 6.0)), r[:, 1:]], axis=-1)
-        lo, hi = self.scale_range
-        s = lo * (hi / lo) ** ops.sigmoid(r[:, :1])
-        return ops.concatenate([s, self.centre_range * ops.tanh(r[:, 1:])], axis=-1)
+            scale, shift = ops.exp(ops.clip(r[:, :1], -6.0, 6.0)), r[:, 1:]
+        else:
+            lo, hi = self.scale_range
+            scale, shift = lo * (hi / lo) ** ops.sigmoid(r[:, :1]), self.centre_range * ops.tanh(r[:, 1:])
+        if self.centre_from == "map_centroid":
+            shift = mass_centre(maps)[0] + self.centre_offset * ops.tanh(r[:, 1:])
+        return ops.concatenate([scale, shift], axis=-1)
 
     def initial_states(self, batch):
         f = self.feature_size
@@ -165,18 +183,19 @@ class GlobalModel(ArgsConfig, keras.Model):
         states = [ops.cast(s, self.compute_dtype) for s in states]  # float32 states from a tracker
         h1, (h1, c1) = self.lstm1.cell(x, [states[0], states[1]])
         h2, (h2, c2) = self.lstm2.cell(h1, [states[2], states[3]])
-        return self.head(h2, aspect), [h1, c1, h2, c2]
+        return self.head(h2, aspect, zmap), [h1, c1, h2, c2]
 
     def call(self, inputs, training=False):
         maps, aspect = inputs["maps"], inputs["aspect"]
         b, t = ops.shape(maps)[0], ops.shape(maps)[1]
         s, f = self.map_size, self.feature_size
-        x = self.encode(ops.reshape(maps, (-1, s, s, 1)))
+        flat = ops.reshape(maps, (-1, s, s, 1))
+        x = self.encode(flat)
         x = ops.reshape(x, (b, t, f, f, self.conv_filters[-1]))
         x = self.lstm2(self.lstm1(x, training=training), training=training)
         x = ops.reshape(x, (-1, f, f, self.lstm_filters))
         asp = ops.reshape(ops.repeat(ops.reshape(aspect, (-1, 1)), t, axis=0), (-1, 1))
-        theta = self.head(x, asp)
+        theta = self.head(x, asp, flat)
         return ops.reshape(theta, (b, t, 3))
 
     def render(self, theta, aspect):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from pixtrack_tf.layers.roi import box_to_theta, crop_roi, mask_box_tf, paste_roi, roi_around, theta_to_box
-from pixtrack_tf.tracking.common import CENTROID_EPS, OBJECT_P, as_float32, crop_first_roi, init_local_states
+from pixtrack_tf.layers.transformer import mass_centre
+from pixtrack_tf.tracking.common import OBJECT_P, as_float32, crop_first_roi, init_local_states
 
 
 def initial_box_tf(mask, context, lo, hi):
@@ -50,13 +51,7 @@ def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lst
 def map_centroid(maps):
     """Eq. (5) on resized maps (N, M, M, 1), in the normalised [-1, 1] coordinates of theta:
     (centres (N, 2), whether sum p > 0 (N,))."""
-    m = tf.shape(maps)[1]
-    grid = (2.0 * tf.range(m, dtype=tf.float32) + 1.0) / tf.cast(m, tf.float32) - 1.0
-    p = maps[..., 0]
-    total = tf.reduce_sum(p, axis=[1, 2])
-    cx = tf.reduce_sum(tf.reduce_sum(p, axis=1) * grid, axis=1) / tf.maximum(total, 1e-12)
-    cy = tf.reduce_sum(tf.reduce_sum(p, axis=2) * grid, axis=1) / tf.maximum(total, 1e-12)
-    return tf.stack([cx, cy], axis=-1), total > CENTROID_EPS
+    return mass_centre(maps)
 
 
 def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstates, lstates, t):

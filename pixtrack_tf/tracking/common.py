@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from pixtrack_tf.data.sequence import DataError, mask_box
 from pixtrack_tf.layers.roi import box_to_theta, crop_roi, dilate, roi_around
+from pixtrack_tf.layers.transformer import CENTROID_EPS
 
-CENTROID_EPS = 1e-3
 OBJECT_P = 0.5  # a pixel is the object's where p >= OBJECT_P (the masks the trackers write, DAVIS J)
 
 
