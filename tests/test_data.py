@@ -344,6 +344,26 @@ def test_bench_command(tmp_path, davis_root, capsys):
     assert "frames/s" in capsys.readouterr().out
 
 
+def test_halves_of_a_fold_never_read_its_test_sequences():
+    """The 10-fold datasets: --split train-a / --test-split train-b are Sec. 5.1's halves of the
+    fold's training split (as step 1 of that fold splits them); the fold's test part is in neither."""
+    from pixtrack_tf.data import DataError
+    from pixtrack_tf.data.splits import halves, train_test_splits
+
+    [(fold_train, fold_test)], _ = train_test_splits("embedded", folds=(1,), num_sequences=20, n_frames=8)
+    a, b = halves(sorted(s.name for s in fold_train), 0)
+    [(train, test)], desc = train_test_splits(
+        "embedded", folds=(1,), test_split="train-b", num_sequences=20, n_frames=8
+    )
+    assert [s.name for s in train] == a and [s.name for s in test] == b
+    assert not ({s.name for s in train + test} & {s.name for s in fold_test}) and len(a) + len(b) == 18
+    assert desc["split"] == "train-a" and desc["test_split"] == "train-b" and desc["folds"] == [1]
+    [(train, test)], _ = train_test_splits("embedded", split="train-b", folds=(1,), num_sequences=20, n_frames=8)
+    assert [s.name for s in train] == b and [s.name for s in test] == a
+    with pytest.raises(DataError, match="needs the 10 folds"):
+        train_test_splits("embedded", split="all", test_split="train-a", num_sequences=20, n_frames=8)
+
+
 def test_test_split_halves_of_davis_train_never_read_val(davis_root):
     """reproduce --test-split train-a|train-b: Sec. 5.1's halves of DAVIS train, one tested, the
     other trained on; no val sequence anywhere; val stays the default."""
@@ -360,8 +380,6 @@ def test_test_split_halves_of_davis_train_never_read_val(davis_root):
     assert [s.name for s in test] == a and [s.name for s in train] == b
     [(_, test)], _ = train_test_splits("davis2016", davis_root)
     assert {s.name for s in test} == val
-    with pytest.raises(DataError, match="needs --dataset davis2016"):
-        train_test_splits("embedded", test_split="train-a", num_sequences=10, n_frames=8)
     with pytest.raises(DataError, match="test split must be one of"):
         train_test_splits("davis2016", davis_root, test_split="val-b")
     # train --split train-a trains exactly step 1a's sequences, in the order step 1a reads them

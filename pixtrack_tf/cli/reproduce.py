@@ -53,8 +53,9 @@ def build_parser():
         "--test-split",
         default="val",
         choices=("val", "train-a", "train-b"),
-        help="davis2016: test on val (default) or on one half of the train split (Sec. 5.1's halves; trains on "
-        "the other): a held-out check for choosing settings without reading val",
+        help="test on val / the fold's test sequences (default) or on one half of the training split (DAVIS "
+        "train or the fold's; Sec. 5.1's halves; trains on the other): a held-out check for choosing "
+        "settings without reading the test data",
     )
     p.add_argument(
         "--retrain",

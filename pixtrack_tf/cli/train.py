@@ -31,8 +31,8 @@ def build_parser():
     p.add_argument("--root", help="dataset root (not needed for embedded)")
     p.add_argument(
         "--split",
-        help="dataset split: DAVIS train/val, or train-a/train-b (one of Sec. 5.1's halves of train, "
-        "the data of step 1a/1b); 'all' to use every sequence",
+        help="dataset split: DAVIS train/val, or train-a/train-b (one of Sec. 5.1's halves of the training "
+        "split - DAVIS train or the fold's - the data of step 1a/1b); 'all' to use every sequence",
     )
     p.add_argument("--fold", type=int, default=0, help="10-fold split to train on (embedded, vot2016, folder)")
     p.add_argument("--num-sequences", type=int, default=60, help="embedded benchmark: number of sequences")

@@ -43,6 +43,14 @@ def _other_half(name: str) -> str:
     return "train-b" if name == "train-a" else "train-a"
 
 
+def _halve(train, test_split: str, seed: int):
+    """(the other half, the half ``test_split``) of the training sequences ``train``, in Sec. 5.1's
+    halves (:func:`halves` on the sorted names, as step 1 splits them)."""
+    by = {s.name: s for s in train}
+    half = dict(zip(("train-a", "train-b"), halves(sorted(by), seed)))
+    return [by[n] for n in half[_other_half(test_split)]], [by[n] for n in half[test_split]]
+
+
 def train_test_splits(
     dataset: str,
     root=None,
@@ -64,28 +72,24 @@ def train_test_splits(
     pair named by the half trained on (``train --split train-a`` trains exactly step 1a's data, e.g.
     for an ablation beside ``step1_local_a``). The other datasets use the paper's 10 folds
     (Sec. 3.3): one pair per fold index in ``folds``; ``split="all"`` (or fewer than 10 sequences)
-    trains on every sequence and tests on none.
+    trains on every sequence and tests on none. The halves work there too, inside each fold's
+    training split (the halves of that fold's Sec. 5.1 step 1; its test sequences are never read).
     """
     from pixtrack_tf.data import DataError, load_dataset
 
     if test_split not in TEST_SPLITS:
         raise DataError(f"test split must be one of {', '.join(TEST_SPLITS)}, got {test_split!r}")
-    if test_split != "val" and dataset != "davis2016":
-        raise DataError(f"--test-split {test_split} needs --dataset davis2016 (the halves of its train split)")
+    if split in ("train-a", "train-b"):
+        if test_split not in ("val", _other_half(split)):
+            raise DataError(f"split {split} and test split {test_split} overlap (they are the same half)")
+        split, test_split = None, _other_half(split)
     desc = {"dataset": dataset, "root": None if root is None else str(root)}
     if dataset == "davis2016":
-        if split in ("train-a", "train-b"):
-            if test_split not in ("val", _other_half(split)):
-                raise DataError(f"split {split} and test split {test_split} overlap (they are the same half)")
-            split, test_split = "train", _other_half(split)
         split = split or "train"
         train = load_dataset(dataset, root, split)
         if test_split != "val":
-            by = {s.name: s for s in train}
-            half = dict(zip(("train-a", "train-b"), halves(sorted(by), seed)))
-            other = _other_half(test_split)
-            train, test = [by[n] for n in half[other]], [by[n] for n in half[test_split]]
-            desc.update(split=other, test_split=test_split)
+            train, test = _halve(train, test_split, seed)
+            desc.update(split=_other_half(test_split), test_split=test_split)
         else:
             test = load_dataset(dataset, root, "val") if split == "train" else []
             desc.update(split=split)
@@ -100,11 +104,16 @@ def train_test_splits(
             note="embedded synthetic benchmark, NOT VOT2016: not comparable with the paper's numbers",
         )
     if split == "all" or len(seqs) < 10:
+        if test_split != "val":
+            raise DataError(f"--test-split {test_split} needs the 10 folds (at least 10 sequences, not --split all)")
         desc.update(split="all", train=[s.name for s in seqs], test=[])
         return [(seqs, [])], desc
     by = {s.name: s for s in seqs}
     all_folds = ten_folds(list(by), seed=seed)
     pairs = [([by[n] for n in all_folds[k][0]], [by[n] for n in all_folds[k][1]]) for k in folds]
+    if test_split != "val":  # the fold's training split only: half trained on, half tested on
+        pairs = [_halve(train, test_split, seed) for train, _ in pairs]
+        desc.update(split=_other_half(test_split), test_split=test_split)
     desc.update(folds=list(folds), sequences=len(seqs))
     if len(pairs) == 1:
         desc.update(train=[s.name for s in pairs[0][0]], test=[s.name for s in pairs[0][1]])
