@@ -356,3 +356,15 @@ def test_two_stage_holds_its_roi_on_an_empty_map(tmp_path, tiny_cfg, models):
     cfg = dataclasses.replace(tiny_cfg, track=dataclasses.replace(tiny_cfg.track, hold_empty=False))
     moved = track_sequence(TwoStageTracker(lm_empty, gm, cfg), seq)["boxes"]
     assert np.abs(moved[-1] - moved[1]).max() > 1.0
+
+
+def test_reproduce_refuses_a_fold_count_outside_1_to_10(capsys):
+    """--folds 0 (also what ``--fold 0`` abbreviates to) used to crash with an IndexError after
+    loading the data; it is a usage error naming the option."""
+    from pixtrack_tf.cli import reproduce
+
+    for bad in (["--folds", "0"], ["--fold", "0"], ["--folds", "11"]):
+        with pytest.raises(SystemExit) as e:
+            reproduce.main(["--table", "3", *bad])
+        assert e.value.code == 2
+        assert "--folds is how many of the 10 folds" in capsys.readouterr().err

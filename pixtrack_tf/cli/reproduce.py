@@ -81,7 +81,10 @@ def use_bundled(args) -> bool:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 1 <= args.folds <= 10:  # (argparse also reads --fold as --folds)
+        parser.error(f"--folds is how many of the 10 folds to run (1 to 10), got {args.folds}")
     if args.table == 1:
         from pixtrack_tf.cli import summary
 
