@@ -212,3 +212,15 @@ def test_train_stage_store_builds_and_describes_the_store(cfg, seqs, store, tmp_
     assert train_stage(c, seqs, tmp_path, "store", progress=False) == []
     info = json.loads((tmp_path / "store.json").read_text())
     assert info["frames"] == sum(len(s) for s in seqs) and info["jitters"] == 2 and info["gib"] > 0
+
+
+def test_train_stage_without_progress_builds_the_store_silently(cfg, seqs, tmp_path, capsys):
+    """progress=False (--no-progress) reaches the store's build too: its bar used to print into
+    logs of runs started with --no-progress (the embedded --retrain's log)."""
+    from pixtrack_tf.training.iterative import train_stage
+
+    train = dataclasses.replace(cfg.train, feature_store=str(tmp_path / "stores"), local_steps=2, log_every=1)
+    c = dataclasses.replace(cfg, train=train)
+    assert train_stage(c, seqs[:1], tmp_path / "run", "local", progress=False) == ["local"]
+    assert list((tmp_path / "stores").iterdir())  # the store was built here
+    assert "feature store" not in capsys.readouterr().err

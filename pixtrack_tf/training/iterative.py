@@ -93,8 +93,8 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
     (out / "halves.json").write_text(json.dumps({"a": half_a, "b": half_b}, indent=1))
 
     # step 1
-    fit(LocalTask(cfg, seqs_a), out / "step1_local_a", strategy=strategy, progress=progress)
-    fit(LocalTask(cfg, seqs_b), out / "step1_local_b", strategy=strategy, progress=progress)
+    fit(LocalTask(cfg, seqs_a, progress=progress), out / "step1_local_a", strategy=strategy, progress=progress)
+    fit(LocalTask(cfg, seqs_b, progress=progress), out / "step1_local_b", strategy=strategy, progress=progress)
     # step 2
     fit(GlobalTask(cfg, sequences), out / "step2_global", strategy=strategy, progress=progress)
 
@@ -145,6 +145,7 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
             roi_boxes=roi_boxes,
             init_weights=out / "step1_local_a" / "model.weights.h5",
             steps=cfg.train.refine_steps,
+            progress=progress,
         ),
         out / "step5_local",
         strategy=strategy,
@@ -203,6 +204,9 @@ def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=No
     if stage == "iterative":
         run_iterative(cfg, sequences, out, strategy=strategy, progress=progress)
         return ["step1_local_a", "step1_local_b", "step2_global", "step4_global", "step5_local"]
-    task = {"local": LocalTask, "global": GlobalTask, "fcn": FCNTask}[stage](cfg, sequences)
+    if stage == "global":
+        task = GlobalTask(cfg, sequences)
+    else:  # the feature store's progress bar follows ``progress`` too
+        task = {"local": LocalTask, "fcn": FCNTask}[stage](cfg, sequences, progress=progress)
     fit(task, out / stage, strategy=strategy, progress=progress)
     return [stage]
