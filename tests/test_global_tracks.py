@@ -79,11 +79,12 @@ def roi_follow_stats(gm, cfg, seqs):
 
 
 @pytest.mark.timeout(300)
-def test_global_model_puts_the_roi_around_a_moving_object(tmp_path):
+@pytest.mark.parametrize("centre_from", ["frame", "map_centroid"])  # Table 1 as written; reproduce.yaml's
+def test_global_model_puts_the_roi_around_a_moving_object(tmp_path, centre_from):
     from pixtrack_tf.training.loop import configure_determinism, fit
     from pixtrack_tf.training.tasks import GlobalTask
 
-    cfg = load_config("tiny", OVERRIDES)
+    cfg = load_config("tiny", [*OVERRIDES, f"global.centre_from={centre_from}"])
     configure_determinism(cfg.seed, False)
     gm = fit(GlobalTask(cfg, moving_object_sequences(40, 30, seed=0)), tmp_path / "global", progress=False)
     inside, corr = roi_follow_stats(gm, cfg, moving_object_sequences(10, 30, seed=1))
