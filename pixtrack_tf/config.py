@@ -164,6 +164,11 @@ class TrackConfig:
     # Algorithm 1: keep theta_old when Z_hat_{t-1} is empty instead of reading the global model's
     # theta (False: the global model's theta at every t >= train.loss_from, as written)
     hold_empty: bool = True
+    # while the previous prediction holds no object pixel (p >= 0.5), each frame's ROI side grows by
+    # this factor (up to data.roi_max), so an object that left the ROI can come back into it; the
+    # side returns to the trackers' own rule once the object is seen. 1.0 = off (the paper);
+    # Algorithm 1, the 1-stage and the FCN trackers alike (docs/REPRODUCTION.md)
+    search_growth: float = 1.0
     one_stage_context: float = 2.0  # 1-stage / FCN: fixed ROI side from the first mask
     # the FCN's first-frame fine-tuning ("small learning rate and few iterations"): 20 steps at 1e-5
     # moved its weights ~1 % and its first-frame IoU not at all; these adapt it (reproduce reports
@@ -225,6 +230,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"global.anchor_size must be square (the ROI is square in the frame's pixels), got {w} x {h}")
     if w <= 0:
         raise ConfigError(f"global.anchor_size must be positive, got {w}")
+    if cfg.track.search_growth < 1.0:
+        raise ConfigError(f"track.search_growth must be at least 1 (1 = off), got {cfg.track.search_growth}")
     if not 0.0 <= cfg.track.beta <= 1.0:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
     if cfg.track.precision not in PRECISIONS:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pixtrack_tf.config import load_config
 from pixtrack_tf.data.sequence import DataError, read_folder
 from pixtrack_tf.evaluation import evaluator
 from pixtrack_tf.evaluation.protocol import run_clips, sample_clips
@@ -356,6 +357,36 @@ def test_two_stage_holds_its_roi_on_an_empty_map(tmp_path, tiny_cfg, models):
     cfg = dataclasses.replace(tiny_cfg, track=dataclasses.replace(tiny_cfg.track, hold_empty=False))
     moved = track_sequence(TwoStageTracker(lm_empty, gm, cfg), seq)["boxes"]
     assert np.abs(moved[-1] - moved[1]).max() > 1.0
+
+
+def test_search_growth_widens_the_roi_around_the_held_centre_while_nothing_is_seen(tmp_path, tiny_cfg, models):
+    """track.search_growth g: while every prediction is empty, the 2-stage and the 1-stage ROIs keep
+    their centre and their side grows (by g per frame for the 1-stage, up to data.roi_max); with
+    g = 1 (the default) they stay as they were."""
+    import dataclasses
+
+    lm, gm, _ = models
+    seq = _leaving_sequence(tmp_path)
+    lm_empty = LocalModel.from_cfg(tiny_cfg)
+    lm_empty.decoder.deconvs[-1].bias.assign([-50.0])  # every prediction empty
+    cfg = dataclasses.replace(tiny_cfg, track=dataclasses.replace(tiny_cfg.track, search_growth=1.5))
+
+    def sides_and_centres(boxes):
+        b = np.asarray(boxes)
+        return b[:, 2] - b[:, 0], (b[:, :2] + b[:, 2:]) / 2
+
+    side, centre = sides_and_centres(track_sequence(TwoStageTracker(lm_empty, gm, cfg), seq)["boxes"])
+    np.testing.assert_allclose(centre[2:], np.repeat(centre[1:2], len(centre) - 2, axis=0), atol=1e-3)
+    assert np.all(np.diff(side[1:]) >= -1e-3) and side[-1] > 1.4 * side[1]
+    side, centre = sides_and_centres(track_sequence(OneStageTracker(lm_empty, cfg), seq)["boxes"])
+    # frame 1 follows the given first mask; from frame 2 on, every previous prediction is empty
+    expected = np.minimum(side[0] * 1.5 ** np.maximum(np.arange(len(side)) - 1, 0), cfg.data.roi_max)
+    np.testing.assert_allclose(side, expected, rtol=1e-4)
+    np.testing.assert_allclose(centre, np.repeat(centre[:1], len(centre), axis=0), atol=1e-3)
+    side, _ = sides_and_centres(track_sequence(OneStageTracker(lm_empty, tiny_cfg), seq)["boxes"])
+    np.testing.assert_allclose(side, side[0])
+    with pytest.raises(Exception, match="search_growth"):
+        load_config("tiny", ["track.search_growth=0.5"])
 
 
 def test_reproduce_refuses_a_fold_count_outside_1_to_10(capsys):

@@ -67,7 +67,10 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     maps, so its memory is warm when its theta is first used. With ``track.hold_empty`` (the default)
     a Z_hat_{t-1} with no object pixel (no p >= ``OBJECT_P``) keeps theta_old at every t, the rule
     the 1-stage and FCN trackers already follow: without it the global model answers an empty map
-    with one fixed box (results/embedded), which cannot find the object again.
+    with one fixed box (results/embedded), which cannot find the object again. With
+    ``track.search_growth`` g > 1, theta_est's scale is multiplied by g on such frames (up to the
+    global model's largest scale; the crop is clipped to ``data.roi_max``): the ROI widens around the
+    held centre until the object is seen again, then the global model's scale takes over.
     """
     beta = float(cfg.track.beta)
     M = cfg.global_.map_size
@@ -78,10 +81,13 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     centre, found = map_centroid(prev_maps)
     theta_eq5 = tf.where(found[:, None], tf.concat([theta_old[:, :1], centre], axis=-1), theta_old)
     theta_t = tf.where(tf.cast(t, tf.float32) < float(cfg.train.loss_from), theta_eq5, theta_g)
+    seen = tf.reduce_max(prev_maps, axis=[1, 2, 3]) >= OBJECT_P
     if cfg.track.hold_empty:  # no object pixel in Z_hat_{t-1} says nothing of where it is: keep theta_old
-        seen = tf.reduce_max(prev_maps, axis=[1, 2, 3]) >= OBJECT_P
         theta_t = tf.where(seen[:, None], theta_t, theta_old)
     theta_est = beta * theta_t + (1.0 - beta) * theta_old
+    if cfg.track.search_growth != 1.0:  # widen the search while nothing is seen (theta's scale)
+        grown = tf.minimum(theta_est[:, :1] * float(cfg.track.search_growth), float(cfg.global_.scale_range[1]))
+        theta_est = tf.concat([tf.where(seen[:, None], theta_est[:, :1], grown), theta_est[:, 1:]], axis=-1)
     box = roi_crop_box(cfg, theta_est, hw)
     prob, lstates = lm.step(
         crop_roi(frame[None], box, cfg.local.roi_size, box_indices=tf.zeros((n,), tf.int32)), lstates

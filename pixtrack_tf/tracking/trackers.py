@@ -28,6 +28,7 @@ import tensorflow as tf
 from pixtrack_tf.data.sequence import DataError, mask_box
 from pixtrack_tf.tracking.algorithm1 import two_stage_step, two_stage_step_batch
 from pixtrack_tf.tracking.common import (
+    OBJECT_P,
     TrackResult,
     as_float32,
     centroid,
@@ -232,18 +233,23 @@ class OneStageTracker(RoiTracker):
 
     "replaces the global model with a simple predictor for the ROI center, described in Eq. (5) ...
     The ROI size is fixed." The size is the first frame's ROI (Sec. 3.3 rule). An empty previous
-    prediction keeps the previous centre.
+    prediction keeps the previous centre (and, with ``track.search_growth``, widens the ROI).
     """
 
     def _init_policy(self, frame, mask):
         self.side = float(self.box0[2] - self.box0[0])
 
     def next_box(self):
+        """Eq. (5)'s centre (the previous one when sum p = 0) and the fixed side; with
+        ``track.search_growth`` g > 1, while the previous prediction holds no object pixel
+        (p >= ``OBJECT_P``) the side is the previous ROI's times g (up to ``data.roi_max``)."""
         c = centroid(self.prev_prob)
-        if c is None:
-            return self.box
-        cx, cy = c
-        h = self.side / 2
+        cx, cy = c if c is not None else ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+        side = self.side
+        g = float(self.cfg.track.search_growth)
+        if g != 1.0 and not (self.prev_prob >= OBJECT_P).any():
+            side = min(float(self.box[2] - self.box[0]) * g, max(float(self.cfg.data.roi_max), self.side))
+        h = side / 2
         return np.array([cx - h, cy - h, cx + h, cy + h], np.float32)
 
     def _step(self, frame):
