@@ -322,6 +322,9 @@ def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path)
     }
     assert doc["config"]["local"]["peepholes"] is False  # the run's own config
     assert doc["provenance"]["models"] == {"run": str(tmp_path / "lstm"), "fcn_run": str(tmp_path / "fcnrun")}
+    # the FCN alone from an FCN-only run (it needed a local model before)
+    only = ["--table", "2", "--quick", "--out", str(tmp_path / "t2fcn"), "--no-progress", "--methods", "FCN"]
+    assert reproduce.main(only + ["--run", str(tmp_path / "fcnrun")]) == 0
     # a local-only run cannot give the two-stage tracker: a clear error, not a crash
     assert (
         reproduce.main(

@@ -159,7 +159,8 @@ def reproduce_table(req: Request) -> str:
         )
     methods = select_methods(req.table, req.methods)
     need_fcn = any("fcn" in v for v in methods.values())
-    need = ("local", "global") if "t3-2stage" in methods.values() else ("local",)
+    uses_local = {"t2-convlstm-gtroi", "t3-1stage", "t3-2stage"} & set(methods.values())
+    need = ("local", "global") if "t3-2stage" in methods.values() else ("local",) if uses_local else ()
     need_models = any(v not in REFERENCES.values() for v in methods.values())
     fcn_dir = Path(req.fcn) / "fcn" if (req.run and req.fcn) else None  # else RUN/fcn
     results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
