@@ -200,14 +200,14 @@ def test_global_centre_from_map_centroid_starts_at_eq5_and_stays_within_reach(ti
     learned displacement within +-centre_offset; at initialisation (full 2 is zero) it is exactly
     Eq. (5), whatever the map, and the sequence call and the step agree. "frame" (Table 1 as
     written) puts every map's theta at the same place at initialisation."""
-    from pixtrack_tf.tracking.algorithm1 import map_centroid
+    from pixtrack_tf.layers.transformer import mass_centre
 
     m = tiny_cfg.global_.map_size
     maps = np.zeros((3, 2, m, m, 1), "float32")
     for b, (x, y, w) in enumerate([(1, 2, 5), (m - 9, 3, 8), (4, m - 7, 6)]):
         maps[b, :, y : y + w, x : x + w] = 1
     aspect = np.array([[1.0], [16 / 9], [0.75]], "float32")
-    expected = np.asarray(map_centroid(maps[:, 0])[0])
+    expected = np.asarray(mass_centre(maps[:, 0])[0])
     cent = GlobalModel.from_cfg(load_config("tiny", ["global.centre_from=map_centroid"]))
     theta = np.asarray(cent({"maps": maps, "aspect": aspect}))
     np.testing.assert_allclose(theta[:, 0, 1:], expected, atol=1e-5)
@@ -217,7 +217,7 @@ def test_global_centre_from_map_centroid_starts_at_eq5_and_stays_within_reach(ti
     for w in cent.trainable_weights:  # a displacement that depends on the input, bounded by centre_offset
         w.assign(np.random.default_rng(3).normal(0, 1.0, w.shape).astype("float32"))
     theta = np.asarray(cent({"maps": maps, "aspect": aspect}))
-    off = np.abs(theta[:, :, 1:] - np.asarray(map_centroid(maps.reshape(-1, m, m, 1))[0]).reshape(3, 2, 2))
+    off = np.abs(theta[:, :, 1:] - np.asarray(mass_centre(maps.reshape(-1, m, m, 1))[0]).reshape(3, 2, 2))
     assert off.max() <= cent.centre_offset + 1e-6 and off.max() > 0.05
     states = cent.initial_states(3)
     for t in range(2):

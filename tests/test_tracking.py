@@ -78,7 +78,8 @@ def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
 
     from pixtrack_tf.data.sequence import mask_box
     from pixtrack_tf.layers.roi import box_to_theta, roi_around
-    from pixtrack_tf.tracking.algorithm1 import map_centroid, roi_crop_box
+    from pixtrack_tf.layers.transformer import mass_centre
+    from pixtrack_tf.tracking.algorithm1 import roi_crop_box
 
     lm, gm, _ = models
     tr = TwoStageTracker(lm, gm, tiny_cfg)
@@ -99,7 +100,7 @@ def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
     prev_map = tf.image.resize(mask0.astype(np.float32)[None, :, :, None], [tiny_cfg.global_.map_size] * 2)
     for t in range(1, 6):
         if t < i:
-            centre, _ = map_centroid(prev_map)
+            centre, _ = mass_centre(prev_map)
             theta_t = np.concatenate([theta[:1], centre.numpy()[0]])
         else:
             theta_t = np.array([np.sqrt(lo * hi), 0.0, 0.0])

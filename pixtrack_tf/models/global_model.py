@@ -165,12 +165,16 @@ class GlobalModel(ArgsConfig, keras.Model):
         x = ops.concatenate([x, ops.cast(ops.reshape(aspect, (-1, 1)), x.dtype)], axis=-1)
         r = ops.cast(self.fc2(x), "float32")
         if self.theta_map == "exp":
-            scale, shift = ops.exp(ops.clip(r[:, :1], -6.0, 6.0)), r[:, 1:]
+            scale = ops.exp(ops.clip(r[:, :1], -6.0, 6.0))
         else:
             lo, hi = self.scale_range
-            scale, shift = lo * (hi / lo) ** ops.sigmoid(r[:, :1]), self.centre_range * ops.tanh(r[:, 1:])
+            scale = lo * (hi / lo) ** ops.sigmoid(r[:, :1])
         if self.centre_from == "map_centroid":
             shift = mass_centre(maps)[0] + self.centre_offset * ops.tanh(r[:, 1:])
+        elif self.theta_map == "exp":
+            shift = r[:, 1:]
+        else:
+            shift = self.centre_range * ops.tanh(r[:, 1:])
         return ops.concatenate([scale, shift], axis=-1)
 
     def initial_states(self, batch):

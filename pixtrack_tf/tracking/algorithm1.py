@@ -48,12 +48,6 @@ def two_stage_step(lm, gm, cfg, frame, prev_map, aspect, theta_old, gstates, lst
     return full[0], box[0], theta_est[0], next_map[0], gstates, lstates
 
 
-def map_centroid(maps):
-    """Eq. (5) on resized maps (N, M, M, 1), in the normalised [-1, 1] coordinates of theta:
-    (centres (N, 2), whether sum p > 0 (N,))."""
-    return mass_centre(maps)
-
-
 def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstates, lstates, t):
     """Algorithm 1, lines 4-8, for N objects of one frame in one batched step: prev_maps
     (N, M, M, 1), theta_old (N, 3), states with batch N, t the frame's index (1, 2, ...). Returns
@@ -78,7 +72,7 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     n = tf.shape(prev_maps)[0]
     theta_g, gstates = gm.step(prev_maps, tf.fill((n, 1), aspect), gstates)
     theta_g, gstates = tf.cast(theta_g, tf.float32), as_float32(gstates)
-    centre, found = map_centroid(prev_maps)
+    centre, found = mass_centre(prev_maps)  # Eq. (5) on Z_hat_{t-1}
     theta_eq5 = tf.where(found[:, None], tf.concat([theta_old[:, :1], centre], axis=-1), theta_old)
     theta_t = tf.where(tf.cast(t, tf.float32) < float(cfg.train.loss_from), theta_eq5, theta_g)
     seen = tf.reduce_max(prev_maps, axis=[1, 2, 3]) >= OBJECT_P
