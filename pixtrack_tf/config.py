@@ -175,6 +175,10 @@ class TrackConfig:
     # the first ROI's IoU before and after)
     fcn_finetune_steps: int = 30
     fcn_finetune_lr: float = 1e-4
+    # the local model's first-frame fine-tuning, as the FCN's (not in the paper: its local model adapts
+    # to the object through M-CNN's memory only); 0 = off (docs/REPRODUCTION.md)
+    local_finetune_steps: int = 0
+    local_finetune_lr: float = 1e-4
     # arithmetic of the tracking step: "float32", or "bfloat16" (Keras mixed_bfloat16: weights kept in
     # float32, convolutions and ConvLSTM states in bfloat16, probabilities and theta in float32)
     precision: str = "float32"
@@ -280,6 +284,11 @@ def _coerce(value, tp, where: str):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-3 as a string: it needs "1.0e-3"
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)

@@ -16,6 +16,8 @@ def test_paper_config_is_table1():
 def test_overrides_and_round_trip(tmp_path):
     cfg = load_config("cpu", ["local.lstm_filters=32", "local.mcnn_filters=128", "data.replace_frame=false"])
     assert cfg.local.lstm_filters == 32 and cfg.data.replace_frame is False
+    # PyYAML reads 1e-3 (no decimal point) as a string; a float field takes it as the number
+    assert load_config("tiny", ["train.local_lr=1e-3"]).train.local_lr == 0.001
     save_config(cfg, tmp_path / "c.yaml")
     assert load_config(tmp_path / "c.yaml") == cfg
     assert config_from_dict(to_dict(cfg)) == cfg
@@ -33,6 +35,7 @@ def test_config_is_frozen():
         ("local.lstm_filtrs=64", "unknown config key(s) local.lstm_filtrs"),
         ("nosuch.key=1", "unknown config key(s) nosuch"),
         ("local.roi_size=abc", "local.roi_size: expected an integer"),
+        ("train.local_lr=fast", "train.local_lr: expected a number, got 'fast'"),
         ("global.anchor_size=[0.5, 0.4]", "must be square"),
         ("local.lstm_filters=100", "must be 4 x local.lstm_filters"),
         ("local", "must look like section.key=value"),

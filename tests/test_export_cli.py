@@ -243,3 +243,33 @@ def test_savedmodel_exported_by_an_earlier_version_still_loads(tmp_path):
     for i in range(1, 4):
         r = tr.track(seq.frame(i))
         assert r.prob.shape == seq.mask(0).shape and np.isfinite(r.prob).all() and r.box[2] > r.box[0]
+
+
+def test_a_run_that_fine_tunes_its_local_model_exports_and_tracks_honestly(tmp_path, run_dir):
+    """track.local_finetune_steps: a SavedModel cannot fine-tune, so the export says so (config 0, left_out);
+    several objects get one model each (the batched MultiObjectTracker refuses)."""
+    import shutil
+
+    from pixtrack_tf.cli import export
+    from pixtrack_tf.config import load_config, save_config
+    from pixtrack_tf.data.embedded import load_embedded
+    from pixtrack_tf.tracking import MultiObjectTracker
+    from pixtrack_tf.tracking.run import load_models
+    from pixtrack_tf.tracking.video import PerObject, load_tracker
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    save_config(load_config(run / "config.yaml", ["track.local_finetune_steps=3"]), run / "config.yaml")
+    out = tmp_path / "sm"
+    assert export.main(["--run", str(run), "--out", str(out)]) == 0
+    assert load_config(out / "pixtrack_config.yaml").track.local_finetune_steps == 0
+    assert "first-frame fine-tuning" in json.loads((out / "pixtrack_export.json").read_text())["left_out"][0]
+    cfg, lm, gm = load_models(run)
+    with pytest.raises(ValueError, match="local_finetune_steps"):
+        MultiObjectTracker(lm, gm, cfg)
+    tracker = load_tracker(run, objects=2)
+    assert isinstance(tracker, PerObject) and tracker.trackers[0].lm is not tracker.trackers[1].lm
+    seq = load_embedded(seed=4, num_sequences=1, n_frames=4, cache_dir=tmp_path / "emb")[0]
+    first = tracker.init(seq.frame(0), [seq.mask(0), seq.mask(0)])
+    assert len(first) == 2 and all("finetune_iou_after" in t.init_info for t in tracker.trackers)
+    assert all(np.isfinite(r.prob).all() for r in tracker.track(seq.frame(1)))

@@ -403,3 +403,41 @@ def test_reproduce_refuses_a_fold_count_outside_1_to_10(capsys):
             reproduce.main(["--table", "3", *bad])
         assert e.value.code == 2
         assert "--folds is how many of the 10 folds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["ConvLSTM", "FCN"])
+def test_first_roi_finetuning_adapts_and_every_clip_starts_from_the_trained_weights(tmp_path, tiny_cfg, kind):
+    """FirstRoiTuning (the FCN's Sec. 3.4 fine-tuning; track.local_finetune_steps for the local model):
+    the first ROI's IoU rises, the weights are the trained ones again at the next clip, off = paper."""
+    from dataclasses import replace
+
+    from pixtrack_tf.tracking.common import crop_first_roi, init_local_states
+    from pixtrack_tf.tracking.segmenters import as_segmenter
+
+    seq = _leaving_sequence(tmp_path)
+    frame, mask = seq.frame(0), seq.mask(0)
+    box = initial_box(mask, tiny_cfg.data.roi_context, tiny_cfg.data.roi_min, tiny_cfg.data.roi_max)
+    track = replace(tiny_cfg.track, local_finetune_steps=40, local_finetune_lr=1e-2)
+    track = replace(track, fcn_finetune_steps=40, fcn_finetune_lr=1e-2)
+    cfg = replace(tiny_cfg, track=track)
+    keras.utils.set_random_seed(0)
+    model = LocalModel.from_cfg(cfg) if kind == "ConvLSTM" else FCNModel.from_cfg(cfg)
+    trained = [np.asarray(v) for v in model.head_variables()]
+    seg = as_segmenter(model, cfg)
+    seg.init(frame, mask, box)
+    first = dict(seg.init_info)
+    assert first["finetune_iou_after"] > max(first["finetune_iou_before"] + 0.2, 0.5), first
+    tuned = [np.asarray(v) for v in model.head_variables()]
+    assert max(float(np.abs(a - b).max()) for a, b in zip(tuned, trained)) > 1e-3  # the weights moved
+    seg.init(frame, mask, box)  # a second clip: from the trained weights and a fresh optimizer again
+    assert seg.init_info["finetune_iou_before"] == pytest.approx(first["finetune_iou_before"])
+    assert seg.init_info["finetune_iou_after"] == pytest.approx(first["finetune_iou_after"], abs=1e-4)
+    if kind == "ConvLSTM":  # off (the paper): the memory is M-CNN's from the trained weights, nothing else
+        for v, w in zip(model.head_variables(), trained):
+            v.assign(w)
+        plain = as_segmenter(model, tiny_cfg)
+        plain.init(frame, mask, box)
+        assert plain.init_info == {}
+        x0, z0 = crop_first_roi(frame, mask.astype(np.float32), box.astype(np.float32), tiny_cfg.local.roi_size)
+        for a, b in zip(plain.states, init_local_states(model, tiny_cfg, x0, z0)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)

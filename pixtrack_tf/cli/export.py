@@ -54,6 +54,14 @@ def main(argv=None) -> int:
         return 2
     if not args.compact:
         export_two_stage(cfg, lm, gm, out, args.weights_dtype)
+        if cfg.track.local_finetune_steps > 0:
+            print(
+                f"note: {args.run} fine-tunes its local model on the first frame (track.local_finetune_steps = "
+                f"{cfg.track.local_finetune_steps}); a SavedModel cannot, so {out} tracks without it "
+                "(the paper's tracker; its pixtrack_config.yaml says local_finetune_steps: 0). "
+                "Track with the run folder to keep it.",
+                file=sys.stderr,
+            )
         parts = {k: v for k, v in find_weights(args.run).items() if k in ("local", "global")}
         write_model_json(args.run, out, args.what, parts, weights_dtype=args.weights_dtype)
     size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"

@@ -56,7 +56,8 @@ def format_roi(roi_rows) -> str:
     if ft:
         lines += [
             "",
-            "FCN first-frame fine-tuning, IoU (p > 0.5) on the first ROI before -> after: "
+            "First-frame fine-tuning (the FCN's, Sec. 3.4; the local model's with track.local_finetune_steps), "
+            "IoU (p > 0.5) on the first ROI before -> after: "
             + ", ".join(f"{r['method']} {r['finetune_iou_before']:.3f} -> {r['finetune_iou_after']:.3f}" for r in ft),
         ]
     return "\n".join(lines + [""])

@@ -147,9 +147,19 @@ class LocalModel(ArgsConfig, FromSaved, keras.Model):
         """M-CNN (Sec. 3.2): ROI image and dilated mask -> [h1, c1, h2, c2]."""
         return self.initialize_pool4(self.pool4(first_image), self.pool4(first_image, conv1_mask=first_mask))
 
+    def head_variables(self):
+        """The trainable variables after the frozen backbone: F-CNN, M-CNN, both ConvLSTMs and the
+        decoder (what ``track.local_finetune_steps`` adapts on a clip's first ROI)."""
+        layers = self.fcnn + self.mcnn + [self.lstm1, self.lstm2, self.decoder]
+        return [v for layer in layers for v in layer.trainable_variables]
+
     def step(self, roi_image, states):
         """One frame: ROI image (B, S, S, 3) and [h1, c1, h2, c2] -> (prob map, new states)."""
-        x = self.features(roi_image)
+        return self.step_pool4(self.pool4(roi_image), states)
+
+    def step_pool4(self, pool4, states):
+        """:meth:`step` from the frozen backbone's output (B, S/16, S/16, 512)."""
+        x = self.fcnn_features(pool4)
         states = [ops.cast(s, self.compute_dtype) for s in states]  # float32 states from a tracker
         h1, (h1, c1) = self.lstm1.cell(x, [states[0], states[1]])
         h2, (h2, c2) = self.lstm2.cell(h1, [states[2], states[3]])

@@ -17,6 +17,11 @@ Use::
 kernels as symmetric per-output-channel int8 with float32 scales, the rest in float16 (a quarter of
 the size); the computation stays float32 either way.
 ``PATH/pixtrack_config.yaml`` holds the resolved config.
+
+The SavedModel's weights are fixed: it does not fine-tune the local model on the first frame
+(``track.local_finetune_steps``, not in the paper). A run that does is exported as the paper's
+tracker (memory from M-CNN only); its config is saved with ``local_finetune_steps: 0`` and
+``pixtrack_export.json`` says what was left out, so the file describes what the SavedModel computes.
 """
 
 from __future__ import annotations
@@ -110,7 +115,17 @@ class TwoStageModule(tf.Module):
 
 
 def export_two_stage(cfg, lm, gm, out, weights_dtype="float32") -> Path:
+    """Write the SavedModel; returns its folder. See the module's docstring for what it leaves out."""
+    from dataclasses import replace
+
     out = Path(out)
+    left_out = []
+    if cfg.track.local_finetune_steps > 0:
+        left_out.append(
+            f"the local model's first-frame fine-tuning (track.local_finetune_steps = "
+            f"{cfg.track.local_finetune_steps} in the run): the SavedModel tracks with the trained weights"
+        )
+        cfg = replace(cfg, track=replace(cfg.track, local_finetune_steps=0))
     module = TwoStageModule(cfg, lm, gm, weights_dtype)
     tf.saved_model.save(
         module,
@@ -122,7 +137,7 @@ def export_two_stage(cfg, lm, gm, out, weights_dtype="float32") -> Path:
     )
     save_config(cfg, out / "pixtrack_config.yaml")
     (out / "pixtrack_export.json").write_text(
-        json.dumps({"weights_dtype": weights_dtype, "state_names": STATE_NAMES}, indent=1)
+        json.dumps({"weights_dtype": weights_dtype, "state_names": STATE_NAMES, "left_out": left_out}, indent=1)
     )
     return out
 

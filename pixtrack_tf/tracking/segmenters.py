@@ -6,14 +6,85 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from pixtrack_tf.layers.roi import crop_roi, paste_roi
+from pixtrack_tf.layers.roi import crop_roi, dilate, paste_roi
 from pixtrack_tf.models import FCNModel
 from pixtrack_tf.models.losses import cross_entropy
-from pixtrack_tf.tracking.common import as_float32, crop_first_roi, init_local_states, state_specs
+from pixtrack_tf.tracking.common import as_float32, crop_first_roi, state_specs
+
+
+class FirstRoiTuning:
+    """Fine-tuning a segmenter's layers after the frozen backbone on a clip's first ROI.
+
+    The FCN baseline's (Sec. 3.4: "we fine tune it on the first frame of testing video clips with
+    small learning rate and few iterations, and apply the refined model to subsequent frames") and,
+    with ``track.local_finetune_steps`` > 0, the local model's (not in the paper; docs/REPRODUCTION.md).
+    Every :meth:`run` starts again from the trained weights and a fresh Adam state, so clips do not
+    leak into each other; the loss is the training loss's cross-entropy (Eq. 2's L,
+    ``train.local_reduction`` / ``local_fg_weight``). ``info`` holds the first ROI's IoU (p > 0.5)
+    before and after, so a reader can see that the model adapted to the object.
+
+    ``first_prob(*roi)`` maps the first ROI's tensors (the last one its binary mask (1, S, S, 1)) to
+    the probabilities the model gives it; ``specs`` are those tensors' TensorSpecs.
+    """
+
+    def __init__(self, variables, first_prob, specs, cfg, steps, lr):
+        import keras
+
+        self.variables = list(variables)
+        self.first_prob = first_prob
+        self.steps = int(steps)
+        self.fg_weight = float(cfg.train.local_fg_weight)
+        self.reduction = cfg.train.local_reduction
+        self.trained = [np.asarray(v) for v in self.variables]
+        self.optimizer = keras.optimizers.Adam(lr)
+        self.optimizer.build(self.variables)
+        self.opt_init = [np.asarray(v) for v in self.optimizer.variables]
+        self.info = {}
+        self._ft_fn = tf.function(self._ft_graph, input_signature=specs)
+        self._iou_fn = tf.function(self._iou_graph, input_signature=specs)
+
+    def _ft_graph(self, *roi):
+        with tf.GradientTape() as tape:
+            prob = self.first_prob(*roi)
+            loss = tf.reduce_mean(cross_entropy(prob, roi[-1], self.fg_weight, self.reduction))
+        grads = tape.gradient(loss, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return loss
+
+    def _iou_graph(self, *roi):
+        z0 = roi[-1]
+        p = tf.cast(self.first_prob(*roi) > 0.5, tf.float32)
+        union = tf.reduce_sum(tf.maximum(p, z0))
+        return tf.where(union > 0, tf.reduce_sum(p * z0) / tf.maximum(union, 1.0), 1.0)
+
+    def run(self, *roi):
+        """Restore the trained weights, then ``steps`` Adam steps on the first ROI."""
+        for v, w in zip(self.variables, self.trained):
+            v.assign(w)
+        for v, w in zip(self.optimizer.variables, self.opt_init):
+            v.assign(w)
+        before = float(self._iou_fn(*roi))
+        for _ in range(self.steps):
+            self._ft_fn(*roi)
+        self.info = {"finetune_iou_before": before, "finetune_iou_after": float(self._iou_fn(*roi))}
+
+
+def _pool4_specs(cfg, *channels):
+    f = cfg.local.roi_size // 16
+    return [tf.TensorSpec((1, f, f, c)) for c in channels] + [
+        tf.TensorSpec((1, cfg.local.roi_size, cfg.local.roi_size, 1))
+    ]
 
 
 class LstmSegmenter:
-    """The local model as an ROI segmenter: memory from the first ROI (Sec. 3.2), then one step per frame."""
+    """The local model as an ROI segmenter: memory from the first ROI (Sec. 3.2), then one step per frame.
+
+    With ``track.local_finetune_steps`` > 0 (not in the paper; off by default), ``init`` first
+    fine-tunes F-CNN, M-CNN, the ConvLSTMs and the decoder on the first ROI as the FCN baseline is
+    fine-tuned (:class:`FirstRoiTuning`: M-CNN's memory from (x_0, z_0), one step on x_0, its map
+    against z_0), then computes the memory with the tuned weights. The weights are the model's own
+    variables, so every tracker built on this segmenter (Algorithm 1 included) uses them.
+    """
 
     def __init__(self, local_model, cfg):
         self.lm = local_model
@@ -22,15 +93,37 @@ class LstmSegmenter:
         state = state_specs(cfg)[1]
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
-        self._init_fn = tf.function(
-            self._init_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box]
+        self._first_fn = tf.function(
+            self._first_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box]
         )
+        p4 = tf.TensorSpec((1, self.S // 16, self.S // 16, 512))
+        self._init_fn = tf.function(self._init_graph, input_signature=[p4, p4])
         self._local_fn = tf.function(self._local_graph, input_signature=[frame, box, [state] * 4])
         self.states = None
+        steps = int(cfg.track.local_finetune_steps)
+        self.tuning = None
+        if steps > 0:
+            self.tuning = FirstRoiTuning(
+                local_model.head_variables(),
+                self._tuned_prob,
+                _pool4_specs(cfg, 512, 512),
+                cfg,
+                steps,
+                cfg.track.local_finetune_lr,
+            )
 
-    def _init_graph(self, frame, mask, box):
+    def _first_graph(self, frame, mask, box):
+        """pool4 of the first ROI, of the ROI masked by the dilated mask (Sec. 3.2), and the mask."""
         x0, z0 = crop_first_roi(frame, mask, box, self.S)
-        return init_local_states(self.lm, self.cfg, x0, z0)
+        masked = self.lm.pool4(x0, conv1_mask=dilate(z0, self.cfg.local.mask_radius))
+        return *as_float32([self.lm.pool4(x0), masked]), z0
+
+    def _init_graph(self, p4, masked):
+        return as_float32(self.lm.initialize_pool4(p4, masked))
+
+    def _tuned_prob(self, p4, masked, z0):
+        prob, _ = self.lm.step_pool4(p4, self.lm.initialize_pool4(p4, masked))
+        return prob
 
     def _local_graph(self, frame, box, states):
         x = crop_roi(frame[None], box[None], self.S)
@@ -38,8 +131,15 @@ class LstmSegmenter:
         full = paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
         return full, as_float32(states)
 
+    @property
+    def init_info(self) -> dict:
+        return self.tuning.info if self.tuning is not None else {}
+
     def init(self, frame, mask, box):
-        self.states = self._init_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
+        p4, masked, z0 = self._first_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
+        if self.tuning is not None:
+            self.tuning.run(p4, masked, z0)
+        self.states = self._init_fn(p4, masked)
 
     def segment(self, frame, box):
         full, self.states = self._local_fn(frame, tf.constant(box, tf.float32), self.states)
@@ -49,66 +149,43 @@ class LstmSegmenter:
 class FcnSegmenter:
     """The FCN baseline as an ROI segmenter: fine-tuned on the first ROI, then frame by frame (Sec. 3.4).
 
-    "we fine tune it on the first frame of testing video clips with small learning rate and few
-    iterations, and apply the refined model to subsequent frames." Every ``init`` starts again from
-    the trained weights, so clips do not leak into each other. The fine-tuning trains the layers
-    after the frozen backbone for ``track.fcn_finetune_steps`` Adam steps at ``track.fcn_finetune_lr``
-    with the training loss (Eq. 2's cross-entropy, ``train.local_reduction`` / ``local_fg_weight``);
-    ``init_info`` reports the first ROI's IoU (p > 0.5) before and after, so a reader can see that
-    it adapted to the object.
+    The fine-tuning (:class:`FirstRoiTuning`) trains the layers after the frozen backbone for
+    ``track.fcn_finetune_steps`` Adam steps at ``track.fcn_finetune_lr``; ``init_info`` reports the
+    first ROI's IoU before and after.
     """
 
     def __init__(self, fcn_model, cfg):
-        import keras
-
         self.model = fcn_model
         self.S = cfg.local.roi_size
-        self.steps = int(cfg.track.fcn_finetune_steps)
-        self.fg_weight = float(cfg.train.local_fg_weight)
-        self.reduction = cfg.train.local_reduction
-        self.variables = fcn_model.head_variables()
-        self.trained = [np.asarray(v) for v in self.variables]
-        self.optimizer = keras.optimizers.Adam(cfg.track.fcn_finetune_lr)
-        self.optimizer.build(self.variables)
-        self.opt_init = [np.asarray(v) for v in self.optimizer.variables]
-        self.init_info = {}
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
-        roi = [tf.TensorSpec((1, self.S, self.S, 3)), tf.TensorSpec((1, self.S, self.S, 1))]
-        self._crop_fn = tf.function(
-            lambda f, m, b: crop_first_roi(f, m, b, self.S),
-            input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box],
+        self._first_fn = tf.function(
+            self._first_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box]
         )
-        self._ft_fn = tf.function(self._ft_graph, input_signature=roi)
-        self._iou_fn = tf.function(self._iou_graph, input_signature=roi)
         self._seg_fn = tf.function(self._seg_graph, input_signature=[frame, box])
+        self.tuning = FirstRoiTuning(
+            fcn_model.head_variables(),
+            lambda p4, z0: self.model.head(p4),
+            _pool4_specs(cfg, 512),
+            cfg,
+            cfg.track.fcn_finetune_steps,
+            cfg.track.fcn_finetune_lr,
+        )
 
-    def _ft_graph(self, x0, z0):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(cross_entropy(self.model(x0, training=True), z0, self.fg_weight, self.reduction))
-        grads = tape.gradient(loss, self.variables)
-        self.optimizer.apply_gradients(zip(grads, self.variables))
-        return loss
-
-    def _iou_graph(self, x0, z0):
-        p = tf.cast(self.model(x0) > 0.5, tf.float32)
-        union = tf.reduce_sum(tf.maximum(p, z0))
-        return tf.where(union > 0, tf.reduce_sum(p * z0) / tf.maximum(union, 1.0), 1.0)
+    def _first_graph(self, frame, mask, box):
+        x0, z0 = crop_first_roi(frame, mask, box, self.S)
+        return as_float32([self.model.backbone(x0)])[0], z0
 
     def _seg_graph(self, frame, box):
         prob = self.model(crop_roi(frame[None], box[None], self.S))
         return paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
 
+    @property
+    def init_info(self) -> dict:
+        return self.tuning.info
+
     def init(self, frame, mask, box):
-        for v, w in zip(self.variables, self.trained):
-            v.assign(w)
-        for v, w in zip(self.optimizer.variables, self.opt_init):
-            v.assign(w)
-        x0, z0 = self._crop_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
-        before = float(self._iou_fn(x0, z0))
-        for _ in range(self.steps):
-            self._ft_fn(x0, z0)
-        self.init_info = {"finetune_iou_before": before, "finetune_iou_after": float(self._iou_fn(x0, z0))}
+        self.tuning.run(*self._first_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32)))
 
     def segment(self, frame, box):
         return self._seg_fn(frame, tf.constant(box, tf.float32)).numpy()

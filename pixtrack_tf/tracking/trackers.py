@@ -161,9 +161,16 @@ class MultiObjectTracker:
     global and local memories); batching only shares the frame and the work of one call, so N
     objects cost less than N trackers. ``init(frame, masks)`` takes a list of (H, W) masks (or an
     (N, H, W) array); ``track(frame)`` returns a list of :class:`TrackResult`, one per object.
+    The objects share one local model, so it is not fine-tuned on the first frame: with
+    ``track.local_finetune_steps`` > 0 it refuses (use one :class:`TwoStageTracker` and model per object).
     """
 
     def __init__(self, local_model, global_model, cfg):
+        if cfg.track.local_finetune_steps > 0:
+            raise ValueError(
+                "MultiObjectTracker shares one local model between objects and cannot fine-tune it per object "
+                f"(track.local_finetune_steps = {cfg.track.local_finetune_steps}): use one TwoStageTracker per object"
+            )
         self.lm, self.gm, self.cfg = local_model, global_model, cfg
         self.S, self.M = cfg.local.roi_size, cfg.global_.map_size
         self.anchor = float(cfg.global_.anchor_size[0])

@@ -118,7 +118,9 @@ def _expected_frames(path):
 def load_tracker(path, precision=None, objects: int = 1):
     """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
     [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one
-    batched step (:class:`MultiObjectTracker`); a SavedModel or a reference tracker one tracker per object."""
+    batched step (:class:`MultiObjectTracker`), unless its local model is fine-tuned on the first frame
+    (``track.local_finetune_steps``: then one model and tracker per object); a SavedModel or a reference
+    tracker one tracker per object."""
     from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
 
     if str(path) in REFERENCE_TRACKERS:
@@ -136,8 +138,16 @@ def load_tracker(path, precision=None, objects: int = 1):
         from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
         from pixtrack_tf.tracking.run import load_models
 
-        cfg, lm, gm = load_models(path, overrides=[f"track.precision={precision}"] if precision else ())
-        return PerObject([TwoStageTracker(lm, gm, cfg)]) if objects == 1 else MultiObjectTracker(lm, gm, cfg)
+        over = [f"track.precision={precision}"] if precision else []
+        cfg, lm, gm = load_models(path, overrides=over)
+        if objects == 1:
+            return PerObject([TwoStageTracker(lm, gm, cfg)])
+        if cfg.track.local_finetune_steps > 0:  # each object's fine-tuned weights: one model per object
+            return PerObject(
+                [TwoStageTracker(lm, gm, cfg)]
+                + [TwoStageTracker(*load_models(path, overrides=over)[1:], cfg) for _ in range(objects - 1)]
+            )
+        return MultiObjectTracker(lm, gm, cfg)
     raise FileNotFoundError(
         f"{path}: neither a SavedModel (saved_model.pb), a training run folder "
         f"(config.yaml) nor a reference tracker ({', '.join(REFERENCE_TRACKERS)})"
