@@ -424,17 +424,27 @@ def test_first_roi_finetuning_adapts_and_every_clip_starts_from_the_trained_weig
     model = LocalModel.from_cfg(cfg) if kind == "ConvLSTM" else FCNModel.from_cfg(cfg)
     trained = [np.asarray(v) for v in model.head_variables()]
     seg = as_segmenter(model, cfg)
+    other = as_segmenter(model, cfg)  # a second tracker on the same model (Table 3's 2-stage and 1-stage)
     seg.init(frame, mask, box)
     first = dict(seg.init_info)
     assert first["finetune_iou_after"] > max(first["finetune_iou_before"] + 0.2, 0.5), first
-    tuned = [np.asarray(v) for v in model.head_variables()]
-    assert max(float(np.abs(a - b).max()) for a, b in zip(tuned, trained)) > 1e-3  # the weights moved
+    tuned = [np.asarray(v) for v in seg.tuning.variables]
+    assert max(float(np.abs(a - b).max()) for a, b in zip(tuned, trained)) > 1e-3  # the copies moved
+    for v, w in zip(model.head_variables(), trained):  # the model's own weights did not
+        np.testing.assert_array_equal(np.asarray(v), w)
+    # the segmentation uses the tuned copies: the first ROI segmented as the tuning measured it
+    prob = seg.segment(frame, box)
+    other.init(frame, mask, box)  # the other tracker starts from the trained weights, not seg's copies
+    assert other.init_info["finetune_iou_before"] == pytest.approx(first["finetune_iou_before"])
     seg.init(frame, mask, box)  # a second clip: from the trained weights and a fresh optimizer again
     assert seg.init_info["finetune_iou_before"] == pytest.approx(first["finetune_iou_before"])
     assert seg.init_info["finetune_iou_after"] == pytest.approx(first["finetune_iou_after"], abs=1e-4)
+    untuned = as_segmenter(model, tiny_cfg) if kind == "ConvLSTM" else None
+    if kind == "FCN":  # the same frame through the trained weights gives another map
+        untuned = as_segmenter(model, replace(tiny_cfg, track=replace(tiny_cfg.track, fcn_finetune_steps=0)))
+    untuned.init(frame, mask, box)
+    assert np.abs(untuned.segment(frame, box) - prob).max() > 0.05
     if kind == "ConvLSTM":  # off (the paper): the memory is M-CNN's from the trained weights, nothing else
-        for v, w in zip(model.head_variables(), trained):
-            v.assign(w)
         plain = as_segmenter(model, tiny_cfg)
         plain.init(frame, mask, box)
         assert plain.init_info == {}

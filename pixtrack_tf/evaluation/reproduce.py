@@ -96,14 +96,21 @@ def make_factories(table, cfg, lm, gm, fcn):
 
     def gt_factory(key, model):
         def make(seq, clip):
-            tr = cache.setdefault(key, GroundTruthRoiTracker(model, cfg))
+            if key not in cache:
+                cache[key] = GroundTruthRoiTracker(model, cfg)
+            tr = cache[key]
             tr.set_ground_truth([seq.mask(i) for i in clip.indices])
             return tr
 
         return make
 
-    def fixed(key, build):
-        return lambda seq, clip: cache.setdefault(key, build())
+    def fixed(key, build):  # one tracker per method, built once
+        def make(seq, clip):
+            if key not in cache:
+                cache[key] = build()
+            return cache[key]
+
+        return make
 
     from pixtrack_tf.tracking.reference import reference_tracker
 

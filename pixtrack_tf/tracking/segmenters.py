@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -18,8 +20,12 @@ class FirstRoiTuning:
     The FCN baseline's (Sec. 3.4: "we fine tune it on the first frame of testing video clips with
     small learning rate and few iterations, and apply the refined model to subsequent frames") and,
     with ``track.local_finetune_steps`` > 0, the local model's (not in the paper; docs/REPRODUCTION.md).
-    Every :meth:`run` starts again from the trained weights and a fresh Adam state, so clips do not
-    leak into each other; the loss is the training loss's cross-entropy (Eq. 2's L,
+
+    The model's own weights never change: :meth:`run` copies them (as they are at that moment) into
+    this object's variables and fine-tunes the copies with a fresh Adam state, and the model computes
+    with the copies inside :meth:`scope` (a ``keras.StatelessScope``). So clips do not leak into each
+    other, and trackers that share a model (Table 3's 2-stage and 1-stage trackers, several objects)
+    each keep their own fine-tuned weights. The loss is the training loss's cross-entropy (Eq. 2's L,
     ``train.local_reduction`` / ``local_fg_weight``). ``info`` holds the first ROI's IoU (p > 0.5)
     before and after, so a reader can see that the model adapted to the object.
 
@@ -27,15 +33,18 @@ class FirstRoiTuning:
     the probabilities the model gives it; ``specs`` are those tensors' TensorSpecs.
     """
 
-    def __init__(self, variables, first_prob, specs, cfg, steps, lr):
+    def __init__(self, model_variables, first_prob, specs, cfg, steps, lr):
         import keras
 
-        self.variables = list(variables)
+        self.model_variables = list(model_variables)
+        self.variables = [
+            keras.Variable(np.array(v), dtype=v.dtype, trainable=True, name=f"tuned_{i}")  # a copy, not an alias
+            for i, v in enumerate(self.model_variables)
+        ]
         self.first_prob = first_prob
         self.steps = int(steps)
         self.fg_weight = float(cfg.train.local_fg_weight)
         self.reduction = cfg.train.local_reduction
-        self.trained = [np.asarray(v) for v in self.variables]
         self.optimizer = keras.optimizers.Adam(lr)
         self.optimizer.build(self.variables)
         self.opt_init = [np.asarray(v) for v in self.optimizer.variables]
@@ -43,9 +52,16 @@ class FirstRoiTuning:
         self._ft_fn = tf.function(self._ft_graph, input_signature=specs)
         self._iou_fn = tf.function(self._iou_graph, input_signature=specs)
 
+    def scope(self):
+        """A scope in which the model computes with the fine-tuned copies of its weights."""
+        import keras
+
+        return keras.StatelessScope(state_mapping=[(m, t.value) for m, t in zip(self.model_variables, self.variables)])
+
     def _ft_graph(self, *roi):
         with tf.GradientTape() as tape:
-            prob = self.first_prob(*roi)
+            with self.scope():
+                prob = self.first_prob(*roi)
             loss = tf.reduce_mean(cross_entropy(prob, roi[-1], self.fg_weight, self.reduction))
         grads = tape.gradient(loss, self.variables)
         self.optimizer.apply_gradients(zip(grads, self.variables))
@@ -53,14 +69,15 @@ class FirstRoiTuning:
 
     def _iou_graph(self, *roi):
         z0 = roi[-1]
-        p = tf.cast(self.first_prob(*roi) > 0.5, tf.float32)
+        with self.scope():
+            p = tf.cast(self.first_prob(*roi) > 0.5, tf.float32)
         union = tf.reduce_sum(tf.maximum(p, z0))
         return tf.where(union > 0, tf.reduce_sum(p * z0) / tf.maximum(union, 1.0), 1.0)
 
     def run(self, *roi):
-        """Restore the trained weights, then ``steps`` Adam steps on the first ROI."""
-        for v, w in zip(self.variables, self.trained):
-            v.assign(w)
+        """Copy the model's weights, then ``steps`` Adam steps on the first ROI."""
+        for t, m in zip(self.variables, self.model_variables):
+            t.assign(m.value)
         for v, w in zip(self.optimizer.variables, self.opt_init):
             v.assign(w)
         before = float(self._iou_fn(*roi))
@@ -82,8 +99,8 @@ class LstmSegmenter:
     With ``track.local_finetune_steps`` > 0 (not in the paper; off by default), ``init`` first
     fine-tunes F-CNN, M-CNN, the ConvLSTMs and the decoder on the first ROI as the FCN baseline is
     fine-tuned (:class:`FirstRoiTuning`: M-CNN's memory from (x_0, z_0), one step on x_0, its map
-    against z_0), then computes the memory with the tuned weights. The weights are the model's own
-    variables, so every tracker built on this segmenter (Algorithm 1 included) uses them.
+    against z_0), then computes the memory with the tuned weights. A tracker that calls the local
+    model itself (Algorithm 1) does so inside :meth:`scope`.
     """
 
     def __init__(self, local_model, cfg):
@@ -118,8 +135,13 @@ class LstmSegmenter:
         masked = self.lm.pool4(x0, conv1_mask=dilate(z0, self.cfg.local.mask_radius))
         return *as_float32([self.lm.pool4(x0), masked]), z0
 
+    def scope(self):
+        """Where the local model computes with this clip's fine-tuned weights (a no-op when off)."""
+        return self.tuning.scope() if self.tuning is not None else contextlib.nullcontext()
+
     def _init_graph(self, p4, masked):
-        return as_float32(self.lm.initialize_pool4(p4, masked))
+        with self.scope():
+            return as_float32(self.lm.initialize_pool4(p4, masked))
 
     def _tuned_prob(self, p4, masked, z0):
         prob, _ = self.lm.step_pool4(p4, self.lm.initialize_pool4(p4, masked))
@@ -127,7 +149,8 @@ class LstmSegmenter:
 
     def _local_graph(self, frame, box, states):
         x = crop_roi(frame[None], box[None], self.S)
-        prob, states = self.lm.step(x, states)
+        with self.scope():
+            prob, states = self.lm.step(x, states)
         full = paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
         return full, as_float32(states)
 
@@ -177,7 +200,8 @@ class FcnSegmenter:
         return as_float32([self.model.backbone(x0)])[0], z0
 
     def _seg_graph(self, frame, box):
-        prob = self.model(crop_roi(frame[None], box[None], self.S))
+        with self.tuning.scope():
+            prob = self.model(crop_roi(frame[None], box[None], self.S))
         return paste_roi(prob, box[None], tf.shape(frame)[:2])[0, :, :, 0]
 
     @property

@@ -126,7 +126,8 @@ class TwoStageTracker(RoiTracker):
         self._step_fn = tf.function(self._step_graph, input_signature=sig, reduce_retracing=True)
 
     def _step_graph(self, frame, prev_map, aspect, theta_old, gstates, lstates, t):
-        return two_stage_step(self.lm, self.gm, self.cfg, frame, prev_map, aspect, theta_old, gstates, lstates, t)
+        with self.segmenter.scope():  # the local model's first-frame fine-tuning, when on
+            return two_stage_step(self.lm, self.gm, self.cfg, frame, prev_map, aspect, theta_old, gstates, lstates, t)
 
     def _init_policy(self, frame, mask):
         h, w = self.hw
@@ -161,8 +162,8 @@ class MultiObjectTracker:
     global and local memories); batching only shares the frame and the work of one call, so N
     objects cost less than N trackers. ``init(frame, masks)`` takes a list of (H, W) masks (or an
     (N, H, W) array); ``track(frame)`` returns a list of :class:`TrackResult`, one per object.
-    The objects share one local model, so it is not fine-tuned on the first frame: with
-    ``track.local_finetune_steps`` > 0 it refuses (use one :class:`TwoStageTracker` and model per object).
+    It does not fine-tune the local model per object: with ``track.local_finetune_steps`` > 0 it
+    refuses (use one :class:`TwoStageTracker` per object; they may share the models).
     """
 
     def __init__(self, local_model, global_model, cfg):

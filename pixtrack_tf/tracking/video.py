@@ -119,7 +119,7 @@ def load_tracker(path, precision=None, objects: int = 1):
     """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
     [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one
     batched step (:class:`MultiObjectTracker`), unless its local model is fine-tuned on the first frame
-    (``track.local_finetune_steps``: then one model and tracker per object); a SavedModel or a reference
+    (``track.local_finetune_steps``: then one tracker per object); a SavedModel or a reference
     tracker one tracker per object."""
     from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
 
@@ -142,11 +142,8 @@ def load_tracker(path, precision=None, objects: int = 1):
         cfg, lm, gm = load_models(path, overrides=over)
         if objects == 1:
             return PerObject([TwoStageTracker(lm, gm, cfg)])
-        if cfg.track.local_finetune_steps > 0:  # each object's fine-tuned weights: one model per object
-            return PerObject(
-                [TwoStageTracker(lm, gm, cfg)]
-                + [TwoStageTracker(*load_models(path, overrides=over)[1:], cfg) for _ in range(objects - 1)]
-            )
+        if cfg.track.local_finetune_steps > 0:  # each object's own fine-tuned weights: a tracker each
+            return PerObject([TwoStageTracker(lm, gm, cfg) for _ in range(objects)])
         return MultiObjectTracker(lm, gm, cfg)
     raise FileNotFoundError(
         f"{path}: neither a SavedModel (saved_model.pb), a training run folder "
