@@ -169,7 +169,7 @@ class MultiObjectTracker:
     def __init__(self, local_model, global_model, cfg):
         if cfg.track.local_finetune_steps > 0:
             raise ValueError(
-                "MultiObjectTracker shares one local model between objects and cannot fine-tune it per object "
+                "MultiObjectTracker's batched step cannot fine-tune the local model per object "
                 f"(track.local_finetune_steps = {cfg.track.local_finetune_steps}): use one TwoStageTracker per object"
             )
         self.lm, self.gm, self.cfg = local_model, global_model, cfg
