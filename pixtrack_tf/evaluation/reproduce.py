@@ -94,23 +94,21 @@ def make_factories(table, cfg, lm, gm, fcn):
 
     cache = {}
 
+    def built(key, build):  # one tracker per method, built once
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
+
     def gt_factory(key, model):
         def make(seq, clip):
-            if key not in cache:
-                cache[key] = GroundTruthRoiTracker(model, cfg)
-            tr = cache[key]
+            tr = built(key, lambda: GroundTruthRoiTracker(model, cfg))
             tr.set_ground_truth([seq.mask(i) for i in clip.indices])
             return tr
 
         return make
 
-    def fixed(key, build):  # one tracker per method, built once
-        def make(seq, clip):
-            if key not in cache:
-                cache[key] = build()
-            return cache[key]
-
-        return make
+    def fixed(key, build):
+        return lambda seq, clip: built(key, build)
 
     from pixtrack_tf.tracking.reference import reference_tracker
 

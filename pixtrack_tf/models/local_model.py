@@ -143,9 +143,14 @@ class LocalModel(ArgsConfig, FromSaved, keras.Model):
             x = conv(x)
         return list(ops.split(x, 4, axis=-1))
 
+    def first_pool4(self, first_image, first_mask):
+        """M-CNN's inputs (Sec. 3.2): pool4 of the first ROI and of the ROI masked by the dilated mask
+        before pool1, each (B, S/16, S/16, 512)."""
+        return self.pool4(first_image), self.pool4(first_image, conv1_mask=first_mask)
+
     def initialize(self, first_image, first_mask):
         """M-CNN (Sec. 3.2): ROI image and dilated mask -> [h1, c1, h2, c2]."""
-        return self.initialize_pool4(self.pool4(first_image), self.pool4(first_image, conv1_mask=first_mask))
+        return self.initialize_pool4(*self.first_pool4(first_image, first_mask))
 
     def head_variables(self):
         """The trainable variables after the frozen backbone: F-CNN, M-CNN, both ConvLSTMs and the

@@ -132,8 +132,7 @@ class LstmSegmenter:
     def _first_graph(self, frame, mask, box):
         """pool4 of the first ROI, of the ROI masked by the dilated mask (Sec. 3.2), and the mask."""
         x0, z0 = crop_first_roi(frame, mask, box, self.S)
-        masked = self.lm.pool4(x0, conv1_mask=dilate(z0, self.cfg.local.mask_radius))
-        return *as_float32([self.lm.pool4(x0), masked]), z0
+        return *as_float32(self.lm.first_pool4(x0, dilate(z0, self.cfg.local.mask_radius))), z0
 
     def scope(self):
         """Where the local model computes with this clip's fine-tuned weights (a no-op when off)."""
