@@ -127,6 +127,14 @@ class TrainConfig:
     # Sec. 5.1 step 5: share of samples whose ROIs follow Sec. 3.3 (ground truth) instead of the
     # global model's tracked ROIs; 0 is the paper as written (docs/REPRODUCTION.md)
     refine_gt_fraction: float = 0.5
+    # Sec. 5.1 step 4: a frame t enters Eq. 4 only when at least this share of Z_hat_{t-1}'s
+    # probability mass lies on the object of Z_{t-1} (the input map still says where the object is);
+    # 0 = every frame, as written. Where step 3 lost the object, the only thing Eq. 4 can teach is
+    # where objects usually are: such frames taught the embedded global model a constant shift
+    # (docs/REPRODUCTION.md)
+    refine_follow: float = 0.0
+    # Sec. 5.1 step 4's learning rate, a fine-tuning of the step-2 model; 0 = train.global_lr
+    refine_global_lr: float = 0.0
     local_lr: float = 1e-4
     global_lr: float = 1e-4
     clipnorm: float = 10.0
@@ -240,6 +248,12 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
     if cfg.track.precision not in PRECISIONS:
         raise ConfigError(f"track.precision must be one of {', '.join(PRECISIONS)}, got {cfg.track.precision!r}")
+    if not 0.0 <= cfg.train.refine_follow <= 1.0:
+        raise ConfigError(f"train.refine_follow must lie in [0, 1] (0 = off), got {cfg.train.refine_follow}")
+    if cfg.train.refine_global_lr < 0:
+        raise ConfigError(
+            f"train.refine_global_lr must be >= 0 (0 = train.global_lr), got {cfg.train.refine_global_lr}"
+        )
     if cfg.train.store_jitters < 1:
         raise ConfigError(f"train.store_jitters must be at least 1, got {cfg.train.store_jitters}")
     if cfg.train.precision not in PRECISIONS:

@@ -310,6 +310,42 @@ def test_global_dataset_from_predictions(tiny_cfg):
     assert any(np.array_equal(b["maps"][0, 0, ..., 0], gt[i, 0]) for i in range(3))
 
 
+def test_step4_leaves_out_the_frames_whose_prediction_lost_the_object(tiny_cfg):
+    """Sec. 5.1 step 4 with ``train.refine_follow``: a frame enters Eq. 4 only while its input map
+    Z_hat_{t-1} has its mass on the object; a clip with no such frame (from loss_from on) is dropped."""
+    from pixtrack_tf.data.pipelines import follows_object
+
+    T, m = 4, tiny_cfg.global_.map_size
+    gt = np.zeros((3, T + 1, m, m), np.float32)
+    gt[..., 4:10, 4:10] = 1
+    pred = gt * 0.9
+    pred[1, 3] = 0
+    pred[1, 3, 20:26, 20:26] = 0.9  # clip 1 lost the object at frame 3 only
+    pred[2, 1:] = 0
+    pred[2, 1:, 20:26, 20:26] = 0.9  # clip 2 lost it from frame 1 on
+    pred[0, 2] *= 0.0  # an empty prediction follows nothing
+    follow = follows_object(pred, gt, 0.5)
+    assert follow[0, :2].all() and not follow[0, 2] and not follow[1, 3] and follow[1, 4] and not follow[2, 1:].any()
+    assert follows_object(pred, gt, 0.0).all()
+
+    cfg = load_config("tiny", ["train.refine_follow=0.5", "train.loss_from=2", "data.seq_len=4"])
+    batches = _batches(global_dataset_from_predictions(pred, gt, [1.0, 1.5, 0.5], cfg, batch_size=2), 4)
+    # clip 2 (aspect 0.5) is gone: every frame Eq. 4 counts lost its object
+    rows = {float(a): w for b in batches for a, w in zip(b["aspect"][:, 0], b["weight"])}
+    assert sorted(rows) == [1.0, 1.5]
+    # weight[t - 1] belongs to the input Z_bar_{t-1}; Z_bar_0 is the ground truth
+    np.testing.assert_array_equal(rows[1.5], [1, 1, 1, 0])
+    np.testing.assert_array_equal(rows[1.0], [1, 1, 0, 1])
+    written_cfg = load_config("tiny", ["train.loss_from=2", "data.seq_len=4"])
+    written = _batches(global_dataset_from_predictions(pred, gt, [1.0, 1.5, 0.5], written_cfg, batch_size=2), 4)
+    assert all(b["weight"].all() for b in written)  # 0 = every frame, as written
+    assert {float(a) for b in written for a in b["aspect"][:, 0]} == {0.5, 1.0, 1.5}
+    everything_lost = pred.copy()
+    everything_lost[:, 1:] = pred[2, 1:]
+    with pytest.raises(ValueError, match="refine_follow"):
+        global_dataset_from_predictions(everything_lost, gt, [1.0, 1.5, 0.5], cfg)
+
+
 def test_draw_batch(tmp_path, tiny_cfg, small_embedded):
     from pixtrack_tf.data.draw import draw_local_batch
 

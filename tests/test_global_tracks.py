@@ -91,3 +91,36 @@ def test_global_model_puts_the_roi_around_a_moving_object(tmp_path, centre_from)
     share = float(np.mean(inside >= 0.9))
     assert share >= 0.9, f"the ROI holds >= 0.9 of the object on only {share:.2f} of the frames"
     assert corr > 0.8, f"ROI centre vs object centre correlation {corr:.2f}"
+
+
+def test_global_check_sees_a_constant_shift_and_a_model_that_is_eq5():
+    """``pixtrack global-check``'s statistics (open loop on ground-truth maps): an untrained
+    map-centroid model *is* Eq. (5) (FC 3 starts at zero); the same model with a constant shift in
+    FC 3's bias shows that shift as its mean displacement and a larger centre error."""
+    from pixtrack_tf.evaluation.global_check import format_report, open_loop
+    from pixtrack_tf.models import GlobalModel
+
+    cfg = load_config(
+        "tiny",
+        ["global.map_size=32", "global.centre_from=map_centroid", "global.centre_offset=0.1", "train.loss_from=2"],
+    )
+    seqs = moving_object_sequences(4, 12, seed=3)
+    gm = GlobalModel.from_cfg(cfg)
+    eq5 = open_loop(gm, cfg, seqs)
+    assert eq5["frames"] == 4 * 10
+    assert eq5["centre_error"] == pytest.approx(eq5["eq5_centre_error"], abs=1e-6)
+    np.testing.assert_allclose(eq5["displacement_mean"], 0.0, atol=1e-6)
+    bias = gm.fc2.bias.numpy()
+    bias[2] = 1.0  # t_y = Eq. 5's + 0.1 tanh(1) on every frame
+    gm.fc2.bias.assign(bias)
+    shifted = open_loop(gm, cfg, seqs)
+    np.testing.assert_allclose(shifted["displacement_mean"], [0.0, 0.1 * np.tanh(1.0)], atol=1e-5)
+    assert shifted["centre_error"] > eq5["centre_error"] + 0.03
+    assert "Eq. 5" in format_report(shifted)
+
+
+def test_global_check_command_names_a_folder_without_a_global_model(tmp_path, capsys):
+    from pixtrack_tf.cli import global_check
+
+    assert global_check.main(["--run", str(tmp_path)]) == 2
+    assert str(tmp_path) in capsys.readouterr().err

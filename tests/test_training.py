@@ -298,6 +298,31 @@ def test_global_loss_box_term_has_a_gradient_where_eq4_is_flat():
         assert (g > 1e-3) == nonzero, (box_lambda, g)
 
 
+def test_global_loss_frame_weight_removes_a_frame_entirely():
+    """Sec. 5.1 step 4's frame selection: a frame of weight 0 adds nothing; without the smoothness
+    term (which ties it to its neighbours) its theta gets no gradient."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    theta = tf.Variable(rng.uniform(0.5, 1.0, (1, 3, 3)).astype(np.float32))
+    boxes = tf.constant(rng.uniform(size=(1, 3, 8, 8, 1)).astype(np.float32))
+    targets = (rng.uniform(size=(1, 3, 8, 8, 1)) > 0.5).astype(np.float32)
+    w = np.array([[1.0, 0.0, 1.0]], np.float32)
+    target_theta, valid = np.ones((1, 3, 3), np.float32), np.ones((1, 3), bool)
+    with tf.GradientTape() as tape:
+        loss = global_loss(theta, boxes, targets, 10.0, 0.0, 1, 10.0, target_theta, valid, frame_weight=w)
+    other = targets.copy()
+    other[:, 1] = 1 - other[:, 1]  # another target at the left-out frame
+    np.testing.assert_allclose(
+        loss, global_loss(theta, boxes, other, 10.0, 0.0, 1, 10.0, target_theta, valid, frame_weight=w), rtol=1e-6
+    )
+    assert float(global_loss(theta, boxes, other, 10.0, 0.0, 1, 10.0, target_theta, valid)[0]) != pytest.approx(
+        float(loss[0])
+    )
+    g = tape.gradient(loss, theta).numpy()
+    assert np.all(g[:, 1] == 0) and np.any(g[:, 0] != 0)
+
+
 def test_paper_config_reaches_dilation_zero():
     from pixtrack_tf.config import load_config
     from pixtrack_tf.data.pipelines import dilation_kernel, scaled_kernels

@@ -10,6 +10,7 @@
     summary     Table 1 beside our layers                               (pixtrack_tf.summary)
     bench       speed against this machine's limit                      (pixtrack_tf.bench)
     data-bench  data pipeline throughput                                (pixtrack_tf.data.bench)
+    global-check  the global model on ground-truth maps against Eq. (5)  (pixtrack_tf.cli.global_check)
 
 Every command is a thin module of this package (``pixtrack_tf.cli.<command>``): it parses its
 flags and calls one library function; the work is done in the library. TensorFlow's start-up
@@ -66,7 +67,18 @@ if __name__ != "__main__" and sys.argv and sys.argv[0] != "-c":
 
 COMMANDS = {
     name: f"pixtrack_tf.cli.{name.replace('-', '_')}"
-    for name in ("track", "train", "reproduce", "export", "evaluate", "compare", "summary", "bench", "data-bench")
+    for name in (
+        "track",
+        "train",
+        "reproduce",
+        "export",
+        "evaluate",
+        "compare",
+        "summary",
+        "bench",
+        "data-bench",
+        "global-check",
+    )
 }
 
 

@@ -314,23 +314,47 @@ def global_dataset(sequences, cfg, seed=None, start=0, batch_size=None, dilation
     return ds.batch(batch_size, drop_remainder=num_samples is None).prefetch(d.prefetch)
 
 
+def follows_object(pred, gt, share):
+    """Sec. 5.1 step 4's frame selection (``train.refine_follow``): (N, T) bool, whether at least
+    ``share`` of each predicted map's probability mass lies on the object (>= 0.5) of the ground-truth
+    map of the same frame. An empty prediction follows nothing; ``share`` 0 keeps every frame."""
+    pred, gt = np.asarray(pred, np.float32), np.asarray(gt, np.float32)
+    if share <= 0:
+        return np.ones(pred.shape[:2], bool)
+    mass = pred.sum(axis=(2, 3))
+    on = (pred * (gt >= 0.5)).sum(axis=(2, 3))
+    return (mass > 1e-3) & (on >= share * np.maximum(mass, 1e-12))
+
+
 def global_dataset_from_predictions(pred_maps, gt_maps, aspects, cfg, seed=None, batch_size=None):
     """Sec. 5.1 step 4: inputs Z-bar_{0:T-1} = {Z_0, Z-hat_1, ...} from Algorithm 1, targets Z_{1:T}.
 
     pred_maps, gt_maps: (N, T + 1, S, S) arrays in [0, 1] (pred_maps[:, 0] is replaced by Z_0);
-    aspects: (N,). Shuffled under the seed, repeated forever.
+    aspects: (N,). Each element also holds ``weight`` (T,): 1 where frame t enters Eq. 4, 0 where the
+    input Z-bar_{t-1} lost the object (:func:`follows_object` with ``train.refine_follow``; all 1 when
+    it is 0, as written); clips with no such frame from ``train.loss_from`` on are dropped. Shuffled
+    under the seed, repeated forever.
     """
     pred = np.asarray(pred_maps, np.float32).copy()
     gt = np.asarray(gt_maps, np.float32)
     if pred.shape != gt.shape or pred.ndim != 4:
         raise ValueError(f"predicted maps {pred.shape} and ground truth {gt.shape} must both be (N, T + 1, S, S)")
     pred[:, 0] = gt[:, 0]
+    weight = follows_object(pred[:, :-1], gt[:, :-1], cfg.train.refine_follow).astype(np.float32)
+    keep = weight[:, max(cfg.train.loss_from - 1, 0) :].any(axis=1)  # a clip with no frame in Eq. 4 teaches nothing
+    if not keep.any():
+        raise ValueError(
+            f"no predicted clip follows its object in the frames Eq. 4 counts (train.refine_follow "
+            f"{cfg.train.refine_follow}): step 3 lost every object; lower train.refine_follow or check the local model"
+        )
+    pred, gt, weight, aspects = pred[keep], gt[keep], weight[keep], np.asarray(aspects, np.float32).reshape(-1)[keep]
     seed = cfg.seed if seed is None else seed
     ds = tf.data.Dataset.from_tensor_slices(
         {
             "maps": pred[:, :-1, ..., None],
             "targets": gt[:, 1:, ..., None],
             "aspect": np.asarray(aspects, np.float32).reshape(-1, 1),
+            "weight": weight,
         }
     )
     ds = ds.shuffle(len(pred), seed=seed, reshuffle_each_iteration=True).repeat()

@@ -83,6 +83,7 @@ def global_loss(
     box_lambda=0.0,
     target_theta=None,
     target_valid=None,
+    frame_weight=None,
 ):
     """Eq. (4), per sequence: sum_{t=i}^{T} L(T(theta_t)(Z_A), Z_t) + lambda ||theta_t - theta_{t-1}||^2,
     plus, when ``box_lambda`` > 0 (our addition; 0 is Eq. 4 as written), box_lambda times
@@ -92,6 +93,9 @@ def global_loss(
     theta (B, T, 3) holds theta_1..theta_T (theta_t from Z_{0:t-1}); box_maps, targets (B, T, S, S, 1)
     hold T(theta_t)(Z_A) and Z_t. Time t is 1-based as in the paper, so the sum covers array index
     t - 1 >= i - 1; "we only compute the loss after ith frame ... i = 5".
+
+    ``frame_weight`` (B, T), when given, multiplies each frame's terms (Sec. 5.1 step 4 leaves out
+    the frames whose input map lost the object; ``train.refine_follow``).
 
     Why the added term: the soft box's edges are about one map pixel wide, so once the box is far
     from the object (or covers the whole map) the data term is flat and only the smoothness term
@@ -108,4 +112,6 @@ def global_loss(
     total = data + smooth_lambda * smooth
     if box_lambda:
         total += box_lambda * tf.cast(target_valid, tf.float32) * box_distance(theta, target_theta)
+    if frame_weight is not None:
+        total *= tf.cast(frame_weight, tf.float32)
     return tf.reduce_sum(use * total, axis=1)

@@ -189,6 +189,7 @@ class GlobalTask(Task):
             tc.box_lambda,
             tf.reshape(target, (b, t, 3)),
             tf.reshape(valid, (b, t)),
+            batch.get("weight"),
         )
         return loss, {"prob": boxes, "theta": theta, "target_theta": tf.reshape(target, (b, t, 3))}
 
