@@ -29,6 +29,7 @@ PRECISIONS = ("float32", "bfloat16")
 DTYPE_POLICIES = dict(zip(PRECISIONS, ("float32", "mixed_bfloat16")))
 THETA_MAPS = ("bounded", "exp")  # global.theta_map: raw FC output -> theta (models.GlobalModel)
 CENTRE_FROM = ("frame", "map_centroid")  # global.centre_from: what theta's centre is measured from
+SCALE_FROM = ("anchor", "map_box")  # global.scale_from: what theta's scale is measured from
 LOCAL_REDUCTIONS = ("mean", "sum")  # train.local_reduction: Eq. 2's L averaged or summed
 
 
@@ -97,6 +98,11 @@ class GlobalConfig:
     # within +-centre_offset (normalised frame coordinates)
     centre_from: str = "frame"
     centre_offset: float = 0.5
+    # what full 2's scale is measured from (docs/REPRODUCTION.md): "anchor" is Table 1 as written (the
+    # scale itself, within scale_range); "map_box" regresses the change from the size of the object in
+    # the input map Z_{t-1}, s = s(Z_{t-1}) exp(scale_change tanh(r_0)) (the anchor form on an empty map)
+    scale_from: str = "anchor"
+    scale_change: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -268,6 +274,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"global.centre_from must be one of {', '.join(CENTRE_FROM)}, got {cfg.global_.centre_from!r}"
         )
+    if cfg.global_.scale_from not in SCALE_FROM:
+        raise ConfigError(f"global.scale_from must be one of {', '.join(SCALE_FROM)}, got {cfg.global_.scale_from!r}")
+    if cfg.global_.scale_change <= 0:
+        raise ConfigError(f"global.scale_change must be positive, got {cfg.global_.scale_change}")
     if cfg.global_.centre_offset <= 0:
         raise ConfigError(f"global.centre_offset must be positive, got {cfg.global_.centre_offset}")
     lo, hi = cfg.global_.scale_range

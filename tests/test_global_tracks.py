@@ -96,14 +96,18 @@ def test_global_model_puts_the_roi_around_a_moving_object(tmp_path, centre_from)
 def test_global_check_sees_a_constant_shift_and_a_model_that_is_eq5():
     """``pixtrack global-check``'s statistics (open loop on ground-truth maps): an untrained
     map-centroid model *is* Eq. (5) (FC 3 starts at zero); the same model with a constant shift in
-    FC 3's bias shows that shift as its mean displacement and a larger centre error."""
+    FC 3's bias shows that shift as its mean displacement and a larger centre error. Likewise for the
+    scale measured from the input map's object (``global.scale_from=map_box``)."""
     from pixtrack_tf.evaluation.global_check import format_report, open_loop
     from pixtrack_tf.models import GlobalModel
 
-    cfg = load_config(
-        "tiny",
-        ["global.map_size=32", "global.centre_from=map_centroid", "global.centre_offset=0.1", "train.loss_from=2"],
-    )
+    overrides = [
+        "global.map_size=32",
+        "global.centre_from=map_centroid",
+        "global.centre_offset=0.1",
+        "train.loss_from=2",
+    ]
+    cfg = load_config("tiny", overrides)
     seqs = moving_object_sequences(4, 12, seed=3)
     gm = GlobalModel.from_cfg(cfg)
     eq5 = open_loop(gm, cfg, seqs)
@@ -117,6 +121,17 @@ def test_global_check_sees_a_constant_shift_and_a_model_that_is_eq5():
     np.testing.assert_allclose(shifted["displacement_mean"], [0.0, 0.1 * np.tanh(1.0)], atol=1e-5)
     assert shifted["centre_error"] > eq5["centre_error"] + 0.03
     assert "Eq. 5" in format_report(shifted)
+    # the scale from the input map's object (global.scale_from=map_box): untrained, it is that size
+    assert eq5["scale_log_error"] > 2 * eq5["previous_scale_log_error"]
+    box = GlobalModel.from_cfg(load_config("tiny", [*overrides, "global.scale_from=map_box"]))
+    same = open_loop(box, cfg, seqs)
+    assert same["scale_log_error"] == pytest.approx(same["previous_scale_log_error"], abs=1e-5)
+    bias = box.fc2.bias.numpy()
+    bias[0] = 1.0  # s = s(Z_{t-1}) exp(0.5 tanh(1)) on every frame
+    box.fc2.bias.assign(bias)
+    assert open_loop(box, cfg, seqs)["scale_log_bias"] == pytest.approx(
+        same["scale_log_bias"] + 0.5 * np.tanh(1.0), abs=1e-4
+    )
 
 
 def test_global_check_command_names_a_folder_without_a_global_model(tmp_path, capsys):

@@ -235,9 +235,13 @@ def test_out_folder_rules(tmp_path, monkeypatch, capsys):
     (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(saved))
     assert train.main(base + ["--resume"]) == 0
     assert "refine_gt_fraction" in (tmp_path / "run" / "config_changes.log").read_text()
+    # each resume is recorded beside the first record: the code that trains may be another commit's
+    resumed = json.loads((tmp_path / "run" / "run.json").read_text())["resumed"]
+    assert len(resumed) == 2 and {"commit", "time_utc", "command"} <= set(resumed[-1])
     assert train.main(base + ["--force"]) == 0
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert {"commit", "versions", "machine", "seed", "data"} <= set(run) and run["data"]["dataset"] == "embedded"
+    assert "resumed" not in run
 
 
 def test_iterative_procedure_runs_and_resumes(tmp_path, seqs):

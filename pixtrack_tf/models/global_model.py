@@ -16,6 +16,10 @@ full 2 regresses the centre in the frame's coordinates) or ``"map_centroid"`` (n
 docs/REPRODUCTION.md): full 2 regresses the object's displacement from the probability-weighted
 centre of the input map Z_{t-1} (Eq. 5's centre), t = c(Z_{t-1}) + ``centre_offset`` tanh(r_{1,2}).
 The network then learns the motion and the scale, not where an object on a 4x4 feature grid is.
+``scale_from`` does the same for the scale (not in the paper; docs/REPRODUCTION.md): ``"anchor"``
+(Table 1 as written) regresses the scale itself; ``"map_box"`` regresses its change from the size of
+the object in Z_{t-1} (the square around its pixels >= 0.5), s = s(Z_{t-1}) exp(``scale_change``
+tanh(r_0)), clipped to ``scale_range``; on a map with no object pixel the anchor form is used.
 T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`; theta describes the
 square around the *object* (Eq. 4 fits the anchor to the object), and Algorithm 1 crops the
 Sec. 3.3 ROI around it (:func:`pixtrack_tf.layers.roi.roi_around`).
@@ -26,9 +30,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from pixtrack_tf.config import CENTRE_FROM, THETA_MAPS
+from pixtrack_tf.config import CENTRE_FROM, SCALE_FROM, THETA_MAPS
 from pixtrack_tf.layers.convlstm import PACKAGE, PeepholeConvLSTM2D
-from pixtrack_tf.layers.transformer import AnchorTransformer, mass_centre
+from pixtrack_tf.layers.transformer import AnchorTransformer, mass_centre, object_theta
 from pixtrack_tf.models.base import ArgsConfig, section_kwargs
 
 
@@ -59,6 +63,8 @@ class GlobalModel(ArgsConfig, keras.Model):
         centre_range: the bounded map's reach of the centre, in [-1, 1] frame coordinates.
         centre_from: ``"frame"`` or ``"map_centroid"`` (see the module docstring).
         centre_offset: with ``"map_centroid"``, how far theta's centre may lie from the map's centre.
+        scale_from: ``"anchor"`` or ``"map_box"`` (see the module docstring).
+        scale_change: with ``"map_box"``, the bound on |log(s / s(Z_{t-1}))|.
         feature_norm: normalise the conv features before ConvLSTM 1 (not in Table 1; without it the
             features of a binary map start ~0.003 and grew to ~50-150 in training, so ConvLSTM 1 starts
             blind to its input and ends saturated: theta the same for every input).
@@ -80,6 +86,8 @@ class GlobalModel(ArgsConfig, keras.Model):
         feature_norm=False,
         centre_from="frame",
         centre_offset=0.5,
+        scale_from="anchor",
+        scale_change=0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -103,6 +111,10 @@ class GlobalModel(ArgsConfig, keras.Model):
             raise ValueError(f"centre_from must be one of {', '.join(CENTRE_FROM)}, got {centre_from!r}")
         self.centre_from = centre_from
         self.centre_offset = float(centre_offset)
+        if scale_from not in SCALE_FROM:
+            raise ValueError(f"scale_from must be one of {', '.join(SCALE_FROM)}, got {scale_from!r}")
+        self.scale_from = scale_from
+        self.scale_change = float(scale_change)
         k, dt = self.kernel_size, self.dtype_policy
         self.convs = []
         for i, f in enumerate(self.conv_filters):
@@ -160,7 +172,8 @@ class GlobalModel(ArgsConfig, keras.Model):
 
     def head(self, h, aspect, maps):
         """full 1 -> join aspect ratio -> full 2 -> theta; h (N, f, f, F), aspect (N, 1), maps the
-        input maps Z_{t-1} (N, S, S, 1) (read only with ``centre_from="map_centroid"``)."""
+        input maps Z_{t-1} (N, S, S, 1) (read only with ``centre_from="map_centroid"`` or
+        ``scale_from="map_box"``)."""
         x = self.fc1(ops.reshape(h, (ops.shape(h)[0], -1)))
         x = ops.concatenate([x, ops.cast(ops.reshape(aspect, (-1, 1)), x.dtype)], axis=-1)
         r = ops.cast(self.fc2(x), "float32")
@@ -169,6 +182,11 @@ class GlobalModel(ArgsConfig, keras.Model):
         else:
             lo, hi = self.scale_range
             scale = lo * (hi / lo) ** ops.sigmoid(r[:, :1])
+        if self.scale_from == "map_box":
+            prev, found = object_theta(maps, ops.cast(ops.reshape(aspect, (-1, 1)), "float32"), self.anchor_size[0])
+            change = prev[:, :1] * ops.exp(self.scale_change * ops.tanh(r[:, :1]))
+            lo, hi = self.scale_range
+            scale = ops.where(found[:, None], ops.clip(change, lo, hi), scale)
         if self.centre_from == "map_centroid":
             shift = mass_centre(maps)[0] + self.centre_offset * ops.tanh(r[:, 1:])
         elif self.theta_map == "exp":

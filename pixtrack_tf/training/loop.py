@@ -82,8 +82,13 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dic
     if not cfg_path.exists():
         save_config(cfg, cfg_path)
     run_json = out / "run.json"
+    record = provenance.record(seed=cfg.seed, config=cfg.name, data=data)
     if not run_json.exists():
-        run_json.write_text(json.dumps(provenance.record(seed=cfg.seed, config=cfg.name, data=data), indent=2))
+        run_json.write_text(json.dumps(record, indent=2))
+    else:  # a resumed run: what trains now may be another commit's code; say so beside the first record
+        first = json.loads(run_json.read_text())
+        first.setdefault("resumed", []).append({k: record[k] for k in ("commit", "time_utc", "command", "machine")})
+        run_json.write_text(json.dumps(first, indent=2))
 
 
 def _diff(a: dict, b: dict, prefix="", only_common=False):
