@@ -139,3 +139,28 @@ def test_global_check_command_names_a_folder_without_a_global_model(tmp_path, ca
 
     assert global_check.main(["--run", str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_closed_loop_tracks_summary_tells_a_box_on_the_object_from_one_beside_it():
+    """``global-check``'s summary of Sec. 5.1's stored tracks: ROIs on the object with the true maps
+    score 1 inside and IoU 1; ROIs moved beside the object and empty maps score 0."""
+    from pixtrack_tf.data.pipelines import resize_mask
+    from pixtrack_tf.data.sequence import mask_box
+    from pixtrack_tf.evaluation.global_check import closed_loop_tracks
+    from pixtrack_tf.layers.roi import roi_around
+
+    seqs = moving_object_sequences(2, 6, seed=1)
+    good, bad = {}, {}
+    for s in seqs:
+        boxes = np.stack([roi_around(mask_box(s.mask(t)), 2.0, 0.0, 1e9) for t in range(len(s))])
+        maps = np.stack([resize_mask(s.mask(t), 32) for t in range(len(s))])
+        good.update({f"{s.name}/boxes": boxes, f"{s.name}/pred": maps * 255, f"{s.name}/gt": maps})
+        far = boxes + np.array([1, 0, 1, 0]) * (boxes[:, 2:3] - boxes[:, 0:1] + 500)
+        bad.update({f"{s.name}/boxes": far, f"{s.name}/pred": maps * 0, f"{s.name}/gt": maps})
+    on = closed_loop_tracks(good, seqs)
+    assert on["frames"] == 10 and on["object_inside"] == 1.0 and on["map_iou"] == 1.0
+    assert on["roi_side_over_object"] == pytest.approx(2.0, abs=0.01)
+    off = closed_loop_tracks(bad, seqs)
+    assert off["object_inside"] == 0.0 and off["map_iou"] == 0.0
+    with pytest.raises(ValueError, match="not among"):
+        closed_loop_tracks(good, seqs[:1])

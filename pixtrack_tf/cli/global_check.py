@@ -1,11 +1,13 @@
 """The global model on ground-truth maps against Eq. (5): ``pixtrack global-check --run RUN``
-(:mod:`pixtrack_tf.evaluation.global_check`; not in the paper)."""
+(:mod:`pixtrack_tf.evaluation.global_check`; not in the paper). A run folder of the whole Sec. 5.1
+procedure also gets its stored closed-loop tracks of the training videos summarised (steps 3 and 5)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def main(argv=None) -> int:
@@ -20,7 +22,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from pixtrack_tf.data import DataError
     from pixtrack_tf.data.splits import train_test_splits
-    from pixtrack_tf.evaluation.global_check import format_report, open_loop
+    from pixtrack_tf.evaluation.global_check import closed_loop_tracks, format_report, open_loop
     from pixtrack_tf.tracking.run import load_models
 
     if args.split not in ("train", "test"):
@@ -33,7 +35,25 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rep = open_loop(gm, cfg, train if args.split == "train" else test, max_frames=args.frames)
-    print(json.dumps(rep, indent=1) if args.json else format_report(rep))
+    # Sec. 5.1's closed-loop tracks of the training videos, when the run folder holds them
+    for step in ("step3", "step5"):
+        path = Path(args.run) / f"{step}_tracks.npz"
+        if path.exists():
+            import numpy as np
+
+            rep[f"{step}_tracks"] = closed_loop_tracks(dict(np.load(path)), train)
+    if args.json:
+        print(json.dumps(rep, indent=1))
+        return 0
+    print(format_report(rep))
+    for step, what in (("step3", "the step-2 global model"), ("step5", "the step-4 global model")):
+        if f"{step}_tracks" in rep:
+            r = rep[f"{step}_tracks"]
+            print(
+                f"Sec. 5.1 {step} tracks (closed loop, {what}, training videos, {r['frames']} frames): "
+                f"object inside the ROI {r['object_inside']:.3f}, map IoU@0.4 {r['map_iou']:.3f}, "
+                f"ROI side / object side (median) {r['roi_side_over_object']:.2f}"
+            )
     return 0
 
 
