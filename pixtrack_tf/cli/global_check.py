@@ -15,7 +15,11 @@ def main(argv=None) -> int:
     p.add_argument("--run", required=True, help="a run folder with a global model (or a bundled model's folder)")
     p.add_argument("--dataset", default="embedded")
     p.add_argument("--root")
-    p.add_argument("--split", default="train", help="train (the run's training split, the default) or test")
+    p.add_argument(
+        "--split",
+        default="train",
+        help="train (the run's training split, the default) or test (the fold's test sequences; DAVIS val)",
+    )
     p.add_argument("--fold", type=int, default=0)
     p.add_argument("--frames", type=int, default=40, help="first frames of each sequence (default 40)")
     p.add_argument("--json", action="store_true")

@@ -8,8 +8,9 @@ two rules that need no training: Eq. (5)'s centre of Z_{t-1} and the size of Z_{
 
 A global model worth its place predicts the next centre better than Eq. (5) (it has learned the
 motion) and the next size about as well as the previous object's. The embedded model of session 8
-did neither: after Sec. 5.1 step 4 its centre was 0.058 of the frame below Eq. (5)'s on average
-(a constant shift learned from the frames where step 3 had lost the object, docs/REPRODUCTION.md).
+did neither: after Sec. 5.1 step 4 its centre lay 0.058 (normalised coordinates; 2.9 % of the
+frame's height) below Eq. (5)'s on average, a constant shift learned from the frames where step 3
+had lost the object (docs/REPRODUCTION.md, Sec. 5.1).
 """
 
 from __future__ import annotations
