@@ -24,6 +24,8 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=40, help="first frames of each sequence (default 40)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    import numpy as np
+
     from pixtrack_tf.data import DataError
     from pixtrack_tf.data.splits import train_test_splits
     from pixtrack_tf.evaluation.global_check import closed_loop_tracks, format_report, open_loop
@@ -43,8 +45,6 @@ def main(argv=None) -> int:
     for step in ("step3", "step5"):
         path = Path(args.run) / f"{step}_tracks.npz"
         if path.exists():
-            import numpy as np
-
             rep[f"{step}_tracks"] = closed_loop_tracks(dict(np.load(path)), train)
     if args.json:
         print(json.dumps(rep, indent=1))

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from pixtrack_tf.data.pipelines import resize_mask
+from pixtrack_tf.data.sequence import mask_box
+from pixtrack_tf.evaluation.metrics import roi_measures, thresholded_iou
 from pixtrack_tf.layers.transformer import mass_centre, object_theta
 
 
@@ -97,9 +99,10 @@ def format_report(rep: dict) -> str:
 def closed_loop_tracks(tracks: dict, sequences, threshold: float = 0.4) -> dict:
     """Sec. 5.1's stored tracks in closed loop (``step3_tracks.npz`` / ``step5_tracks.npz`` of a run
     folder: Algorithm 1 over every training video with the cross-assigned step-1 local models): the
-    share of the object inside the ROI and the IoU of the predicted map (>= ``threshold``) with the
-    ground-truth map, means over frames 1..; the ROI side over the object's longer side (median).
-    The training split's closed-loop view of a global model, without reading a test sequence."""
+    share of the object inside the ROI (:func:`roi_measures`, as every table's ROI columns) and Eq. 3's
+    IoU of the predicted map with the ground-truth map (:func:`thresholded_iou` at ``threshold``),
+    means over frames 1..; the ROI side over the object's longer side (median). The training split's
+    closed-loop view of a global model, without reading a test sequence."""
     by_name = {s.name: s for s in sequences}
     inside, iou, ratio = [], [], []
     for name in sorted({k.split("/")[0] for k in tracks}):
@@ -107,18 +110,12 @@ def closed_loop_tracks(tracks: dict, sequences, threshold: float = 0.4) -> dict:
             raise ValueError(f"tracks of {name!r}, which is not among the given sequences")
         seq, boxes = by_name[name], np.asarray(tracks[f"{name}/boxes"], np.float64)
         pred, gt = np.asarray(tracks[f"{name}/pred"]) / 255.0, np.asarray(tracks[f"{name}/gt"]) >= 0.5
-        for t in range(1, len(boxes)):
-            mask = seq.mask(t)
-            total = mask.sum()
-            if not total:
-                continue
-            x0, y0, x1, y1 = (max(int(round(v)), 0) for v in boxes[t])
-            inside.append(mask[y0:y1, x0:x1].sum() / total)
-            p = pred[t] >= threshold
-            union = (p | gt[t]).sum()
-            iou.append((p & gt[t]).sum() / union if union else 1.0)
-            ys, xs = np.nonzero(mask)
-            ratio.append((boxes[t, 2] - boxes[t, 0]) / max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
+        frames = [t for t in range(1, len(boxes)) if seq.mask(t).any()]
+        inside += roi_measures(boxes[frames], [seq.mask(t) for t in frames])["inside"]
+        iou += [thresholded_iou(pred[t], gt[t], threshold) for t in frames]
+        for t in frames:
+            x0, y0, x1, y1 = mask_box(seq.mask(t))
+            ratio.append((boxes[t, 2] - boxes[t, 0]) / max(x1 - x0, y1 - y0))
     if not inside:
         raise ValueError("no tracked frame with the object")
     return {

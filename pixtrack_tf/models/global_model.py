@@ -177,15 +177,14 @@ class GlobalModel(ArgsConfig, keras.Model):
         x = self.fc1(ops.reshape(h, (ops.shape(h)[0], -1)))
         x = ops.concatenate([x, ops.cast(ops.reshape(aspect, (-1, 1)), x.dtype)], axis=-1)
         r = ops.cast(self.fc2(x), "float32")
+        lo, hi = self.scale_range
         if self.theta_map == "exp":
             scale = ops.exp(ops.clip(r[:, :1], -6.0, 6.0))
         else:
-            lo, hi = self.scale_range
             scale = lo * (hi / lo) ** ops.sigmoid(r[:, :1])
         if self.scale_from == "map_box":
             prev, found = object_theta(maps, ops.cast(ops.reshape(aspect, (-1, 1)), "float32"), self.anchor_size[0])
             change = prev[:, :1] * ops.exp(self.scale_change * ops.tanh(r[:, :1]))
-            lo, hi = self.scale_range
             scale = ops.where(found[:, None], ops.clip(change, lo, hi), scale)
         if self.centre_from == "map_centroid":
             shift = mass_centre(maps)[0] + self.centre_offset * ops.tanh(r[:, 1:])
