@@ -193,6 +193,12 @@ class TrackConfig:
     # to the object through M-CNN's memory only); 0 = off (docs/REPRODUCTION.md)
     local_finetune_steps: int = 0
     local_finetune_lr: float = 1e-4
+    # both fine-tunings on copies of the first ROI shifted by up to this fraction of its side (uniform
+    # in x and y; the scale by data.scale_jitter), finetune_copies per Adam step, the first unshifted.
+    # 0 = the first ROI only: then the fine-tuned model learns where the object sat (the ROI's centre)
+    # as much as what it looks like, and its mask lags a moving object (docs/REPRODUCTION.md)
+    finetune_shift: float = 0.0
+    finetune_copies: int = 8
     # arithmetic of the tracking step: "float32", or "bfloat16" (Keras mixed_bfloat16: weights kept in
     # float32, convolutions and ConvLSTM states in bfloat16, probabilities and theta in float32)
     precision: str = "float32"
@@ -250,6 +256,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"global.anchor_size must be positive, got {w}")
     if cfg.track.search_growth < 1.0:
         raise ConfigError(f"track.search_growth must be at least 1 (1 = off), got {cfg.track.search_growth}")
+    if not 0.0 <= cfg.track.finetune_shift <= 0.5:
+        raise ConfigError(
+            f"track.finetune_shift must lie in [0, 0.5] (a fraction of the ROI side), got {cfg.track.finetune_shift}"
+        )
+    if cfg.track.finetune_copies < 2 and cfg.track.finetune_shift > 0:
+        raise ConfigError(
+            f"track.finetune_copies must be at least 2 with a finetune_shift, got {cfg.track.finetune_copies}"
+        )
     if not 0.0 <= cfg.track.beta <= 1.0:
         raise ConfigError(f"track.beta must lie in [0, 1], got {cfg.track.beta}")
     if cfg.track.precision not in PRECISIONS:

@@ -405,6 +405,66 @@ def test_reproduce_refuses_a_fold_count_outside_1_to_10(capsys):
         assert "--folds is how many of the 10 folds" in capsys.readouterr().err
 
 
+def test_shifted_copies_of_the_first_roi():
+    """track.finetune_shift's boxes: the first is the ROI itself, the others squares moved by at most
+    the shift (a fraction of the side) and scaled within data.scale_jitter; shift 0 = the ROI alone."""
+    from pixtrack_tf.tracking.common import shifted_copies
+
+    box = np.array([20.0, 40.0, 80.0, 100.0])  # side 60, centre (50, 70)
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(shifted_copies(box, 8, 0.0, 0.1, rng), box[None])
+    c = shifted_copies(box, 200, 0.25, 0.1, rng)
+    assert c.shape == (200, 4) and c.dtype == np.float32
+    np.testing.assert_array_equal(c[0], box)
+    side = c[:, 2] - c[:, 0]
+    np.testing.assert_allclose(side, c[:, 3] - c[:, 1], rtol=1e-5)  # square
+    assert side.min() >= 54 - 1e-3 and side.max() <= 66 + 1e-3 and side.std() > 1
+    centre = (c[:, :2] + c[:, 2:]) / 2 - [50, 70]
+    assert np.abs(centre).max() <= 15 + 1e-3 and np.abs(centre).max() > 12  # up to 0.25 x 60 px, both ways
+    assert (centre[:, 0] < -5).any() and (centre[:, 1] > 5).any()
+
+
+@pytest.mark.parametrize("kind", ["ConvLSTM", "FCN"])
+def test_finetuning_on_shifted_copies_learns_the_object_not_the_roi_centre(kind):
+    """Fine-tuned on the first ROI alone, a segmenter learns where the object sat (the ROI's centre):
+    shift the ROI by 0.15 of its side over the same frame and its mask moves with the ROI (the embedded
+    benchmark's local model: 0.6-0.7 of a 1/16-side shift, 0.03-0.1 before fine-tuning). Fine-tuned on
+    shifted copies (track.finetune_shift) the mask stays on the object. HED backbone, ROI 64; ratio =
+    shift of the mask's centroid (Eq. 5) in the frame / shift of the ROI: 1 = stuck to the ROI."""
+    from dataclasses import replace
+
+    from pixtrack_tf.tracking.segmenters import as_segmenter
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 90, (96, 96, 3)).astype(np.uint8)
+    mask = np.zeros((96, 96), bool)
+    mask[42:54, 42:54] = True
+    frame[mask] = (230, 200, 60)
+    base = load_config("tiny", ["backbone.weights=hed", "local.roi_size=64"])
+    box = initial_box(mask, base.data.roi_context, base.data.roi_min, base.data.roi_max)
+    side = box[2] - box[0]
+
+    def ratio(shift):
+        track = replace(base.track, local_finetune_steps=150, local_finetune_lr=3e-3, finetune_shift=shift)
+        cfg = replace(base, track=replace(track, fcn_finetune_steps=150, fcn_finetune_lr=3e-3))
+        keras.utils.set_random_seed(0)
+        seg = as_segmenter(LocalModel.from_cfg(cfg) if kind == "ConvLSTM" else FCNModel.from_cfg(cfg), cfg)
+        seg.init(frame, mask, box)
+        memory = getattr(seg, "states", None)
+        x0 = centroid(seg.segment(frame, box))[0]
+        out = []
+        for f in (-0.15, 0.15):
+            seg.states = memory  # each shifted ROI as the first step after the memory
+            out.append((centroid(seg.segment(frame, box + np.array([f * side, 0, f * side, 0])))[0] - x0) / (f * side))
+        return float(np.mean(out)), seg.init_info
+
+    plain, info = ratio(0.0)
+    shifted, info_shifted = ratio(0.2)
+    assert info["finetune_iou_after"] > 0.9 and info_shifted["finetune_iou_after"] > 0.8  # both learned the object
+    assert plain > 0.5, plain  # the plain fine-tuning's mask goes with the ROI
+    assert shifted < plain - 0.3, (plain, shifted)
+
+
 @pytest.mark.parametrize("kind", ["ConvLSTM", "FCN"])
 def test_first_roi_finetuning_adapts_and_every_clip_starts_from_the_trained_weights(tmp_path, tiny_cfg, kind):
     """FirstRoiTuning (the FCN's Sec. 3.4 fine-tuning; track.local_finetune_steps for the local model):

@@ -74,6 +74,23 @@ def state_specs(cfg, batch=1):
     )
 
 
+def shifted_copies(box, n: int, shift: float, scale: float, rng) -> np.ndarray:
+    """``n`` copies of a square ROI box (4,) as (n, 4) float32: the first the box itself, the others
+    with the centre moved by up to ``shift`` of the side in x and in y and the side scaled by a factor
+    in [1 - scale, 1 + scale] (uniform). ``shift`` 0: the box alone, (1, 4)."""
+    box = np.asarray(box, np.float32)
+    if shift <= 0:
+        return box[None]
+    side = box[2] - box[0]
+    centre = (box[:2] + box[2:]) / 2
+    out = [box]
+    for _ in range(n - 1):
+        c = centre + rng.uniform(-shift, shift, 2) * side
+        h = side * rng.uniform(1 - scale, 1 + scale) / 2
+        out.append(np.concatenate([c - h, c + h]))
+    return np.stack(out).astype(np.float32)
+
+
 def crop_first_rois(frame, masks, boxes, size):
     """The first frame's ROI images (N, S, S, 3) and binary masks (N, S, S, 1) of N objects:
     masks (N, H, W) float, boxes (N, 4)."""

@@ -11,7 +11,7 @@ import tensorflow as tf
 from pixtrack_tf.layers.roi import crop_roi, dilate, paste_roi
 from pixtrack_tf.models import FCNModel
 from pixtrack_tf.models.losses import cross_entropy
-from pixtrack_tf.tracking.common import as_float32, crop_first_roi, state_specs
+from pixtrack_tf.tracking.common import as_float32, crop_first_rois, shifted_copies, state_specs
 
 
 class FirstRoiTuning:
@@ -29,8 +29,10 @@ class FirstRoiTuning:
     ``train.local_reduction`` / ``local_fg_weight``). ``info`` holds the first ROI's IoU (p > 0.5)
     before and after, so a reader can see that the model adapted to the object.
 
-    ``first_prob(*roi)`` maps the first ROI's tensors (the last one its binary mask (1, S, S, 1)) to
-    the probabilities the model gives it; ``specs`` are those tensors' TensorSpecs.
+    ``first_prob(*roi)`` maps the first ROI's tensors (the last one its binary mask (K, S, S, 1)) to
+    the probabilities the model gives it; ``specs`` are those tensors' TensorSpecs. K copies of the
+    first ROI (``track.finetune_shift``, :func:`shifted_copies`; K = 1 when it is 0) form each Adam
+    step's batch; the IoUs in ``info`` are the first copy's, the unshifted ROI.
     """
 
     def __init__(self, model_variables, first_prob, specs, cfg, steps, lr):
@@ -68,6 +70,7 @@ class FirstRoiTuning:
         return loss
 
     def _iou_graph(self, *roi):
+        roi = [r[:1] for r in roi]  # the unshifted first ROI
         z0 = roi[-1]
         with self.scope():
             p = tf.cast(self.first_prob(*roi) > 0.5, tf.float32)
@@ -87,10 +90,26 @@ class FirstRoiTuning:
 
 
 def _pool4_specs(cfg, *channels):
+    """pool4 tensors (one per channel count) and a binary ROI mask, any batch."""
     f = cfg.local.roi_size // 16
-    return [tf.TensorSpec((1, f, f, c)) for c in channels] + [
-        tf.TensorSpec((1, cfg.local.roi_size, cfg.local.roi_size, 1))
+    return [tf.TensorSpec((None, f, f, c)) for c in channels] + [
+        tf.TensorSpec((None, cfg.local.roi_size, cfg.local.roi_size, 1))
     ]
+
+
+class _FirstCopies:
+    """The boxes a first-ROI fine-tuning trains on: :func:`shifted_copies` of the first ROI by
+    ``track.finetune_shift`` (``track.finetune_copies`` of them, scale by ``data.scale_jitter``), from
+    a generator seeded by the config's seed, so a run repeats."""
+
+    def __init__(self, cfg):
+        self.shift = float(cfg.track.finetune_shift)
+        self.n = int(cfg.track.finetune_copies)
+        self.scale = float(cfg.data.scale_jitter)
+        self.rng = np.random.default_rng([int(cfg.seed), 11])
+
+    def __call__(self, box):
+        return tf.constant(shifted_copies(box, self.n, self.shift, self.scale, self.rng))
 
 
 class LstmSegmenter:
@@ -99,8 +118,9 @@ class LstmSegmenter:
     With ``track.local_finetune_steps`` > 0 (not in the paper; off by default), ``init`` first
     fine-tunes F-CNN, M-CNN, the ConvLSTMs and the decoder on the first ROI as the FCN baseline is
     fine-tuned (:class:`FirstRoiTuning`: M-CNN's memory from (x_0, z_0), one step on x_0, its map
-    against z_0), then computes the memory with the tuned weights. A tracker that calls the local
-    model itself (Algorithm 1) does so inside :meth:`scope`.
+    against z_0; with ``track.finetune_shift`` the step on shifted copies of x_0 against their z_0,
+    the memory still from the first ROI), then computes the memory with the tuned weights. A tracker
+    that calls the local model itself (Algorithm 1) does so inside :meth:`scope`.
     """
 
     def __init__(self, local_model, cfg):
@@ -110,8 +130,10 @@ class LstmSegmenter:
         state = state_specs(cfg)[1]
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
+        boxes = tf.TensorSpec((None, 4), tf.float32)
+        self.copies = _FirstCopies(cfg)
         self._first_fn = tf.function(
-            self._first_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box]
+            self._first_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), boxes]
         )
         p4 = tf.TensorSpec((1, self.S // 16, self.S // 16, 512))
         self._init_fn = tf.function(self._init_graph, input_signature=[p4, p4])
@@ -123,16 +145,18 @@ class LstmSegmenter:
             self.tuning = FirstRoiTuning(
                 local_model.head_variables(),
                 self._tuned_prob,
-                _pool4_specs(cfg, 512, 512),
+                _pool4_specs(cfg, 512, 512, 512),
                 cfg,
                 steps,
                 cfg.track.local_finetune_lr,
             )
 
-    def _first_graph(self, frame, mask, box):
-        """pool4 of the first ROI, of the ROI masked by the dilated mask (Sec. 3.2), and the mask."""
-        x0, z0 = crop_first_roi(frame, mask, box, self.S)
-        return *as_float32(self.lm.first_pool4(x0, dilate(z0, self.cfg.local.mask_radius))), z0
+    def _first_graph(self, frame, mask, boxes):
+        """For the first ROI boxes (K, 4), the first of them the ROI itself: pool4 of the first ROI and
+        of that ROI masked by its dilated mask (Sec. 3.2; M-CNN's input), pool4 of all K and their masks."""
+        x, z = crop_first_rois(frame, tf.repeat(mask[None], tf.shape(boxes)[0], 0), boxes, self.S)
+        p4, masked = as_float32(self.lm.first_pool4(x, dilate(z, self.cfg.local.mask_radius)))
+        return p4[:1], masked[:1], p4, z
 
     def scope(self):
         """Where the local model computes with this clip's fine-tuned weights (a no-op when off)."""
@@ -142,8 +166,11 @@ class LstmSegmenter:
         with self.scope():
             return as_float32(self.lm.initialize_pool4(p4, masked))
 
-    def _tuned_prob(self, p4, masked, z0):
-        prob, _ = self.lm.step_pool4(p4, self.lm.initialize_pool4(p4, masked))
+    def _tuned_prob(self, p4_first, masked, p4, z):
+        """The memory from the first ROI (as at tracking time), one step on each of the K copies."""
+        k = tf.shape(p4)[0]
+        memory = self.lm.initialize_pool4(tf.repeat(p4_first, k, 0), tf.repeat(masked, k, 0))
+        prob, _ = self.lm.step_pool4(p4, memory)
         return prob
 
     def _local_graph(self, frame, box, states):
@@ -158,10 +185,11 @@ class LstmSegmenter:
         return self.tuning.info if self.tuning is not None else {}
 
     def init(self, frame, mask, box):
-        p4, masked, z0 = self._first_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32))
+        boxes = self.copies(box) if self.tuning is not None else tf.constant(np.asarray(box, np.float32)[None])
+        p4_first, masked, p4, z = self._first_fn(frame, mask.astype(np.float32), boxes)
         if self.tuning is not None:
-            self.tuning.run(p4, masked, z0)
-        self.states = self._init_fn(p4, masked)
+            self.tuning.run(p4_first, masked, p4, z)
+        self.states = self._init_fn(p4_first, masked)
 
     def segment(self, frame, box):
         full, self.states = self._local_fn(frame, tf.constant(box, tf.float32), self.states)
@@ -181,8 +209,10 @@ class FcnSegmenter:
         self.S = cfg.local.roi_size
         frame = tf.TensorSpec((None, None, 3), tf.uint8)
         box = tf.TensorSpec((4,), tf.float32)
+        self.copies = _FirstCopies(cfg)
         self._first_fn = tf.function(
-            self._first_graph, input_signature=[frame, tf.TensorSpec((None, None), tf.float32), box]
+            self._first_graph,
+            input_signature=[frame, tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None, 4), tf.float32)],
         )
         self._seg_fn = tf.function(self._seg_graph, input_signature=[frame, box])
         self.tuning = FirstRoiTuning(
@@ -194,9 +224,9 @@ class FcnSegmenter:
             cfg.track.fcn_finetune_lr,
         )
 
-    def _first_graph(self, frame, mask, box):
-        x0, z0 = crop_first_roi(frame, mask, box, self.S)
-        return as_float32([self.model.backbone(x0)])[0], z0
+    def _first_graph(self, frame, mask, boxes):
+        x, z = crop_first_rois(frame, tf.repeat(mask[None], tf.shape(boxes)[0], 0), boxes, self.S)
+        return as_float32([self.model.backbone(x)])[0], z
 
     def _seg_graph(self, frame, box):
         with self.tuning.scope():
@@ -208,7 +238,7 @@ class FcnSegmenter:
         return self.tuning.info
 
     def init(self, frame, mask, box):
-        self.tuning.run(*self._first_fn(frame, mask.astype(np.float32), tf.constant(box, tf.float32)))
+        self.tuning.run(*self._first_fn(frame, mask.astype(np.float32), self.copies(box)))
 
     def segment(self, frame, box):
         return self._seg_fn(frame, tf.constant(box, tf.float32)).numpy()
