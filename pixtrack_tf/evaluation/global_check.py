@@ -110,11 +110,12 @@ def closed_loop_tracks(tracks: dict, sequences, threshold: float = 0.4) -> dict:
             raise ValueError(f"tracks of {name!r}, which is not among the given sequences")
         seq, boxes = by_name[name], np.asarray(tracks[f"{name}/boxes"], np.float64)
         pred, gt = np.asarray(tracks[f"{name}/pred"]) / 255.0, np.asarray(tracks[f"{name}/gt"]) >= 0.5
-        frames = [t for t in range(1, len(boxes)) if seq.mask(t).any()]
-        inside += roi_measures(boxes[frames], [seq.mask(t) for t in frames])["inside"]
+        masks = {t: seq.mask(t) for t in range(1, len(boxes))}  # each read (decoded) once
+        frames = [t for t, m in masks.items() if m.any()]
+        inside += roi_measures(boxes[frames], [masks[t] for t in frames])["inside"]
         iou += [thresholded_iou(pred[t], gt[t], threshold) for t in frames]
         for t in frames:
-            x0, y0, x1, y1 = mask_box(seq.mask(t))
+            x0, y0, x1, y1 = mask_box(masks[t])
             ratio.append((boxes[t, 2] - boxes[t, 0]) / max(x1 - x0, y1 - y0))
     if not inside:
         raise ValueError("no tracked frame with the object")
