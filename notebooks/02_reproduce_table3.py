@@ -29,7 +29,7 @@
 # the paper's numbers and the two reference trackers that need no training; whether the paper's
 # claim holds here, computed from the rows; and the figures. Without a checkout (no `results/`) it
 # evaluates the bundled models itself (a few minutes). `RETRAIN = True` below trains everything
-# from scratch instead (35-45 minutes on 2 CPU cores). `PIXTRACK_SMOKE=1` runs a tiny version (CI).
+# from scratch instead (60-80 minutes on 2 CPU cores). `PIXTRACK_SMOKE=1` runs a tiny version (CI).
 
 # %%
 import os
@@ -40,7 +40,7 @@ from IPython.display import Image, Markdown, display
 from pixtrack_tf.cli.reproduce import table_results
 from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side, verdicts
 
-RETRAIN = False  # True: train the models here (Sec. 5.1 + FCN, ~35-45 min) instead of reading the shipped results
+RETRAIN = False  # True: train the models here (Sec. 5.1 + FCN, ~60-80 min) instead of reading the shipped results
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 OUT = ROOT / "out" / ("notebook-smoke" if SMOKE else "notebook-reproduce")

@@ -96,6 +96,27 @@ def test_reproduce_evaluates_the_bundled_models_by_default(tmp_path, run_dir, mo
     assert "missing from this install" in capsys.readouterr().err
 
 
+def test_the_bundled_embedded_models_are_the_default_config():
+    """The bundled embedded run was trained with ``reproduce.yaml`` as it is (every section: the model's
+    sizes, the training budgets and the inference settings), so the default ``reproduce`` and
+    ``reproduce --retrain`` evaluate the same design; a change to one without the other fails here."""
+    import dataclasses
+
+    from pixtrack_tf.config import load_config
+
+    default = dataclasses.asdict(load_config("reproduce"))
+    shipped = dataclasses.asdict(load_config(bundled.bundled_path("embedded") / "config.yaml"))
+    differ = {
+        f"{section}.{key}": (value, shipped[section].get(key))
+        for section, values in default.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+        if shipped[section].get(key) != value
+    }
+    assert not differ, f"reproduce.yaml and the bundled embedded config differ (default, bundled): {differ}"
+    assert default["local"]["roi_size"] == 128
+
+
 def test_claims_are_computed_from_the_rows():
     from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims
 

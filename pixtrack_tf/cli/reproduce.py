@@ -60,14 +60,14 @@ def build_parser():
     p.add_argument(
         "--retrain",
         action="store_true",
-        help="embedded: train the models (feature store, Sec. 5.1 + FCN, ~35-45 min on 2 cores), not the bundled ones",
+        help="embedded: train the models (feature store, Sec. 5.1 + FCN, ~60-80 min on 2 cores), not the bundled ones",
     )
     p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
-RETRAIN_TIME = "35-45 minutes (the feature store, Sec. 5.1 steps 1-5 and the FCN, then the evaluation)"
+RETRAIN_TIME = "60-80 minutes (the feature store at ROI 128, Sec. 5.1 steps 1-5 and the FCN, then the evaluation)"
 
 
 def use_bundled(args) -> bool:
