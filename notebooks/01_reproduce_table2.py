@@ -28,7 +28,7 @@
 # VOT-like sequences; **not VOT2016**, so our numbers are not comparable with the paper's), beside
 # the paper's numbers and the two reference trackers that need no training; whether the paper's
 # claim holds here, computed from the rows; and the figures. Without a checkout (no `results/`) it
-# evaluates the bundled models itself (a few minutes). `RETRAIN = True` below trains everything
+# evaluates the bundled models itself (13-16 minutes on 2 CPU cores). `RETRAIN = True` below trains everything
 # from scratch instead (60-80 minutes on 2 CPU cores). `PIXTRACK_SMOKE=1` runs a tiny version (CI).
 
 # %%
