@@ -60,7 +60,7 @@ def build_parser():
     p.add_argument(
         "--retrain",
         action="store_true",
-        help="embedded: train the models (feature store, Sec. 5.1 + FCN, ~60-80 min on 2 cores), not the bundled ones",
+        help=f"embedded: train the models here, not the bundled ones: {RETRAIN_TIME} on 2 CPU cores",
     )
     p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
     p.add_argument("--no-progress", action="store_true")
