@@ -1,7 +1,8 @@
 """pixtrack_tf: a TensorFlow/Keras reproduction of "Pixel-wise object tracking" (Song, Li, Wang).
 
 Layers (Eq. 1, Sec. 4) -> models (Table 1) -> tracking (Algorithm 1) -> training (Eq. 2, Eq. 4,
-Sec. 5.1) / evaluation (Eq. 3, Tables 2, 3) -> command-line entry points.
+Sec. 5.1) / evaluation (Eq. 3, Tables 2, 3) -> experiments (settings chosen on the training split)
+-> command-line entry points.
 """
 
 import os
@@ -18,5 +19,6 @@ LAYERS = (
     ("models",),
     ("data", "tracking"),
     ("training", "evaluation"),
+    ("experiments",),
     ("cli", "train", "track", "reproduce", "export", "summary", "bench"),
 )

@@ -204,6 +204,54 @@ class TrackConfig:
     precision: str = "float32"
 
 
+AFFINITY_LAYERS = {"block3_conv3": 4, "block4_conv3": 8}  # affinity.layer -> its stride in pixels
+AFFINITY_LABELS = ("soft", "hard")  # affinity.memory_labels: what a recent frame's memory holds
+AFFINITY_NORMALISE = ("none", "minmax")  # affinity.normalise: each label map before the decision
+
+
+@dataclass(frozen=True)
+class AffinityConfig:
+    """Feature-affinity label propagation, the third reference tracker (not the paper's method;
+    :mod:`pixtrack_tf.tracking.affinity`). Defaults: the settings chosen on DAVIS 2016 train
+    (docs/REPRODUCTION.md, results/davis2016/affinity)."""
+
+    layer: str = "block4_conv3"  # frozen VGG16 layer whose features are compared (conv4_3, stride 8)
+    scale: float = 1.0  # the frame is resized by this factor before the backbone
+    memory: int = 4  # N: recent frames kept beside the first one (a ring buffer)
+    topk: int = 10  # k most similar memory positions per query position
+    temperature: float = 0.05  # tau of the softmax over the top-k cosine similarities
+    radius: int = 12  # recent frames: only positions within this many feature cells (square window)
+    memory_labels: str = "soft"  # "soft": the propagated label map; "hard": the decided mask, pooled
+    normalise: str = "none"  # "minmax": each label map stretched to [0, 1] before the decision
+    threshold: float = 0.5  # an object where its share against the best rival is at least this
+    precision: str = "float32"  # arithmetic of the backbone and the affinities: float32 / bfloat16
+
+    def __post_init__(self):
+        if self.layer not in AFFINITY_LAYERS:
+            raise ConfigError(f"affinity.layer must be one of {', '.join(AFFINITY_LAYERS)}, got {self.layer!r}")
+        if not 0.1 <= self.scale <= 2.0:
+            raise ConfigError(f"affinity.scale must lie in [0.1, 2], got {self.scale}")
+        for key in ("memory", "radius"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"affinity.{key} must be >= 0, got {getattr(self, key)}")
+        if self.topk < 1:
+            raise ConfigError(f"affinity.topk must be at least 1, got {self.topk}")
+        if self.temperature <= 0:
+            raise ConfigError(f"affinity.temperature must be positive, got {self.temperature}")
+        if self.memory_labels not in AFFINITY_LABELS:
+            raise ConfigError(
+                f"affinity.memory_labels must be one of {', '.join(AFFINITY_LABELS)}, got {self.memory_labels!r}"
+            )
+        if self.normalise not in AFFINITY_NORMALISE:
+            raise ConfigError(
+                f"affinity.normalise must be one of {', '.join(AFFINITY_NORMALISE)}, got {self.normalise!r}"
+            )
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"affinity.threshold must lie in (0, 1), got {self.threshold}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"affinity.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     thresholds: tuple[float, ...] = (0.4, 0.7)
@@ -222,6 +270,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    affinity: AffinityConfig = field(default_factory=AffinityConfig)
 
     def __post_init__(self):
         validate(self)

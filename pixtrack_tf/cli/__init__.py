@@ -11,6 +11,7 @@
     bench       speed against this machine's limit                      (pixtrack_tf.bench)
     data-bench  data pipeline throughput                                (pixtrack_tf.data.bench)
     global-check  the global model on ground-truth maps against Eq. (5)  (pixtrack_tf.cli.global_check)
+    affinity-select  the feature-affinity reference's settings, chosen on DAVIS train  (pixtrack_tf.cli.affinity_select)
 
 Every command is a thin module of this package (``pixtrack_tf.cli.<command>``): it parses its
 flags and calls one library function; the work is done in the library. TensorFlow's start-up
@@ -78,6 +79,7 @@ COMMANDS = {
         "bench",
         "data-bench",
         "global-check",
+        "affinity-select",
     )
 }
 

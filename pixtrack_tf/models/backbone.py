@@ -163,6 +163,33 @@ class VGGPool4(keras.layers.Layer):
                 k += 1
         return x if self.output_scale == 1.0 else x * ops.cast(self.output_scale, x.dtype)
 
+    def taps(self, images, names=("block4_conv3",)):
+        """The outputs of the named conv layers (e.g. ``block3_conv3`` at stride 4, ``block4_conv3`` at
+        stride 8), in the order asked, for images (B, H, W, 3) RGB in [0, 255]; the stack stops at the
+        deepest one asked for. The frozen backbone read by the feature-affinity reference
+        (:mod:`pixtrack_tf.tracking.affinity`)."""
+        known = [s[0] for s in VGG_POOL4_LAYERS if s != "pool"]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown VGG16 layer(s) {unknown}; known: {', '.join(known)}")
+        if not self.built:  # build eagerly before a tf.function calls this: build reads the weights
+            self.build(tuple(images.shape))
+        x = ops.cast(images, self.compute_dtype)
+        x = ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=self.compute_dtype)
+        last = max(known.index(n) for n in names)
+        out, k, p = {}, 0, 0
+        for spec in VGG_POOL4_LAYERS:
+            if k > last:
+                break
+            if spec == "pool":
+                x = self.pools[p](x)
+                p += 1
+            else:
+                x = self.convs[k](x)
+                out[spec[0]] = x
+                k += 1
+        return [out[n] for n in names]
+
     def compute_output_shape(self, images_shape, conv1_mask_shape=None):
         h, w = images_shape[1], images_shape[2]
         f = lambda d: None if d is None else -(-d // 16)  # noqa: E731

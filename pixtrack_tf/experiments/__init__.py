@@ -1,0 +1,1 @@
+"""Experiments above the library: settings chosen on the training split."""

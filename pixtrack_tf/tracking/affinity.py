@@ -1,0 +1,287 @@
+"""Feature-affinity label propagation over the frozen VGG16: the third reference tracker.
+
+Not the paper's method, and nothing in it is trained. It reads what the frozen backbone of the
+local model already knows about the object, the way space-time correspondence work evaluates its
+features on DAVIS (label propagation: CRW, Jabri et al. 2020; the DINO paper's DAVIS protocol):
+
+1. the whole frame, resized by ``affinity.scale``, through the frozen HED VGG16 up to
+   ``affinity.layer`` (conv4_3, stride 8), each position's feature L2-normalised over channels;
+2. a memory of the first frame (its features and the one-hot labels of its mask, background +
+   K objects, area-pooled to the feature grid) and of the last N frames (ring buffer: features and
+   the labels the tracker gave them, ``affinity.memory_labels``);
+3. for each position of the new frame, the cosine similarity to every first-frame position and to
+   the recent frames' positions within ``affinity.radius`` cells (a square window), the top
+   ``affinity.topk`` of them all, a softmax at temperature ``affinity.temperature`` over those, and the
+   weighted mean of their labels;
+4. optionally each label map stretched to [0, 1] (``affinity.normalise = minmax``, as the DINO
+   protocol does before its argmax), bilinear upsampling to the frame, and the decision: a pixel is
+   object k where p_k / (p_k + the best rival's p) >= ``affinity.threshold`` (0.5 = the argmax over
+   background and objects, the DAVIS 2017 convention).
+
+The probability a tracker reports is that share, moved so that the threshold sits at 0.5 (the
+evaluator's and ``pixtrack track``'s object threshold). Memory does not grow with the video: the
+first frame plus N recent frames, whatever its length.
+
+:class:`AffinityCore` is the computation (TensorFlow, one graph per frame size: features,
+propagation, decision and memory update in one call); :class:`AffinityTracker` (one object, the API
+of the other reference trackers) and :class:`MultiAffinityTracker` (several objects of a palette mask
+in one pass) own the memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from pixtrack_tf.config import AFFINITY_LAYERS, DTYPE_POLICIES, AffinityConfig
+from pixtrack_tf.data.sequence import mask_box
+from pixtrack_tf.layers.roi import roi_around
+from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
+
+
+def feature_grid(hw, acfg: AffinityConfig) -> tuple[int, int]:
+    """(h, w) of the feature grid of a frame of size ``hw``: the frame resized by ``scale`` and divided
+    by the layer's stride, rounded (the frame is resized to exactly ``stride`` x that grid, so each
+    cell covers the same share of the frame)."""
+    stride = AFFINITY_LAYERS[acfg.layer]
+    return tuple(max(1, int(round(d * acfg.scale / stride))) for d in hw)
+
+
+TILE = 8  # query positions are compared with the recent frames tile by tile (TILE x TILE cells)
+
+
+class Layout:
+    """The static geometry of one feature grid (h, w) and radius R: which memory positions each query
+    position may read in the recent frames.
+
+    With a window (R > 0) smaller than the grid, the queries go in tiles of TILE x TILE cells and each
+    tile reads the (TILE + 2R)^2 cells around it (positions outside the grid point at a zero row), so
+    the cost is that of the windows, not of (P x P) matrices; otherwise one tile holds every position
+    and reads every position. ``allowed`` (tiles, TILE^2, window) says which of its window's cells
+    each query may read: within R cells in y and in x, and inside the grid."""
+
+    def __init__(self, grid, radius: int):
+        h, w = grid
+        self.grid, self.P = (h, w), h * w
+        side = TILE + 2 * radius
+        if radius <= 0 or side * side >= self.P:  # one tile: every position reads every position
+            self.tiles, self.tile_size = 1, self.P
+            self.query_idx = np.arange(self.P, dtype=np.int32)[None]
+            self.window_idx = self.query_idx.copy()
+            yy, xx = np.divmod(np.arange(self.P), w)
+            near = (np.abs(yy[:, None] - yy[None]) <= radius) & (np.abs(xx[:, None] - xx[None]) <= radius)
+            self.allowed = (near if radius > 0 else np.ones((self.P, self.P), bool))[None]
+            self.back_idx = np.arange(self.P, dtype=np.int32)
+            return
+        ny, nx = -(-h // TILE), -(-w // TILE)
+        self.tiles, self.tile_size = ny * nx, TILE * TILE
+        ty, tx = np.divmod(np.arange(self.tiles), nx)
+        i, j = np.divmod(np.arange(TILE * TILE), TILE)  # a query's place in its tile
+        u, v = np.divmod(np.arange(side * side), side)  # a key's place in its tile's window
+        qy, qx = ty[:, None] * TILE + i[None], tx[:, None] * TILE + j[None]  # (tiles, T^2)
+        ky, kx = ty[:, None] * TILE - radius + u[None], tx[:, None] * TILE - radius + v[None]  # (tiles, W^2)
+        q_in = (qy < h) & (qx < w)
+        k_in = (ky >= 0) & (ky < h) & (kx >= 0) & (kx < w)
+        self.query_idx = np.where(q_in, qy * w + qx, self.P).astype(np.int32)
+        self.window_idx = np.where(k_in, ky * w + kx, self.P).astype(np.int32)
+        dy = np.abs(ky[:, None, :] - qy[:, :, None])
+        dx = np.abs(kx[:, None, :] - qx[:, :, None])
+        self.allowed = (dy <= radius) & (dx <= radius) & k_in[:, None, :]
+        flat = np.full(self.P + 1, -1, np.int64)
+        flat[self.query_idx.ravel()] = np.arange(self.query_idx.size)
+        self.back_idx = flat[: self.P].astype(np.int32)
+
+    def gather(self, values, idx):
+        """Rows of ``values`` (P, X) at ``idx`` (any shape), index P reading zeros."""
+        padded = tf.concat([values, tf.zeros_like(values[:1])], axis=0)
+        return tf.gather(padded, idx)
+
+
+def propagate(queries, first_feats, first_labels, recent_keys, recent_labels, allowed, topk, temperature):
+    """Step 3 of the module docstring (the label propagation itself), tile by tile (:class:`Layout`).
+
+    queries (tiles, T, C) and first_feats (P0, C): L2-normalised features; first_labels (P0, L);
+    recent_keys / recent_labels: one (tiles, W, C) / (tiles, W, L) pair per recent frame, each tile's
+    window; allowed (tiles, T, W) bool. Returns (tiles, T, L) float32 labels."""
+    tiles = tf.shape(queries)[0]
+    scores = [tf.cast(tf.einsum("tqc,pc->tqp", queries, first_feats), tf.float32)]
+    minus_inf = tf.constant(-np.inf, tf.float32)
+    for keys in recent_keys:
+        a = tf.cast(tf.matmul(queries, keys, transpose_b=True), tf.float32)
+        scores.append(tf.where(allowed, a, minus_inf))
+    scores = tf.concat(scores, axis=-1)
+    first = tf.broadcast_to(first_labels[None], tf.concat([[tiles], tf.shape(first_labels)], 0))
+    table = tf.concat([first, *recent_labels], axis=1)  # (tiles, P0 + N W, L)
+    vals, idx = tf.math.top_k(scores, k=tf.minimum(topk, tf.shape(scores)[-1]))
+    weights = tf.nn.softmax(vals / temperature, axis=-1)  # keys outside the window (-inf) weigh 0
+    return tf.einsum("tqk,tqkl->tql", weights, tf.gather(table, idx, batch_dims=1))
+
+
+def decide(labels, threshold: float):
+    """(..., L) label maps (background first) -> (..., L - 1) object probabilities: each object's share
+    p_k / (p_k + max of the other maps), mapped piecewise-linearly so that ``threshold`` goes to 0.5."""
+    obj = labels[..., 1:]
+    n = tf.shape(labels)[-1]
+    # the best rival of object k: the max over every other map (background included)
+    others = tf.where(tf.eye(n, dtype=tf.bool)[1:], tf.constant(-np.inf, labels.dtype), labels[..., None, :])
+    rival = tf.reduce_max(others, axis=-1)
+    share = obj / tf.maximum(obj + rival, 1e-6)
+    t = threshold
+    return tf.where(share < t, share * (0.5 / t), 0.5 + (share - t) * (0.5 / (1.0 - t)))
+
+
+def _one_hot(masks):
+    """(K, H, W) object masks in [0, 1] -> (H, W, 1 + K) maps: background, then the objects."""
+    return tf.concat([1.0 - tf.reduce_max(masks, axis=0)[..., None], tf.transpose(masks, (1, 2, 0))], -1)
+
+
+class AffinityCore:
+    """The computation of one frame (features, propagation, decision, memory entry) as one
+    TensorFlow graph per frame size and memory fill; the trackers own the memory it reads.
+
+    Args:
+        acfg: an :class:`~pixtrack_tf.config.AffinityConfig`.
+        weights: the backbone's weights (``"hed"``: the bundled HED VGG16; ``"none"``: random, tests).
+    """
+
+    def __init__(self, acfg: AffinityConfig | None = None, weights="hed"):
+        from pixtrack_tf.models.backbone import VGGPool4
+
+        self.acfg = acfg = AffinityConfig() if acfg is None else acfg
+        self.stride = AFFINITY_LAYERS[acfg.layer]
+        self.backbone = VGGPool4(weights=weights, dtype=DTYPE_POLICIES[acfg.precision])
+        self.backbone.build((None, None, None, 3))  # reads the weights here, not inside a graph
+        self.compute_dtype = tf.bfloat16 if acfg.precision == "bfloat16" else tf.float32
+        self._step = tf.function(self._step_fn)
+        self._init = tf.function(self._init_fn)
+        self._read = tf.function(self._read_fn)
+        self._layouts = {}
+
+    def layout(self, grid) -> Layout:
+        if grid not in self._layouts:
+            self._layouts = {grid: Layout(grid, self.acfg.radius)}  # one frame size at a time
+        return self._layouts[grid]
+
+    def features(self, frame, grid):
+        """(P, C) L2-normalised features of a frame (H, W, 3) uint8 on ``grid`` (h, w)."""
+        size = (grid[0] * self.stride, grid[1] * self.stride)
+        x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
+        (f,) = self.backbone.taps(x, [self.acfg.layer])
+        f = tf.math.l2_normalize(tf.cast(f[0], tf.float32), axis=-1)
+        return tf.cast(tf.reshape(f, (grid[0] * grid[1], -1)), self.compute_dtype)
+
+    def _pool(self, maps, grid):
+        """(H, W, L) label maps -> (P, L), each cell the mean over the pixels it covers."""
+        return tf.reshape(tf.image.resize(maps, grid, method="area"), (grid[0] * grid[1], -1))
+
+    def _entry(self, feats, labels, lay: Layout):
+        """A recent frame's memory entry: its features and labels in each tile's window."""
+        return lay.gather(feats, lay.window_idx), lay.gather(labels, lay.window_idx)
+
+    def _init_fn(self, frame, masks, grid):
+        return self.features(frame, grid), self._pool(_one_hot(masks), grid)
+
+    def _step_fn(self, frame, first_feats, first_labels, recent_keys, recent_labels, grid):
+        q = self.features(frame, grid)
+        return self._read_fn(q, tf.shape(frame)[:2], first_feats, first_labels, recent_keys, recent_labels, grid)
+
+    def _read_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, grid):
+        """Everything after the features: propagation, decision, the new memory entry."""
+        a, lay = self.acfg, self.layout(grid)
+        tiles = propagate(
+            lay.gather(q, lay.query_idx),
+            first_feats,
+            first_labels,
+            recent_keys,
+            recent_labels,
+            tf.constant(lay.allowed),
+            a.topk,
+            a.temperature,
+        )
+        lab = tf.gather(tf.reshape(tiles, (-1, tf.shape(tiles)[-1])), lay.back_idx)  # (P, L)
+        if a.normalise == "minmax":
+            lo, hi = tf.reduce_min(lab, axis=0), tf.reduce_max(lab, axis=0)
+            lab = (lab - lo) / tf.maximum(hi - lo, 1e-6)
+        up = tf.image.resize(tf.reshape(lab, (grid[0], grid[1], -1)), hw)  # bilinear
+        probs = tf.transpose(decide(up, a.threshold), (2, 0, 1))  # (K, H, W)
+        if a.memory_labels == "hard":
+            lab = self._pool(_one_hot(tf.cast(probs >= 0.5, tf.float32)), grid)
+        keys, labels = self._entry(q, lab, lay) if a.memory > 0 else (None, None)
+        return probs, keys, labels
+
+    def start(self, frame, masks, feats=None):
+        """The memory of a video from its first frame (H, W, 3) uint8 and object masks (K, H, W):
+        a dict that :meth:`step` reads and updates (the first frame, and a ring buffer of the last
+        ``memory`` frames' entries). ``feats``: the frame's :meth:`features`, when already computed."""
+        grid = feature_grid(frame.shape[:2], self.acfg)
+        self.layout(grid)
+        masks = tf.constant(np.asarray(masks, np.float32))
+        if feats is None:
+            f0, l0 = self._init(tf.constant(frame), masks, grid)
+        else:
+            f0, l0 = tf.cast(feats, self.compute_dtype), self._pool(_one_hot(masks), grid)
+        return {"grid": grid, "hw": tuple(frame.shape[:2]), "first_feats": f0, "first_labels": l0, "recent": []}
+
+    def step(self, frame, memory, feats=None):
+        """Object probabilities (K, H, W) float32 of the next frame; updates ``memory`` in place.
+        ``feats``: the frame's :meth:`features`, when already computed (``frame`` may then be None)."""
+        m = memory
+        keys, labels = [k for k, _ in m["recent"]], [v for _, v in m["recent"]]
+        args = (m["first_feats"], m["first_labels"], keys, labels, m["grid"])
+        if feats is None:
+            probs, keys, labels = self._step(tf.constant(frame), *args)
+        else:
+            probs, keys, labels = self._read(tf.cast(feats, self.compute_dtype), tf.constant(m["hw"]), *args)
+        if self.acfg.memory > 0:
+            m["recent"] = (m["recent"] + [(keys, labels)])[-self.acfg.memory :]
+        return probs.numpy()
+
+
+class MultiAffinityTracker:
+    """Feature-affinity propagation of several objects in one pass (one feature computation per frame,
+    one label map per object plus background): ``init(frame, [masks])`` -> [TrackResult],
+    ``track(frame)`` -> [TrackResult]. Each result's box is the Sec. 3.3 ROI around the object's current
+    mask (the previous box while the mask is empty), as for the other reference trackers."""
+
+    name = "affinity"
+
+    def __init__(self, cfg=None, core: AffinityCore | None = None):
+        from pixtrack_tf.config import Config
+
+        cfg = Config() if cfg is None else cfg
+        d = cfg.data
+        self.context, self.lo, self.hi = float(d.roi_context), float(d.roi_min), float(d.roi_max)
+        self.core = core if core is not None else AffinityCore(cfg.affinity, cfg.backbone.weights)
+        self.hw = None
+
+    def init(self, frame, masks):
+        checked = [check_first(frame, m) for m in masks]
+        frame = checked[0][0]
+        masks = np.stack([m for _, m in checked]).astype(np.float32)
+        self.hw = frame.shape[:2]
+        self.boxes = [roi_around(mask_box(m > 0), self.context, self.lo, self.hi) for m in masks]
+        self.memory = self.core.start(frame, masks)
+        return [TrackResult(m, b.copy()) for m, b in zip(masks, self.boxes)]
+
+    def track(self, frame):
+        if self.hw is None:
+            raise RuntimeError("call init(frame, masks) first")
+        probs = self.core.step(check_frame(frame, self.hw), self.memory)
+        out = []
+        for k, p in enumerate(probs):
+            b = mask_box(p >= 0.5)
+            if b is not None:
+                self.boxes[k] = roi_around(b, self.context, self.lo, self.hi)
+            out.append(TrackResult(p.astype(np.float32), self.boxes[k].copy()))
+        return out
+
+
+class AffinityTracker(MultiAffinityTracker):
+    """:class:`MultiAffinityTracker` for one object, with the reference trackers' API:
+    ``init(frame, mask)`` -> TrackResult, ``track(frame)`` -> TrackResult."""
+
+    def init(self, frame, mask):
+        return super().init(frame, [mask])[0]
+
+    def track(self, frame):
+        return super().track(frame)[0]
