@@ -60,3 +60,15 @@ def test_train_bench_times_images_and_store(capsys, tmp_path):
     assert r["float32_images_frames_per_s"] > 0 and r["float32_store_frames_per_s"] > 0
     assert r["train_cached_speedup"] == r["float32_store_frames_per_s"] / r["float32_images_frames_per_s"]
     assert r["store_frames"] > 0 and r["store_mb"] > 0
+
+
+def test_bench_times_the_affinity_reference_against_its_limit(capsys):
+    from pixtrack_tf.cli import bench
+
+    argv = ["--config", "tiny", "--affinity", "--json", "--objects", "2", "--set", "affinity.scale=0.25"]
+    assert bench.main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["affinity"]["scale"] == 0.25 and r["affinity_gemm_gflops"] > 0
+    for key in ("affinity", "affinity_2_objects"):
+        assert r[f"{key}_frames_per_s"] > 0 and 0 < r[f"{key}_limit_ratio"] < 1.5
+    assert r["affinity_flops"]["backbone"] > r["affinity_flops"]["labels"] > 0

@@ -164,7 +164,7 @@ def test_reproduce_end_to_end_quick(tmp_path):
     doc = json.loads((tmp_path / "table3.json").read_text())
     ours = [r for r in doc["rows"] if r["source"] == "ours"]
     theirs = [r for r in doc["rows"] if r["source"] == "paper"]
-    refs = {"First mask (reference)", "Optical flow (reference)"}
+    refs = {"First mask (reference)", "Optical flow (reference)", "Feature affinity (reference)"}
     assert {r["method"] for r in ours} == {"2-stage ConvLSTM", "1-stage ConvLSTM", "FCN"} | refs
     assert {r["method"] for r in doc["roi"]} == {"2-stage ConvLSTM", "1-stage ConvLSTM", "FCN"} | refs
     assert {(r["threshold"], r["length"]) for r in ours} == {(t, L) for t in (0.4, 0.7) for L in (4, 8)}
@@ -320,6 +320,7 @@ def test_reproduce_table2_from_a_local_only_run_and_a_separate_fcn_run(tmp_path)
         "FCN",
         "First mask (reference)",
         "Optical flow (reference)",
+        "Feature affinity (reference)",
     }
     assert doc["config"]["local"]["peepholes"] is False  # the run's own config
     assert doc["provenance"]["models"] == {"run": str(tmp_path / "lstm"), "fcn_run": str(tmp_path / "fcnrun")}

@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         data={"dataset": "davis2016", "root": args.root, "split": args.split, "sequences": [s.name for s in seqs]},
         config=to_dict(cfg),
         grid=args.grid,
-        candidates=args.candidate,
+        candidate_args=args.candidate,
         provenance=provenance.record(seed=cfg.seed, config=cfg.name),
     )
     path = write_selection(doc, Path(args.out))

@@ -10,6 +10,9 @@ whole step's speed to its limit (its FLOPs / the GEMM rate); one local-model tra
 its limit; and the tf.data pipelines against what training consumes. ``--record`` appends the
 figures, the machine and the command to a Markdown file (``results/benchmarks.md``).
 
+``--affinity`` instead times the feature-affinity reference (``--set affinity.KEY=VALUE`` for its
+settings; ``--dtype`` its precision) at 854x480 for one and ``--objects`` objects, against its limit.
+
 ``--train`` instead times local-model training from images and from the backbone feature store, in
 float32 and bfloat16, in one process, and prints ``train_cached_speedup`` (store / images, float32)
 (:mod:`pixtrack_tf.training.speed`).
@@ -31,7 +34,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m pixtrack_tf.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="paper")
     p.add_argument("--set", action="append", default=[])
-    p.add_argument("--dtype", choices=PRECISIONS, default="float32")
+    p.add_argument("--dtype", choices=PRECISIONS, default=None, help="default float32 (--affinity: its config's)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-pipelines", action="store_true", help="skip the tf.data measurement")
     p.add_argument("--no-train", action="store_true", help="skip the training-step (and tf.data) measurement")
@@ -53,6 +56,11 @@ def main(argv=None) -> int:
         help="time local-model training from images and from the backbone feature store, float32 and "
         "bfloat16, in this process (prints train_cached_speedup)",
     )
+    p.add_argument(
+        "--affinity",
+        action="store_true",
+        help="time the feature-affinity reference tracker (one and --objects objects) against its limit",
+    )
     p.add_argument("--steps", type=int, default=4, help="with --train: timed training steps per measurement")
     p.add_argument("--dataset", default="embedded", help="with --train: embedded or davis2016 (its train split)")
     p.add_argument("--root", help="with --train: dataset root")
@@ -72,6 +80,16 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.affinity:
+        from pixtrack_tf.evaluation.speed import affinity_bench, format_affinity
+
+        if args.dtype:
+            cfg = load_config(args.config, args.set + [f"affinity.precision={args.dtype}"])
+        r = affinity_bench(cfg, args.objects)
+        r["report"] = format_affinity(r)
+        args.dtype = cfg.affinity.precision
+        return _emit(r, args, cfg, provenance)
+    args.dtype = args.dtype or "float32"
     if args.train:
         from pixtrack_tf.data import load_dataset
         from pixtrack_tf.training.speed import format_train_report, train_throughput

@@ -3,6 +3,10 @@ package: ``python -m pixtrack_tf.export --run DIR --out PATH [--weights-dtype fl
 or, with ``--compact``, a compact run folder (trainable weights only, ``.npz``, the form the bundled
 embedded models take; see :mod:`pixtrack_tf.tracking.bundled`).
 
+``--affinity --frame-size WxH`` exports the feature-affinity reference instead (no training run: the
+frozen VGG16 and ``--set affinity.KEY=VALUE``), for frames of that size
+(:mod:`pixtrack_tf.tracking.affinity_savedmodel`).
+
 See :mod:`pixtrack_tf.tracking.savedmodel` for the signatures and how to use the SavedModel. Both
 forms get a ``MODEL.json``: the training run's provenance (command, commit, data) and this export's.
 """
@@ -17,7 +21,10 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m pixtrack_tf.export", description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, help="training run folder (config.yaml + trained local and global models)")
+    p.add_argument("--run", help="training run folder (config.yaml + trained local and global models)")
+    p.add_argument("--affinity", action="store_true", help="export the feature-affinity reference (no --run)")
+    p.add_argument("--frame-size", help="with --affinity: the frames' WxH, e.g. 854x480")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="with --affinity: its settings")
     p.add_argument("--out", required=True, help="SavedModel folder to write")
     p.add_argument(
         "--weights-dtype",
@@ -33,6 +40,10 @@ def main(argv=None) -> int:
     p.add_argument("--what", default="", help="one line saying what the model is (MODEL.json)")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
+    if args.affinity == bool(args.run):
+        p.error("give --run (a trained tracker) or --affinity (the feature-affinity reference)")
+    if args.affinity:
+        return _export_affinity(args)
     from pixtrack_tf.tracking.run import find_weights, load_models
     from pixtrack_tf.tracking.savedmodel import export_two_stage
 
@@ -69,6 +80,35 @@ def main(argv=None) -> int:
         print(f"wrote compact run {out} ({size}): {', '.join(sorted(f.name for f in out.iterdir()))}")
     else:
         print(f"wrote SavedModel {out} ({size}, weights {args.weights_dtype}); signatures: initialize, step")
+    return 0
+
+
+def _export_affinity(args) -> int:
+    from pixtrack_tf.config import ConfigError, load_config
+
+    try:
+        w, h = (int(v) for v in (args.frame_size or "").lower().split("x"))
+        if w < 16 or h < 16:
+            raise ValueError
+    except ValueError:
+        print(f"error: --frame-size must look like 854x480 (width x height), got {args.frame_size!r}", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(None, args.set)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        if not args.force:
+            print(f"error: {out} exists and is not empty; pass --force to replace it", file=sys.stderr)
+            return 2
+        shutil.rmtree(out)
+    from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
+
+    export_affinity(cfg, (h, w), out)
+    size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
+    print(f"wrote SavedModel {out} ({size}; feature affinity, frames {w}x{h}); signatures: initialize, step")
     return 0
 
 

@@ -6,9 +6,11 @@
 ``--model``: by default the two-stage tracker trained on DAVIS 2016 that ships with the package
 (:mod:`pixtrack_tf.tracking.bundled`; the command says so on stderr); an exported SavedModel
 (``python -m pixtrack_tf.export``), a training run folder (a compact one too), or
-one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame)
-and ``optical-flow`` (the mask carried from frame to frame by DIS optical flow): run them on your
-footage to see what a trained model has to beat.
+one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame),
+``optical-flow`` (the mask carried from frame to frame by DIS optical flow) and ``affinity`` (labels
+propagated by feature affinity over the frozen VGG16, :mod:`pixtrack_tf.tracking.affinity`; its
+settings by ``--set affinity.KEY=VALUE``): run them on your footage to see what a trained model has
+to beat.
 
 Objects: a binary mask (0/255, {0,1}, RGB, RGBA, 8 or 16 bit) is one object; a grey (soft) mask is
 thresholded at half its range, with a warning. A palette (indexed) PNG with values 1..N, DAVIS 2017
@@ -43,7 +45,8 @@ def main(argv=None) -> int:
     p.add_argument(
         "--model",
         default=None,
-        help="SavedModel folder, training run folder, or first-mask / optical-flow (references, no training); "
+        help="SavedModel folder, training run folder, or first-mask / optical-flow / affinity (references, no "
+        "training); "
         "default: the DAVIS 2016 tracker bundled with the package",
     )
     src = p.add_mutually_exclusive_group(required=True)
@@ -67,6 +70,13 @@ def main(argv=None) -> int:
         choices=PRECISIONS,
         default=None,
         help="arithmetic of a run folder's models (default: the run's track.precision)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config value: of a run folder's config, or of a reference tracker's (e.g. affinity.scale=1)",
     )
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -109,7 +119,7 @@ def main(argv=None) -> int:
 
             args.model = str(bundled_path("davis2016"))
             warn(f"model: {describe('davis2016')}")
-        tracker = load_tracker(args.model, args.precision, objects=len(masks))
+        tracker = load_tracker(args.model, args.precision, objects=len(masks), overrides=args.set)
     except (DataError, ValueError, FileNotFoundError, StopIteration) as e:
         print(f"error: {e or 'no frames'}", file=sys.stderr)
         return 2

@@ -9,14 +9,15 @@ The claims are the orderings the paper reads off its tables (Sec. 5.3):
   frame ... our global model performs better than a naive location predictor" -> 2-stage > 1-stage
   and 2-stage > FCN at every length and threshold.
 
-Beside them, a floor the paper does not have: each trained method against the two reference
-trackers (first mask copied, optical-flow propagation). A claim "holds" only where it holds at every
+Beside them, a floor the paper does not have: each trained method against the three reference
+trackers (first mask copied, optical-flow propagation, feature-affinity propagation over the frozen
+VGG16). A claim "holds" only where it holds at every
 (threshold, length) cell of the table; otherwise the cells where it fails are listed.
 """
 
 from __future__ import annotations
 
-REFERENCE_NAMES = ("First mask (reference)", "Optical flow (reference)")
+REFERENCE_NAMES = ("First mask (reference)", "Optical flow (reference)", "Feature affinity (reference)")
 
 CLAIMS = {
     2: [("ConvLSTM", "FCN", "Table 2: the ConvLSTM beats the FCN fine-tuned on the first frame (ROIs near the truth)")],

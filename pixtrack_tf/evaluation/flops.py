@@ -23,14 +23,42 @@ def convlstm_flops(k, c_in, f, h, w) -> int:
 
 
 def vgg_pool4_flops(s: int) -> int:
-    total, size, c = 0, s, 3
+    return vgg_flops(s, s)
+
+
+def vgg_flops(h: int, w: int, until: str | None = None) -> int:
+    """The frozen VGG16's convolutions on an h x w image, up to pool4 or to the layer ``until``."""
+    total, c = 0, 3
     for spec in VGG_POOL4_LAYERS:
         if spec == "pool":
-            size = (size + 1) // 2
+            h, w = (h + 1) // 2, (w + 1) // 2
             continue
-        total += conv_flops(3, c, spec[1], size, size)
+        total += conv_flops(3, c, spec[1], h, w)
         c = spec[1]
+        if spec[0] == until:
+            break
     return total
+
+
+def affinity_step_flops(acfg, hw, objects: int = 1) -> dict:
+    """FLOPs of one feature-affinity step (:mod:`pixtrack_tf.tracking.affinity`) on a frame of size
+    ``hw``: the backbone to ``acfg.layer``, the similarities to the first frame (P x P x C) and to each
+    recent frame's windows, and the weighted labels (P x topk x (objects + 1))."""
+    from pixtrack_tf.config import AFFINITY_LAYERS
+    from pixtrack_tf.tracking.affinity import Layout, feature_grid
+
+    h, w = feature_grid(hw, acfg)
+    stride = AFFINITY_LAYERS[acfg.layer]
+    channels = dict(s for s in VGG_POOL4_LAYERS if s != "pool")[acfg.layer]
+    lay = Layout((h, w), acfg.radius)
+    window = lay.window_idx.shape[1]
+    P = h * w
+    return {
+        "backbone": vgg_flops(h * stride, w * stride, acfg.layer),
+        "first_frame": 2 * P * P * channels,
+        "recent_frames": 2 * acfg.memory * lay.tiles * lay.tile_size * window * channels,
+        "labels": 2 * P * acfg.topk * (objects + 1),
+    }
 
 
 def local_step_flops(cfg) -> dict:

@@ -103,7 +103,8 @@ def format_markdown(table, rows, paper_rows, auc, desc, prov, cfg_name, wall, le
     lines += [
         "(n) = number of test clips averaged. Rows marked (reference) "
         "need no training and are not the paper's methods: "
-        "the first frame's mask copied to every frame, and the mask carried from frame to frame by DIS optical flow. "
+        "the first frame's mask copied to every frame, the mask carried from frame to frame by DIS optical flow, "
+        "and labels propagated by feature affinity over the frozen VGG16 (no trained layer). "
         "A trained tracker is only worth something above them.",
         "",
     ]

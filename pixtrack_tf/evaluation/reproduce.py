@@ -19,7 +19,11 @@ from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims
 from pixtrack_tf.evaluation.report import THRESHOLDS, format_davis, format_markdown, format_roi
 
 # reference trackers (no training; not the paper's methods) in every table, beside the paper's methods
-REFERENCES = {"First mask (reference)": "ref-first-mask", "Optical flow (reference)": "ref-optical-flow"}
+REFERENCES = {
+    "First mask (reference)": "ref-first-mask",
+    "Optical flow (reference)": "ref-optical-flow",
+    "Feature affinity (reference)": "ref-affinity",
+}
 METHODS = {
     2: {"ConvLSTM": "t2-convlstm-gtroi", "FCN": "t2-fcn-gtroi", **REFERENCES},
     3: {"2-stage ConvLSTM": "t3-2stage", "1-stage ConvLSTM": "t3-1stage", "FCN": "t3-fcn", **REFERENCES},

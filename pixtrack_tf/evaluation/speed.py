@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from pixtrack_tf.config import DTYPE_POLICIES
-from pixtrack_tf.evaluation.flops import global_step_flops, local_step_flops, train_step_flops
+from pixtrack_tf.evaluation.flops import affinity_step_flops, global_step_flops, local_step_flops, train_step_flops
 
 
 def _median_ms(fn, warmup=3, reps=15):
@@ -111,6 +111,53 @@ def run_bench(cfg, dtype="float32", seq=None, pipelines=True, train=True, object
     if pipelines and seq is not None and train:
         out.update(pipeline_bench(cfg, seq, out["train_step_ms"]))
     return out
+
+
+def affinity_bench(cfg, objects=4) -> dict:
+    """The feature-affinity reference (``cfg.affinity``) at 854x480: median ms per tracked frame for one
+    object and for ``objects`` in one pass, its FLOPs, and the ratio of its speed to its limit (FLOPs
+    over this machine's GEMM rate in the tracker's precision, measured in this run)."""
+    from pixtrack_tf.tracking.affinity import AffinityCore, MultiAffinityTracker
+
+    a = cfg.affinity
+    gemm = gemm_gflops(a.precision)
+    H, W = 480, 854
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    mask = np.zeros((H, W), bool)
+    mask[180:300, 350:500] = True
+    core = AffinityCore(a, cfg.backbone.weights)
+    out = {"affinity": {k: getattr(a, k) for k in ("layer", "scale", "memory", "topk", "radius", "precision")}}
+    out["affinity_gemm_gflops"] = gemm
+    for n in (1, objects):
+        tr = MultiAffinityTracker(cfg, core=core)
+        tr.init(frame, [np.roll(mask, 120 * k, axis=1) for k in range(n)])
+        for _ in range(a.memory + 1):  # the ring buffer full, as in a long video
+            tr.track(frame)
+        ms = _median_ms(lambda: tr.track(frame), warmup=1, reps=7)
+        flop = sum(affinity_step_flops(a, (H, W), n).values())
+        key = "affinity" if n == 1 else f"affinity_{n}_objects"
+        out.update({f"{key}_ms": ms, f"{key}_frames_per_s": 1000 / ms, f"{key}_gflop": flop / 1e9})
+        out[f"{key}_limit_ratio"] = (flop / (gemm * 1e9) * 1000) / ms
+    out["affinity_flops"] = affinity_step_flops(a, (H, W))
+    out["affinity_objects"] = objects
+    return out
+
+
+def format_affinity(r: dict) -> str:
+    n = r["affinity_objects"]
+    f = ", ".join(f"{k} {v / 1e9:.2f} G" for k, v in r["affinity_flops"].items())
+    return "\n".join(
+        [
+            f"feature affinity {r['affinity']}, frame 854x480; GEMM rate {r['affinity_gemm_gflops']:.1f} GFLOP/s",
+            f"FLOPs per frame: {f}",
+            f"one object: {r['affinity_ms']:.1f} ms = {r['affinity_frames_per_s']:.2f} frames/s, "
+            f"{r['affinity_gflop']:.1f} GFLOP -> {r['affinity_limit_ratio']:.2f} of the limit",
+            f"{n} objects in one pass: {r[f'affinity_{n}_objects_ms']:.1f} ms = "
+            f"{r[f'affinity_{n}_objects_frames_per_s']:.2f} frames/s -> "
+            f"{r[f'affinity_{n}_objects_limit_ratio']:.2f} of the limit",
+        ]
+    )
 
 
 def paired_speedup(cfg, tracker, frame, mask, rounds=5, reps=5) -> dict:

@@ -97,18 +97,19 @@ class Layout:
         return tf.gather(padded, idx)
 
 
-def propagate(queries, first_feats, first_labels, recent_keys, recent_labels, allowed, topk, temperature):
+def propagate(queries, first_feats, first_labels, recent_keys, recent_labels, recent_valid, allowed, topk, temperature):
     """Step 3 of the module docstring (the label propagation itself), tile by tile (:class:`Layout`).
 
     queries (tiles, T, C) and first_feats (P0, C): L2-normalised features; first_labels (P0, L);
-    recent_keys / recent_labels: one (tiles, W, C) / (tiles, W, L) pair per recent frame, each tile's
-    window; allowed (tiles, T, W) bool. Returns (tiles, T, L) float32 labels."""
+    recent_keys / recent_labels: one (tiles, W, C) / (tiles, W, L) pair per ring-buffer slot, each
+    tile's window; recent_valid (N,) bool: the slots that hold a frame; allowed (tiles, T, W) bool.
+    Returns (tiles, T, L) float32 labels."""
     tiles = tf.shape(queries)[0]
     scores = [tf.cast(tf.einsum("tqc,pc->tqp", queries, first_feats), tf.float32)]
     minus_inf = tf.constant(-np.inf, tf.float32)
-    for keys in recent_keys:
+    for n, keys in enumerate(recent_keys):
         a = tf.cast(tf.matmul(queries, keys, transpose_b=True), tf.float32)
-        scores.append(tf.where(allowed, a, minus_inf))
+        scores.append(tf.where(tf.logical_and(allowed, recent_valid[n]), a, minus_inf))
     scores = tf.concat(scores, axis=-1)
     first = tf.broadcast_to(first_labels[None], tf.concat([[tiles], tf.shape(first_labels)], 0))
     table = tf.concat([first, *recent_labels], axis=1)  # (tiles, P0 + N W, L)
@@ -153,7 +154,7 @@ class AffinityCore:
         self.backbone.build((None, None, None, 3))  # reads the weights here, not inside a graph
         self.compute_dtype = tf.bfloat16 if acfg.precision == "bfloat16" else tf.float32
         self._step = tf.function(self._step_fn)
-        self._init = tf.function(self._init_fn)
+        self._init = tf.function(self.init_fn)
         self._read = tf.function(self._read_fn)
         self._layouts = {}
 
@@ -170,23 +171,33 @@ class AffinityCore:
         f = tf.math.l2_normalize(tf.cast(f[0], tf.float32), axis=-1)
         return tf.cast(tf.reshape(f, (grid[0] * grid[1], -1)), self.compute_dtype)
 
-    def _pool(self, maps, grid):
+    def pool(self, maps, grid):
         """(H, W, L) label maps -> (P, L), each cell the mean over the pixels it covers."""
         return tf.reshape(tf.image.resize(maps, grid, method="area"), (grid[0] * grid[1], -1))
+
+    def init_fn(self, frame, masks, grid):
+        """The first frame's features (P, C) and labels (P, 1 + K) from its object masks (K, H, W)."""
+        return self.features(frame, grid), self.pool(_one_hot(masks), grid)
 
     def _entry(self, feats, labels, lay: Layout):
         """A recent frame's memory entry: its features and labels in each tile's window."""
         return lay.gather(feats, lay.window_idx), lay.gather(labels, lay.window_idx)
 
-    def _init_fn(self, frame, masks, grid):
-        return self.features(frame, grid), self._pool(_one_hot(masks), grid)
-
-    def _step_fn(self, frame, first_feats, first_labels, recent_keys, recent_labels, grid):
+    def _step_fn(self, frame, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid):
         q = self.features(frame, grid)
-        return self._read_fn(q, tf.shape(frame)[:2], first_feats, first_labels, recent_keys, recent_labels, grid)
+        hw = tf.shape(frame)[:2]
+        return self._read_fn(q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid)
 
-    def _read_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, grid):
+    def _read_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid):
         """Everything after the features: propagation, decision, the new memory entry."""
+        args = (first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid)
+        probs, lab = self.propagate_fn(q, hw, *args)
+        keys, labels = self._entry(q, lab, self.layout(grid)) if self.acfg.memory > 0 else (None, None)
+        return probs, keys, labels
+
+    def propagate_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid):
+        """The frame's object probabilities (K, H, W) from its features q (P, C), and the labels (P, L)
+        its memory entry keeps (soft: the propagated ones; hard: the decided mask, pooled). Graph code."""
         a, lay = self.acfg, self.layout(grid)
         tiles = propagate(
             lay.gather(q, lay.query_idx),
@@ -194,6 +205,7 @@ class AffinityCore:
             first_labels,
             recent_keys,
             recent_labels,
+            recent_valid,
             tf.constant(lay.allowed),
             a.topk,
             a.temperature,
@@ -205,35 +217,47 @@ class AffinityCore:
         up = tf.image.resize(tf.reshape(lab, (grid[0], grid[1], -1)), hw)  # bilinear
         probs = tf.transpose(decide(up, a.threshold), (2, 0, 1))  # (K, H, W)
         if a.memory_labels == "hard":
-            lab = self._pool(_one_hot(tf.cast(probs >= 0.5, tf.float32)), grid)
-        keys, labels = self._entry(q, lab, lay) if a.memory > 0 else (None, None)
-        return probs, keys, labels
+            lab = self.pool(_one_hot(tf.cast(probs >= 0.5, tf.float32)), grid)
+        return probs, lab
 
     def start(self, frame, masks, feats=None):
         """The memory of a video from its first frame (H, W, 3) uint8 and object masks (K, H, W):
         a dict that :meth:`step` reads and updates (the first frame, and a ring buffer of the last
         ``memory`` frames' entries). ``feats``: the frame's :meth:`features`, when already computed."""
         grid = feature_grid(frame.shape[:2], self.acfg)
-        self.layout(grid)
+        lay = self.layout(grid)
         masks = tf.constant(np.asarray(masks, np.float32))
         if feats is None:
             f0, l0 = self._init(tf.constant(frame), masks, grid)
         else:
-            f0, l0 = tf.cast(feats, self.compute_dtype), self._pool(_one_hot(masks), grid)
-        return {"grid": grid, "hw": tuple(frame.shape[:2]), "first_feats": f0, "first_labels": l0, "recent": []}
+            f0, l0 = tf.cast(feats, self.compute_dtype), self.pool(_one_hot(masks), grid)
+        # N empty slots (one graph whatever the fill): zeros, marked invalid
+        n, side = self.acfg.memory, lay.window_idx.shape
+        empty = (tf.zeros((*side, f0.shape[-1]), f0.dtype), tf.zeros((*side, l0.shape[-1]), tf.float32))
+        return {
+            "grid": grid,
+            "hw": tuple(frame.shape[:2]),
+            "first_feats": f0,
+            "first_labels": l0,
+            "recent": [empty] * n,
+            "valid": [False] * n,
+            "next": 0,
+        }
 
     def step(self, frame, memory, feats=None):
         """Object probabilities (K, H, W) float32 of the next frame; updates ``memory`` in place.
         ``feats``: the frame's :meth:`features`, when already computed (``frame`` may then be None)."""
         m = memory
         keys, labels = [k for k, _ in m["recent"]], [v for _, v in m["recent"]]
-        args = (m["first_feats"], m["first_labels"], keys, labels, m["grid"])
+        args = (m["first_feats"], m["first_labels"], keys, labels, tf.constant(m["valid"], tf.bool), m["grid"])
         if feats is None:
             probs, keys, labels = self._step(tf.constant(frame), *args)
         else:
             probs, keys, labels = self._read(tf.cast(feats, self.compute_dtype), tf.constant(m["hw"]), *args)
-        if self.acfg.memory > 0:
-            m["recent"] = (m["recent"] + [(keys, labels)])[-self.acfg.memory :]
+        if self.acfg.memory > 0:  # the ring buffer: the oldest slot takes the new frame
+            slot = m["next"]
+            m["recent"][slot], m["valid"][slot] = (keys, labels), True
+            m["next"] = (slot + 1) % self.acfg.memory
         return probs.numpy()
 
 

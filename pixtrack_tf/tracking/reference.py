@@ -8,13 +8,16 @@ training, so ``reproduce`` and ``pixtrack track`` offer these beside the paper's
 * :class:`OpticalFlowTracker` - mask propagation by dense optical flow: the flow from the current
   frame to the previous one (OpenCV's DIS, ``medium`` preset) carries the previous mask into the
   current frame by a backward warp (bilinear), thresholded at 0.5. No model, no learning.
+* :class:`~pixtrack_tf.tracking.affinity.AffinityTracker` - label propagation by feature affinity
+  over the frozen VGG16 that the local model reads (``affinity``; :mod:`pixtrack_tf.tracking.affinity`):
+  what the backbone alone knows of the object, with no trained layer. Its probabilities are soft.
 
-Both have the API of the other trackers (``init(frame, mask)``, then ``track(frame)`` returning a
+All three have the API of the other trackers (``init(frame, mask)``, then ``track(frame)`` returning a
 :class:`~pixtrack_tf.tracking.trackers.TrackResult`). Their ``box`` is the square ROI that the
 Sec. 3.3 rule puts around the current mask (:func:`pixtrack_tf.tracking.roi_rule.object_roi`), so
 that the ROI measures of the evaluator mean the same for every method; when the mask is empty (the
-object left the frame) the previous box is kept. Probabilities are binary (0 or 1), so every
-threshold of Tables 2 and 3 reads the same mask.
+object left the frame) the previous box is kept. The first two give binary probabilities (0 or 1),
+so every threshold of Tables 2 and 3 reads the same mask.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from pixtrack_tf.config import DataConfig
 from pixtrack_tf.data.sequence import mask_box
 from pixtrack_tf.layers.roi import roi_around
+from pixtrack_tf.tracking.affinity import AffinityTracker
 from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
@@ -119,11 +123,12 @@ class OpticalFlowTracker(_ReferenceTracker):
         return self.mask > 0
 
 
-REFERENCE_TRACKERS = {"first-mask": FirstMaskTracker, "optical-flow": OpticalFlowTracker}
+REFERENCE_TRACKERS = {"first-mask": FirstMaskTracker, "optical-flow": OpticalFlowTracker, "affinity": AffinityTracker}
 
 
 def reference_tracker(name, cfg=None):
-    """A reference tracker by name (``first-mask`` or ``optical-flow``)."""
+    """A reference tracker by name (``first-mask``, ``optical-flow`` or ``affinity``); ``cfg``: a
+    :class:`pixtrack_tf.config.Config` (its ROI rule; the affinity tracker its ``affinity`` section)."""
     if name not in REFERENCE_TRACKERS:
         raise ValueError(f"unknown reference tracker {name!r}; known: {', '.join(REFERENCE_TRACKERS)}")
     return REFERENCE_TRACKERS[name](cfg)

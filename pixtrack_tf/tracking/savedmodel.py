@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 
 from pixtrack_tf.config import save_config
+from pixtrack_tf.data.sequence import DataError
 from pixtrack_tf.tracking.algorithm1 import two_stage_init, two_stage_step
 from pixtrack_tf.tracking.common import TrackResult, initial_box, state_specs
 
@@ -158,6 +159,13 @@ class SavedModelTracker:
         from pixtrack_tf.config import load_config
 
         mask = np.asarray(mask).astype(bool)
+        export = self.path / "pixtrack_export.json"
+        size = json.loads(export.read_text()).get("frame_size") if export.exists() else None
+        if size and tuple(np.shape(frame)[:2]) != (size["height"], size["width"]):
+            raise DataError(
+                f"{self.path}: this SavedModel was exported for {size['width']}x{size['height']} frames, the video's "
+                f"are {np.shape(frame)[1]}x{np.shape(frame)[0]} (export it again with --frame-size)"
+            )
         d = load_config(self.path / "pixtrack_config.yaml").data
         box0 = initial_box(mask, d.roi_context, d.roi_min, d.roi_max)  # also refuses an empty mask
         self.state = self._init(frame=tf.constant(frame, tf.uint8), mask=tf.constant(mask.astype(np.uint8) * 255))

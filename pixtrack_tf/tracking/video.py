@@ -115,22 +115,33 @@ def _expected_frames(path):
         return None
 
 
-def load_tracker(path, precision=None, objects: int = 1):
+def load_tracker(path, precision=None, objects: int = 1, overrides=()):
     """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
     [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one
     batched step (:class:`MultiObjectTracker`), unless its local model is fine-tuned on the first frame
-    (``track.local_finetune_steps``: then one tracker per object); a SavedModel or a reference
-    tracker one tracker per object."""
+    (``track.local_finetune_steps``: then one tracker per object); the feature-affinity reference
+    (``affinity``) every object in one pass too; a SavedModel or the other reference trackers one
+    tracker per object. ``overrides``: ``--set`` values for a run folder's config or, with a reference
+    tracker, for the default config (e.g. ``affinity.scale=1``)."""
+    from pixtrack_tf.config import load_config
     from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
 
     if str(path) in REFERENCE_TRACKERS:
-        return PerObject([reference_tracker(str(path)) for _ in range(objects)])
+        over = list(overrides) + ([f"affinity.precision={precision}"] if precision and str(path) == "affinity" else [])
+        cfg = load_config(None, over)
+        if str(path) == "affinity":
+            from pixtrack_tf.tracking.affinity import MultiAffinityTracker
+
+            return MultiAffinityTracker(cfg)
+        return PerObject([reference_tracker(str(path), cfg) for _ in range(objects)])
     path = Path(path)
     if (path / "saved_model.pb").exists():
         if precision not in (None, "float32"):
             raise ValueError(
                 f"{path}: a SavedModel computes in float32; --precision {precision} needs a training run folder"
             )
+        if overrides:
+            raise ValueError(f"{path}: a SavedModel has no config to --set")
         from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
         return PerObject([SavedModelTracker(path) for _ in range(objects)])
@@ -138,7 +149,7 @@ def load_tracker(path, precision=None, objects: int = 1):
         from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
         from pixtrack_tf.tracking.run import load_models
 
-        over = [f"track.precision={precision}"] if precision else []
+        over = list(overrides) + ([f"track.precision={precision}"] if precision else [])
         cfg, lm, gm = load_models(path, overrides=over)
         if objects == 1:
             return PerObject([TwoStageTracker(lm, gm, cfg)])
