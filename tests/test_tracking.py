@@ -214,6 +214,14 @@ def test_reproduce_end_to_end_quick(tmp_path):
     assert (tmp_path / "davis_lowest_J.png").exists()  # the failure cases, lowest J first
     assert "davis_lowest_J.png" in (tmp_path / "table3.md").read_text()
     assert reproduce.main(["--table", "3", "--quick", "--out", str(tmp_path), "--methods", "nope"]) == 2
+    # whole sequences alone (--clips 0): DAVIS J and F, no protocol clips; --clips 0 needs --davis-measures
+    only = ["--table", "3", "--quick", "--out", str(tmp_path / "whole"), "--no-progress", "--clips", "0"]
+    assert reproduce.main(only + ["--methods", "First mask (reference)", "--davis-measures"]) == 0
+    whole = json.loads((tmp_path / "whole" / "table3.json").read_text())
+    assert not [r for r in whole["rows"] if r["source"] == "ours"] and whole["davis"][0]["J_mean"] > 0
+    assert not (tmp_path / "whole" / "raw").exists()
+    with pytest.raises(SystemExit):
+        reproduce.main(only)
     # a different seed gives different numbers (nothing is typed in)
     other = tmp_path / "seed1"
     assert reproduce.main(["--table", "3", "--quick", "--out", str(other), "--no-progress", "--set", "seed=1"]) == 0

@@ -43,7 +43,11 @@ def build_parser():
         help="with --run: a run folder whose fcn/ holds the FCN baseline (train --stage fcn); default RUN/fcn",
     )
     p.add_argument(
-        "--clips", type=int, default=None, help="clips per sequence and length (default: eval.clips_per_sequence)"
+        "--clips",
+        type=int,
+        default=None,
+        help="clips per sequence and length (default: eval.clips_per_sequence); 0 with --davis-measures: "
+        "whole sequences only (DAVIS J and F, no Table 2/3 protocol clips)",
     )
     p.add_argument("--methods", default=None, help="comma-separated subset of the table's methods (default: all)")
     p.add_argument(
@@ -83,6 +87,8 @@ def use_bundled(args) -> bool:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.clips is not None and (args.clips < 0 or (args.clips == 0 and not args.davis_measures)):
+        parser.error("--clips must be positive (0 only with --davis-measures: whole sequences alone)")
     if not 1 <= args.folds <= 10:  # (argparse also reads --fold as --folds)
         parser.error(f"--folds is how many of the 10 folds to run (1 to 10), got {args.folds}")
     if args.table == 1:

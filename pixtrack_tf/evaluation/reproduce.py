@@ -159,7 +159,7 @@ def reproduce_table(req: Request) -> str:
     cfg, folds, desc, out = req.cfg, req.folds, req.desc, req.out
     out.mkdir(parents=True, exist_ok=True)
     lengths = tuple(cfg.eval.lengths)
-    per_seq = req.clips or cfg.eval.clips_per_sequence
+    per_seq = cfg.eval.clips_per_sequence if req.clips is None else req.clips  # 0: DAVIS measures only
     thresholds = THRESHOLDS[req.table]
     if desc["dataset"] == "embedded":
         print(
@@ -240,30 +240,35 @@ def reproduce_table(req: Request) -> str:
     for m, res in results.items():
         rows += evaluator.iou_rows(names[m], res, thresholds, lengths)
     davis_rows = [evaluator.davis_rows(names[m], r) for m, r in davis_results.items() if r["clips"]]
-    auc = {names[m]: res["roc"].auc() for m, res in results.items()}
+    auc = {names[m]: res["roc"].auc() for m, res in results.items() if res["clips"]}
     roi_rows = [evaluator.roi_row(names[m], r) for m, r in results.items() if r["clips"]]
-    figs = [
-        figures.plot_roc(
-            {names[m]: r["roc"] for m, r in results.items()},
-            out / f"table{req.table}_roc.png",
-            f"Table {req.table} methods: pixel ROC",
-        ),
-        figures.plot_iou_per_frame(
-            {names[m]: evaluator.iou_per_frame(r, max(lengths), thresholds[0]) for m, r in results.items()},
-            out / f"table{req.table}_iou_per_frame.png",
-            f"IoU per frame, {max(lengths)}-frame clips, threshold {thresholds[0]}",
-        ),
-    ]
+    figs = (
+        []
+        if not auc
+        else [
+            figures.plot_roc(
+                {names[m]: r["roc"] for m, r in results.items()},
+                out / f"table{req.table}_roc.png",
+                f"Table {req.table} methods: pixel ROC",
+            ),
+            figures.plot_iou_per_frame(
+                {names[m]: evaluator.iou_per_frame(r, max(lengths), thresholds[0]) for m, r in results.items()},
+                out / f"table{req.table}_iou_per_frame.png",
+                f"IoU per frame, {max(lengths)}-frame clips, threshold {thresholds[0]}",
+            ),
+        ]
+    )
     if overlay_rows:
         figs.append(figures.save_overlays(overlay_rows, out / f"table{req.table}_overlays.png"))
-    figs.append(
-        figures.plot_roi_follow(
-            {names[m]: out / "raw" / "fold0" / m for m in methods.values()},
-            folds[0][1],
-            out / f"table{req.table}_roi_follow.png",
-            max(lengths),
+    if auc:
+        figs.append(
+            figures.plot_roi_follow(
+                {names[m]: out / "raw" / "fold0" / m for m in methods.values()},
+                folds[0][1],
+                out / f"table{req.table}_roi_follow.png",
+                max(lengths),
+            )
         )
-    )
     if davis_rows:
         worst = worst_sequences_figure(davis_rows[0], out / "raw_full" / "fold0", folds[0][1], out)
         figs += [worst] if worst else []
