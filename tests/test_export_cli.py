@@ -276,3 +276,18 @@ def test_a_run_that_fine_tunes_its_local_model_exports_and_tracks_honestly(tmp_p
     a, b = (t.segmenter.tuning.variables for t in tracker.trackers)
     assert max(float(np.abs(np.asarray(x) - np.asarray(y)).max()) for x, y in zip(a, b)) > 0
     assert all(np.isfinite(r.prob).all() for r in tracker.track(seq.frame(1)))
+
+
+def test_reproduce_reads_an_exported_savedmodel_as_the_two_stage_row(tmp_path, exported, run_dir):
+    """``reproduce --run SAVEDMODEL``: the 2-stage row from the exported tracker (the same numbers as
+    from its run folder); the rows it cannot give are refused by name."""
+    from pixtrack_tf.cli import reproduce
+
+    base = ["--table", "3", "--quick", "--no-progress", "--methods", "2-stage ConvLSTM", "--clips", "1"]
+    assert reproduce.main(base + ["--run", str(exported), "--out", str(tmp_path / "sm")]) == 0
+    assert reproduce.main(base + ["--run", str(run_dir), "--out", str(tmp_path / "run")]) == 0
+    rows = [json.loads((tmp_path / d / "table3.json").read_text())["rows"] for d in ("sm", "run")]
+    ours = [[r["iou"] for r in rs if r["source"] == "ours"] for rs in rows]
+    assert ours[0] and np.allclose(ours[0], ours[1], atol=0.02)
+    bad = base[:-4] + ["--methods", "FCN", "--run", str(exported), "--out", str(tmp_path / "x")]
+    assert reproduce.main(bad) == 2

@@ -36,7 +36,12 @@ def build_parser():
         "--quick", action="store_true", help="smallest end-to-end run (tests): tiny config, 10 short sequences"
     )
     p.add_argument("--out", default=None, help="output folder (default: out/reproduce-<dataset>)")
-    p.add_argument("--run", default=None, help="a finished training run folder to use instead of training (one fold)")
+    p.add_argument(
+        "--run",
+        default=None,
+        help="a finished training run folder to use instead of training (one fold); an exported SavedModel "
+        "gives the 2-stage ConvLSTM row of Table 3 alone (--methods)",
+    )
     p.add_argument(
         "--fcn",
         default=None,
@@ -112,6 +117,8 @@ def main(argv=None) -> int:
             print(f"Training the models first: {RETRAIN_TIME} on 2 CPU cores.", file=sys.stderr)
         if args.run and args.config is None:  # evaluate a finished run with the config it was trained with
             default = Path(args.run) / "config.yaml"
+            if (Path(args.run) / "saved_model.pb").exists():  # an exported tracker: the config it was exported with
+                default = Path(args.run) / "pixtrack_config.yaml"
         cfg = load_config(args.config or default, args.set)
         n_seq, n_frames = (10, 24) if args.quick else (60, 100)
         folds, desc = train_test_splits(

@@ -171,6 +171,11 @@ def reproduce_table(req: Request) -> str:
     uses_local = {"t2-convlstm-gtroi", "t3-1stage", "t3-2stage"} & set(methods.values())
     need = ("local", "global") if "t3-2stage" in methods.values() else ("local",) if uses_local else ()
     need_models = any(v not in REFERENCES.values() for v in methods.values())
+    saved = bool(req.run) and (Path(req.run) / "saved_model.pb").exists()  # an exported 2-stage tracker
+    if saved and set(methods.values()) - set(REFERENCES.values()) - {"t3-2stage"}:
+        raise ReproduceError(f"{req.run} is a SavedModel: it gives the 2-stage ConvLSTM row of Table 3 only")
+    if saved:
+        need_models = False
     fcn_dir = Path(req.fcn) / "fcn" if (req.run and req.fcn) else None  # else RUN/fcn
     results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
     davis_results = {m: {"clips": [], "roc": RocAccumulator()} for m in methods.values()}
@@ -210,6 +215,10 @@ def reproduce_table(req: Request) -> str:
         clips = sample_clips(test_seqs, lengths, per_seq, seed=run_cfg.seed + 1000 + k)
         raw = out / "raw" / f"fold{k}"
         factories = make_factories(req.table, run_cfg, lm, gm, fcn)
+        if saved:
+            from pixtrack_tf.tracking.savedmodel import SavedModelTracker
+
+            factories["t3-2stage"] = lambda seq, clip, t=SavedModelTracker(req.run): t
         for method in methods.values():
             run_clips(method, factories[method], clips, test_seqs, raw, progress=req.progress)
             res = evaluator.evaluate_method(raw / method, test_seqs, thresholds)
