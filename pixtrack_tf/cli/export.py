@@ -42,18 +42,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.affinity == bool(args.run):
         p.error("give --run (a trained tracker) or --affinity (the feature-affinity reference)")
-    if args.affinity:
-        return _export_affinity(args)
-    from pixtrack_tf.tracking.run import find_weights, load_models
-    from pixtrack_tf.tracking.savedmodel import export_two_stage
-
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         if not args.force:
             print(f"error: {out} exists and is not empty; pass --force to replace it", file=sys.stderr)
             return 2
         shutil.rmtree(out)
+    if args.affinity:
+        return _export_affinity(args, out)
     from pixtrack_tf.tracking.bundled import write_compact_run, write_model_json
+    from pixtrack_tf.tracking.run import find_weights, load_models
+    from pixtrack_tf.tracking.savedmodel import export_two_stage
 
     try:
         if args.compact:
@@ -83,7 +82,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _export_affinity(args) -> int:
+def _export_affinity(args, out: Path) -> int:
     from pixtrack_tf.config import ConfigError, load_config
 
     try:
@@ -98,12 +97,6 @@ def _export_affinity(args) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        if not args.force:
-            print(f"error: {out} exists and is not empty; pass --force to replace it", file=sys.stderr)
-            return 2
-        shutil.rmtree(out)
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
 
     export_affinity(cfg, (h, w), out)
