@@ -216,14 +216,14 @@ class AffinityConfig:
     (docs/REPRODUCTION.md, results/davis2016/affinity)."""
 
     layer: str = "block4_conv3"  # frozen VGG16 layer whose features are compared (conv4_3, stride 8)
-    scale: float = 1.0  # the frame is resized by this factor before the backbone
-    memory: int = 4  # N: recent frames kept beside the first one (a ring buffer)
+    scale: float = 0.5  # the frame is resized by this factor before the backbone (the probe's: 1)
+    memory: int = 8  # N: recent frames kept beside the first one (a ring buffer; the probe's: 4)
     topk: int = 10  # k most similar memory positions per query position
     temperature: float = 0.05  # tau of the softmax over the top-k cosine similarities
-    radius: int = 12  # recent frames: only positions within this many feature cells (square window)
+    radius: int = 6  # recent frames: only positions within this many feature cells (square window; probe: 12)
     memory_labels: str = "soft"  # "soft": the propagated label map; "hard": the decided mask, pooled
-    normalise: str = "none"  # "minmax": each label map stretched to [0, 1] before the decision
-    threshold: float = 0.5  # an object where its share against the best rival is at least this
+    normalise: str = "minmax"  # "minmax": each label map stretched to [0, 1] before the decision; or "none"
+    threshold: float = 0.4  # an object where its share against the best rival is at least this (probe: 0.5)
     precision: str = "float32"  # arithmetic of the backbone and the affinities: float32 / bfloat16
 
     def __post_init__(self):
