@@ -140,9 +140,10 @@ def small_davis_like(tmp_path_factory):
     return load_embedded(seed=5, num_sequences=1, n_frames=8, cache_dir=tmp_path_factory.mktemp("emb"))[0]
 
 
-def test_track_without_model_uses_the_bundled_davis_tracker(tmp_path, capsys):
-    """pixtrack track --video clip.mp4 --box x,y,w,h --out DIR with no --model: the bundled DAVIS
-    tracker (a SavedModel), named on stderr; the box's object is tracked over every frame."""
+def test_track_without_model_uses_affinity_and_davis2016_names_the_bundled_tracker(tmp_path, capsys):
+    """pixtrack track --video clip.mp4 --box x,y,w,h --out DIR with no --model: the feature-affinity
+    tracker (it scored level with the bundled DAVIS tracker on DAVIS train), named on stderr; --model
+    davis2016: the bundled DAVIS tracker (a SavedModel). The box's object is tracked over every frame."""
     import imageio.v2 as imageio
 
     from pixtrack_tf.cli import track
@@ -155,9 +156,13 @@ def test_track_without_model_uses_the_bundled_davis_tracker(tmp_path, capsys):
             w.append_data(frame)
     out = tmp_path / "out"
     assert track.main(["--video", str(path), "--box", "30,40,40,40", "--out", str(out), "--no-progress"]) == 0
-    err = capsys.readouterr().err
-    assert "bundled model 'davis2016'" in err
+    assert "model: affinity" in capsys.readouterr().err
     doc = json.loads((out / "track.json").read_text())
+    assert doc["status"] == "complete" and doc["tracked"] == 8 and doc["model"] == "affinity"
+    argv = ["--model", "davis2016", "--video", str(path), "--box", "30,40,40,40", "--out", str(tmp_path / "o2")]
+    assert track.main(argv + ["--no-progress"]) == 0
+    assert "bundled model 'davis2016'" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "o2" / "track.json").read_text())
     assert doc["status"] == "complete" and doc["tracked"] == 8
     assert Path(doc["model"]) == bundled.bundled_path("davis2016")
-    assert len(list((out / "masks").glob("*.png"))) == 8
+    assert len(list((tmp_path / "o2" / "masks").glob("*.png"))) == 8

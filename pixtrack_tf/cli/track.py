@@ -3,8 +3,10 @@
     pixtrack track [--model PATH] (--frames DIR | --video FILE) (--mask FIRST.png [--objects 1,3] |
                    --box x,y,w,h [--box ...]) --out DIR [--threshold 0.5] [--force | --resume]
 
-``--model``: by default the two-stage tracker trained on DAVIS 2016 that ships with the package
-(:mod:`pixtrack_tf.tracking.bundled`; the command says so on stderr); an exported SavedModel
+``--model``: by default ``affinity``, the feature-affinity reference (no training; it scored level with
+the bundled two-stage tracker on DAVIS 2016 train, where that tracker was trained, and so became the
+default; the command says so on stderr); ``davis2016`` (the paper's two-stage tracker trained on DAVIS
+2016 that ships with the package, :mod:`pixtrack_tf.tracking.bundled`) or ``embedded``; an exported SavedModel
 (``python -m pixtrack_tf.export``), a training run folder (a compact one too), or
 one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame),
 ``optical-flow`` (the mask carried from frame to frame by DIS optical flow) and ``affinity`` (labels
@@ -47,7 +49,7 @@ def main(argv=None) -> int:
         default=None,
         help="SavedModel folder, training run folder, or first-mask / optical-flow / affinity (references, no "
         "training); "
-        "default: the DAVIS 2016 tracker bundled with the package",
+        "davis2016 / embedded (the paper's tracker, bundled); default: affinity",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--frames", help="folder of frames (sorted by name)")
@@ -115,10 +117,17 @@ def main(argv=None) -> int:
                 raise ValueError("--objects goes with a palette --mask")
             masks = {k + 1: parse_box(b, first.shape[:2]) for k, b in enumerate(args.box)}
         if args.model is None:
+            args.model = "affinity"
+            warn(
+                "model: affinity, feature-affinity label propagation over the frozen HED VGG16 (no training; "
+                "settings chosen on DAVIS 2016 train, where it scores level with the bundled two-stage tracker "
+                "that was trained there). The paper's tracker: --model davis2016"
+            )
+        elif args.model in ("davis2016", "embedded") and not Path(args.model).exists():
             from pixtrack_tf.tracking.bundled import bundled_path, describe
 
-            args.model = str(bundled_path("davis2016"))
-            warn(f"model: {describe('davis2016')}")
+            args.model = str(bundled_path(args.model))
+            warn(f"model: {describe(Path(args.model).name)}")
         tracker = load_tracker(args.model, args.precision, objects=len(masks), overrides=args.set)
     except (DataError, ValueError, FileNotFoundError, StopIteration) as e:
         print(f"error: {e or 'no frames'}", file=sys.stderr)
