@@ -9,9 +9,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["pixtrack_tf", "pixtrack_tf.*"]),
-    # the config presets (found by name from any install) and the bundled trained models
-    package_data={"pixtrack_tf": ["configs/*.yaml", "bundled/*/*", "bundled/*/*/*"]},
+    # the config presets live at the repository's top level (configs/) and are installed as
+    # pixtrack_tf/configs, so that a name (``--config davis``) finds them from any directory
+    packages=find_packages(include=["pixtrack_tf", "pixtrack_tf.*"]) + ["pixtrack_tf.configs"],
+    package_dir={"pixtrack_tf.configs": "configs"},
+    package_data={"pixtrack_tf": ["bundled/*/*", "bundled/*/*/*"], "pixtrack_tf.configs": ["*.yaml"]},
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.10,<4",

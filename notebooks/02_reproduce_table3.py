@@ -37,8 +37,8 @@ from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from pixtrack_tf.cli.reproduce import table_results
-from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side, verdicts
+from pixtrack_tf.experiments.reproduce import table_results
+from pixtrack_tf.experiments.claims import evaluate_claims, format_claims, side_by_side, verdicts
 
 RETRAIN = False  # True: train the models here (Sec. 5.1 + FCN, ~60-80 min) instead of reading the shipped results
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"

@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 from IPython.display import Image, display
 
-import pixtrack_tf.cli  # noqa: F401  (imports TensorFlow with its start-up messages silenced)
+from pixtrack_tf.console import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow without its start-up messages
 
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
@@ -56,17 +58,21 @@ print("frames:", frames_dir, "\nfirst mask:", first_mask)
 # The bundled tracker, and what `MODEL.json` says about how it was made.
 
 # %%
-from pixtrack_tf.tracking.bundled import bundled_info, bundled_path
+from pixtrack_tf.runs import bundled_info, bundled_path
 
 if SMOKE:
-    from pixtrack_tf.cli import export, train
+    from pixtrack_tf.config import load_config
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import export_savedmodel
+    from pixtrack_tf.training.iterative import train_stage
+    from pixtrack_tf.training.loop import prepare_run_dir
 
-    run = WORK / "run"
-    train.main(["--config", "tiny", "--dataset", "embedded", "--num-sequences", "10", "--num-frames", "20", "--out", str(run),
-                "--stage", "iterative", "--no-progress", "--resume"])  # fmt: skip
+    run, cfg = WORK / "run", load_config("tiny")
+    prepare_run_dir(run, cfg, resume=True, force=False, data={"dataset": "embedded", "num_sequences": 10})
+    train_stage(cfg, load_dataset("embedded", num_sequences=10, n_frames=20), run, "iterative", progress=False)
     model = WORK / "savedmodel"
     if not (model / "saved_model.pb").exists():
-        export.main(["--run", str(run), "--out", str(model)])
+        export_savedmodel(run, model)
 else:
     model = bundled_path("davis2016")
     info = bundled_info("davis2016")
@@ -81,15 +87,25 @@ print("model:", model)
 
 # %% [markdown]
 # ## Track
-# The same as `pixtrack track --frames DIR --mask FIRST.png --out OUT` (plus `--model` in smoke mode).
+# What `pixtrack track --frames DIR --mask FIRST.png --out OUT` does, in the library's calls: the
+# default tracker (`affinity`, feature-affinity propagation; `--model` names another: the bundled
+# `davis2016`, a run folder or a SavedModel such as the smoke mode's), the first frame's masks,
+# and the streamed run that writes masks, overlay and `track.json`.
 
 # %%
-from pixtrack_tf.cli import track
+import shutil
+
+from pixtrack_tf.data.sequence import read_object_masks
+from pixtrack_tf.runs import load_tracker
+from pixtrack_tf.tracking.video import iter_frames, track_video
 
 out = WORK / "track"
-argv = ["--frames", str(frames_dir), "--mask", str(first_mask), "--out", str(out), "--force", "--no-progress"]
-assert track.main(argv + (["--model", str(model)] if SMOKE else [])) == 0
-result = json.loads((out / "track.json").read_text())
+shutil.rmtree(out, ignore_errors=True)
+masks = read_object_masks(first_mask)
+name = str(model) if SMOKE else "affinity"
+tracker = load_tracker(name, objects=len(masks))
+result = track_video(iter_frames(frames_dir), masks, tracker, out, model_name=name, progress=False)
+assert result["status"] == "complete"
 print(f"{result['tracked']} frames tracked, {result['frames_per_second']:.1f} frames/s on this machine")
 
 # %% [markdown]

@@ -17,7 +17,7 @@
 # # DAVIS 2016: trained on train, tested on val
 #
 # The project's real-video evidence. The two-stage tracker was trained by the whole iterative
-# procedure of Sec. 5.1 on the 30 DAVIS 2016 train sequences (`pixtrack_tf/configs/davis.yaml`, a
+# procedure of Sec. 5.1 on the 30 DAVIS 2016 train sequences (`configs/davis.yaml`, a
 # 2-core CPU) and tested on 14 of the 20 val sequences with the DAVIS measures (J = region IoU,
 # F = boundary accuracy) and the Table 2 / Table 3 protocols, beside two trackers that need no
 # training: the first mask copied to every frame, and the mask carried by optical flow.
@@ -36,20 +36,20 @@ from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims, side_by_side, verdicts
-from pixtrack_tf.evaluation.paper import DAVIS2016_VAL_J
+from pixtrack_tf.experiments.claims import evaluate_claims, format_claims, side_by_side, verdicts
+from pixtrack_tf.experiments.paper import DAVIS2016_VAL_J
 
 SMOKE = os.environ.get("PIXTRACK_SMOKE") == "1"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 RESULTS = ROOT / "results" / "davis2016"
 T3, T2 = RESULTS / "table3", RESULTS / "table2"
 if SMOKE:  # one tiny run, both tables in one folder
-    from pixtrack_tf.cli import reproduce
+    from pixtrack_tf.experiments.reproduce import make_request, reproduce_table
 
     T3 = T2 = ROOT / "out" / "notebook-davis-smoke"
-    for n in ("3", "2"):
-        args = ["--table", n, "--quick", "--out", str(T3), "--no-progress", "--clips", "1"]
-        assert reproduce.main(args + (["--davis-measures"] if n == "3" else [])) == 0
+    for n in (3, 2):
+        req = make_request(n, quick=True, out=T3, progress=False, clips=1, davis_measures=n == 3)
+        reproduce_table(req)
 t3 = json.loads((T3 / "table3.json").read_text())
 t2_path = T2 / "table2.json"
 t2 = json.loads(t2_path.read_text()) if t2_path.exists() else None

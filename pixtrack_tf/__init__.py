@@ -1,8 +1,8 @@
 """pixtrack_tf: a TensorFlow/Keras reproduction of "Pixel-wise object tracking" (Song, Li, Wang).
 
-Layers (Eq. 1, Sec. 4) -> models (Table 1) -> tracking (Algorithm 1) -> training (Eq. 2, Eq. 4,
-Sec. 5.1) / evaluation (Eq. 3, Tables 2, 3) -> experiments (settings chosen on the training split)
--> command-line entry points.
+ops, layers (Eq. 1, Sec. 4) -> models (Table 1) -> data, tracking (Algorithm 1) -> training (Eq. 2,
+Eq. 4, Sec. 5.1), evaluation (Eq. 3), runs -> experiments (Tables 2, 3, claims, settings chosen on
+the training split), bench -> the ``pixtrack`` command (``cli``).
 """
 
 import os
@@ -12,13 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.2.0"
 
 # The package's layers, lowest first: a module imports only from its own layer and the ones below
-# (tests/test_layering.py checks it). Commands sit on top: ``cli`` and the ``python -m`` shims.
+# (tests/test_layering.py checks it). ``runs`` (run folders, bundled models, the tracker a --model
+# names) sits beside training and evaluation; ``experiments`` (reproduce, the paper's tables, claims,
+# settings chosen on the training split) and ``bench`` (speed and FLOPs) above them; the commands on
+# top: ``cli`` and the two entry modules ``python -m pixtrack_tf CMD`` / ``python -m pixtrack_tf.reproduce``.
 LAYERS = (
-    ("config", "provenance"),
-    ("layers",),
+    ("config", "provenance", "console"),
+    ("ops", "layers"),
     ("models",),
     ("data", "tracking"),
-    ("training", "evaluation"),
-    ("experiments",),
-    ("cli", "train", "track", "reproduce", "export", "summary", "bench"),
+    ("training", "evaluation", "runs"),
+    ("experiments", "bench"),
+    ("cli", "__main__", "reproduce"),
 )

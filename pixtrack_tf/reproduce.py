@@ -1,8 +1,9 @@
-"""``python -m pixtrack_tf.reproduce``: the command lives in :mod:`pixtrack_tf.cli.reproduce`."""
+"""``python -m pixtrack_tf.reproduce [options]``: the main job, ``pixtrack reproduce`` by the name users
+of this reproduction are told to run (:mod:`pixtrack_tf.cli.reproduce`)."""
+
+import sys
+
+from pixtrack_tf.cli import main
 
 if __name__ == "__main__":
-    import sys
-
-    from pixtrack_tf.cli.reproduce import main
-
-    sys.exit(main())
+    sys.exit(main(["reproduce", *sys.argv[1:]]))

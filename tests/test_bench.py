@@ -2,8 +2,8 @@
 
 import json
 
+from pixtrack_tf.bench.flops import conv_flops, deconv_flops, local_step_flops, vgg_pool4_flops
 from pixtrack_tf.config import load_config
-from pixtrack_tf.evaluation.flops import conv_flops, deconv_flops, local_step_flops, vgg_pool4_flops
 
 
 def test_flop_counter_by_hand():

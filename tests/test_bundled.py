@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixtrack_tf.tracking import bundled
+from pixtrack_tf import runs as bundled
 
 
 def _tiny_fcn_run(run_dir):
@@ -26,8 +26,9 @@ def _tiny_fcn_run(run_dir):
 def test_compact_run_tracks_like_the_run_it_came_from(tmp_path, run_dir, small_davis_like):
     """export --compact keeps only trainable weights (.npz); loaded, it gives the run's outputs."""
     from pixtrack_tf.cli import export
+    from pixtrack_tf.runs import load_models
     from pixtrack_tf.tracking import TwoStageTracker
-    from pixtrack_tf.tracking.run import load_models, track_sequence
+    from pixtrack_tf.tracking.common import track_sequence
 
     _tiny_fcn_run(run_dir)
     out = tmp_path / "compact"
@@ -54,7 +55,7 @@ def test_npz_that_does_not_fit_is_one_clear_error(tmp_path, run_dir):
     from pixtrack_tf.config import load_config
     from pixtrack_tf.models import GlobalModel, LocalModel
     from pixtrack_tf.models.base import save_trainable
-    from pixtrack_tf.tracking.run import load_trained
+    from pixtrack_tf.runs import load_trained
 
     cfg = load_config(run_dir / "config.yaml")
     p = save_trainable(GlobalModel.from_cfg(cfg), tmp_path / "g.npz")
@@ -87,9 +88,10 @@ def test_reproduce_evaluates_the_bundled_models_by_default(tmp_path, run_dir, mo
     assert doc["provenance"]["models"]["run"] == str(fake / "embedded")
     assert {c["better"] for c in doc["claims"]} == {"2-stage ConvLSTM"}
     assert "Does the paper's claim hold here?" in (out / "table3.md").read_text()
-    args = reproduce.build_parser().parse_args(["--retrain"])
-    assert not reproduce.use_bundled(args)
-    assert reproduce.use_bundled(reproduce.build_parser().parse_args([]))
+    from pixtrack_tf.experiments.reproduce import uses_bundled
+
+    assert not uses_bundled(retrain=True) and not uses_bundled(overrides=["seed=1"])
+    assert uses_bundled()
     # a missing bundle is one line and exit 2
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "nothing")
     assert reproduce.main(["--out", str(tmp_path / "rep2")]) == 2
@@ -111,7 +113,7 @@ def test_the_bundled_embedded_models_are_the_default_config():
 
 
 def test_claims_are_computed_from_the_rows():
-    from pixtrack_tf.evaluation.claims import evaluate_claims, format_claims
+    from pixtrack_tf.experiments.claims import evaluate_claims, format_claims
 
     def row(m, L, v, thr=0.4):
         return {"method": m, "threshold": thr, "length": L, "iou": v, "clips": 1, "source": "ours"}

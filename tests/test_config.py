@@ -69,7 +69,7 @@ def test_every_preset_loads_and_builds_its_models():
 
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
     assert {"paper", "cpu", "davis", "reproduce", "tiny"} <= set(names)
-    assert CONFIG_DIR.parent.name == "pixtrack_tf"
+    assert CONFIG_DIR.name == "configs"  # the repository's top-level configs/ (pixtrack_tf/configs in a wheel)
     for name in names:
         cfg = load_config(name)
         cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, weights="none"))
@@ -86,11 +86,14 @@ def test_every_preset_loads_and_builds_its_models():
 
 def test_the_wheel_ships_the_presets(tmp_path):
     """`pip wheel` of the project contains every preset (found by name from any install) and the
-    bundled models, and stays under 40 MB."""
+    bundled models, and stays under 40 MB; installed elsewhere, it runs reproduce and track from
+    another directory."""
     import subprocess
     import sys
     import zipfile
     from pathlib import Path
+
+    import numpy as np
 
     from pixtrack_tf.config import CONFIG_DIR
 
@@ -114,10 +117,39 @@ def test_the_wheel_ships_the_presets(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"pixtrack_tf/configs/{p.name}" for p in CONFIG_DIR.glob("*.yaml")} <= names
     # the bundled models (issue #16): every file of both, and the wheel under 40 MB
-    from pixtrack_tf.tracking.bundled import BUNDLED, BUNDLED_DIR
+    from pixtrack_tf.runs import BUNDLED, BUNDLED_DIR
 
     for name in BUNDLED:
         files = [p for p in (BUNDLED_DIR / name).rglob("*") if p.is_file()]
         assert (BUNDLED_DIR / name / "MODEL.json") in files, f"bundled model {name} is missing"
         assert {f"pixtrack_tf/bundled/{p.relative_to(BUNDLED_DIR).as_posix()}" for p in files} <= names
     assert wheel.stat().st_size < 40 * 2**20
+    # installed elsewhere (not this checkout) and run from another directory: a preset by name,
+    # python -m pixtrack_tf.reproduce and pixtrack track
+    site, work = tmp_path / "site", tmp_path / "elsewhere"
+    work.mkdir()
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)]
+    subprocess.run(pip, check=True)
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+
+    def run(*argv):
+        r = subprocess.run([sys.executable, *argv], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout
+
+    code = "import pixtrack_tf as p, pixtrack_tf.config as c; print(p.__file__, c.load_config('davis').name)"
+    assert run("-c", code).split() == [str(site / "pixtrack_tf" / "__init__.py"), "davis"]
+    assert "Table 1" in run("-m", "pixtrack_tf.reproduce", "--table", "1", "--config", "tiny")
+    from PIL import Image
+
+    frames = work / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((32, 48, 3), 40 * i, np.uint8)).save(frames / f"{i:05d}.png")
+    mask = np.zeros((32, 48), np.uint8)
+    mask[8:20, 10:30] = 255
+    Image.fromarray(mask).save(work / "m.png")
+    out = run(
+        "-m", "pixtrack_tf", "track", "--model", "first-mask", "--frames", "frames", "--mask", "m.png", "--out", "o"
+    )
+    assert out.startswith("complete: tracked 3 frames") and len(list((work / "o" / "masks").glob("*.png"))) == 3

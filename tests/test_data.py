@@ -243,7 +243,7 @@ def test_given_roi_boxes_and_ground_truth_share(square_seqs):
 
 
 def test_roi_side_clipped_to_672():
-    from pixtrack_tf.layers.roi import roi_around as roi_box
+    from pixtrack_tf.ops.roi import roi_around as roi_box
 
     assert roi_box((0, 0, 500, 100), 2.0, 56, 672)[2] - roi_box((0, 0, 500, 100), 2.0, 56, 672)[0] == 672
     b = roi_box((10, 10, 60, 40), 2.0, 56, 672)

@@ -42,8 +42,8 @@ print("OK")
 
 def test_savedmodel_loads_without_pixtrack_and_matches(tmp_path, exported, run_dir, davis_root):
     from pixtrack_tf.data import read_davis
+    from pixtrack_tf.runs import load_models
     from pixtrack_tf.tracking import TwoStageTracker
-    from pixtrack_tf.tracking.run import load_models
 
     seq = read_davis(davis_root, "val", names=["blackswan"])[0]
     n = 6
@@ -253,9 +253,9 @@ def test_a_run_that_fine_tunes_its_local_model_exports_and_tracks_honestly(tmp_p
     from pixtrack_tf.cli import export
     from pixtrack_tf.config import load_config, save_config
     from pixtrack_tf.data.embedded import load_embedded
+    from pixtrack_tf.runs import load_models, load_tracker
     from pixtrack_tf.tracking import MultiObjectTracker
-    from pixtrack_tf.tracking.run import load_models
-    from pixtrack_tf.tracking.video import PerObject, load_tracker
+    from pixtrack_tf.tracking.common import PerObject
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)

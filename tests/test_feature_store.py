@@ -12,11 +12,11 @@ import pytest
 import tensorflow as tf
 
 from pixtrack_tf.config import load_config
-from pixtrack_tf.data import feature_store
 from pixtrack_tf.data.embedded import load_embedded
-from pixtrack_tf.data.feature_store import StoreSampler, open_or_build, store_dataset
-from pixtrack_tf.layers.roi import crop_roi, dilate
 from pixtrack_tf.models import VGGPool4
+from pixtrack_tf.ops.roi import crop_roi, dilate
+from pixtrack_tf.training import feature_store
+from pixtrack_tf.training.feature_store import StoreSampler, open_or_build, store_dataset
 
 
 @pytest.fixture(scope="module")

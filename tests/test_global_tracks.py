@@ -95,10 +95,10 @@ def test_global_model_puts_the_roi_around_a_moving_object(tmp_path, centre_from)
 
 def test_global_check_sees_a_constant_shift_and_a_model_that_is_eq5():
     """``pixtrack global-check``'s statistics (open loop on ground-truth maps): an untrained
-    map-centroid model *is* Eq. (5) (FC 3 starts at zero); the same model with a constant shift in
+    map-centroid model *is* Eq. 5 (FC 3 starts at zero); the same model with a constant shift in
     FC 3's bias shows that shift as its mean displacement and a larger centre error. Likewise for the
     scale measured from the input map's object (``global.scale_from=map_box``)."""
-    from pixtrack_tf.evaluation.global_check import format_report, open_loop
+    from pixtrack_tf.experiments.global_check import format_report, open_loop
     from pixtrack_tf.models import GlobalModel
 
     overrides = [
@@ -146,8 +146,8 @@ def test_closed_loop_tracks_summary_tells_a_box_on_the_object_from_one_beside_it
     score 1 inside and IoU 1; ROIs moved beside the object and empty maps score 0."""
     from pixtrack_tf.data.pipelines import resize_mask
     from pixtrack_tf.data.sequence import mask_box
-    from pixtrack_tf.evaluation.global_check import closed_loop_tracks
-    from pixtrack_tf.layers.roi import roi_around
+    from pixtrack_tf.experiments.global_check import closed_loop_tracks
+    from pixtrack_tf.ops.roi import roi_around
 
     seqs = moving_object_sequences(2, 6, seed=1)
     good, bad = {}, {}

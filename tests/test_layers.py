@@ -26,7 +26,7 @@ def _sig(x):
 
 
 def eq1_reference(xs, h, c, kernel, rkernel, bias, wci, wcf, wco):
-    """Eq. (1) written out in NumPy; gates i, f, c, o along the last axis."""
+    """Eq. 1 written out in NumPy; gates i, f, c, o along the last axis."""
     f = h.shape[-1]
     outs = []
     for t in range(xs.shape[1]):
@@ -212,7 +212,7 @@ def test_crop_resize_scales():
 def test_roi_around_is_one_rule_for_numpy_and_tensors():
     import tensorflow as tf
 
-    from pixtrack_tf.layers.roi import mask_box_tf, roi_around
+    from pixtrack_tf.ops.roi import mask_box_tf, roi_around
 
     box = np.array([[10.0, 20.0, 60.0, 40.0], [0.0, 0.0, 500.0, 100.0], [5.0, 5.0, 9.0, 7.0]])
     expected = np.array([[-15, -20, 85, 80], [-86, -286, 586, 386], [-21, -22, 35, 34]], np.float32)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from pixtrack_tf.config import load_config
-from pixtrack_tf.layers.roi import dilate
 from pixtrack_tf.models import GlobalModel, LocalModel, VGGPool4
 from pixtrack_tf.models.backbone import WeightsError
 from pixtrack_tf.models.table1 import BACKBONE_KEY, model_summary
+from pixtrack_tf.ops.roi import dilate
 
 
 def _local_inputs(cfg, b=2, t=3, seed=0):
@@ -196,9 +196,9 @@ def test_global_feature_norm_lets_convlstm_1_see_its_input():
 
 
 def test_global_centre_from_map_centroid_starts_at_eq5_and_stays_within_reach(tiny_cfg):
-    """global.centre_from=map_centroid: theta's centre is Eq. (5)'s centre of the input map plus a
+    """global.centre_from=map_centroid: theta's centre is Eq. 5's centre of the input map plus a
     learned displacement within +-centre_offset; at initialisation (full 2 is zero) it is exactly
-    Eq. (5), whatever the map, and the sequence call and the step agree. "frame" (Table 1 as
+    Eq. 5, whatever the map, and the sequence call and the step agree. "frame" (Table 1 as
     written) puts every map's theta at the same place at initialisation."""
     from pixtrack_tf.layers.transformer import mass_centre
 

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from pixtrack_tf.data.sequence import DataError, read_frame, read_mask, read_object_masks
-from pixtrack_tf.tracking.video import iter_frames, load_tracker, track_video
+from pixtrack_tf.runs import load_tracker
+from pixtrack_tf.tracking.video import iter_frames, track_video
 
 
 def _scene(t, hw=(96, 128)):
@@ -220,7 +221,7 @@ def test_start_up_is_quiet(tmp_path):
     else:
         frames = _folder(tmp_path / "frames", 5)
         mask = _palette(tmp_path / "m.png", (_scene(0)[1] == 1).astype(np.uint8))
-    cmd = [sys.executable, "-m", "pixtrack_tf.track", "--model", "first-mask", "--frames", str(frames)]
+    cmd = [sys.executable, "-m", "pixtrack_tf", "track", "--model", "first-mask", "--frames", str(frames)]
     cmd += ["--mask", str(mask), "--out", str(tmp_path / "o"), "--no-progress"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

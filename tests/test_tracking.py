@@ -8,12 +8,13 @@ import pytest
 from PIL import Image
 
 from pixtrack_tf.config import load_config
-from pixtrack_tf.data.sequence import DataError, read_folder
+from pixtrack_tf.data.readers import read_folder
+from pixtrack_tf.data.sequence import DataError
 from pixtrack_tf.evaluation import evaluator
 from pixtrack_tf.evaluation.protocol import run_clips, sample_clips
 from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
 from pixtrack_tf.tracking import GroundTruthRoiTracker, OneStageTracker, TwoStageTracker, centroid, initial_box
-from pixtrack_tf.tracking.run import track_sequence
+from pixtrack_tf.tracking.common import track_sequence
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,8 @@ def test_two_stage_is_algorithm1_and_traces_once(tiny_cfg, models, small_seq):
     import tensorflow as tf
 
     from pixtrack_tf.data.sequence import mask_box
-    from pixtrack_tf.layers.roi import box_to_theta, roi_around
     from pixtrack_tf.layers.transformer import mass_centre
+    from pixtrack_tf.ops.roi import box_to_theta, roi_around
     from pixtrack_tf.tracking.algorithm1 import roi_crop_box
 
     lm, gm, _ = models
@@ -240,7 +241,7 @@ def test_bfloat16_tracking_follows_float32(tmp_path, tiny_cfg, models, small_seq
     import dataclasses
 
     from pixtrack_tf.config import ConfigError, load_config
-    from pixtrack_tf.tracking.run import load_trained
+    from pixtrack_tf.runs import load_trained
 
     lm, gm, _ = models
     lm.save_weights(tmp_path / "l.weights.h5")

@@ -130,7 +130,8 @@ def _train_cmd(out, steps, extra=()):
     return [
         sys.executable,
         "-m",
-        "pixtrack_tf.train",
+        "pixtrack_tf",
+        "train",
         "--config",
         "tiny",
         "--dataset",
@@ -245,7 +246,7 @@ def test_out_folder_rules(tmp_path, monkeypatch, capsys):
 
 
 def test_iterative_procedure_runs_and_resumes(tmp_path, seqs):
-    from pixtrack_tf.tracking.run import load_models
+    from pixtrack_tf.runs import load_models
     from pixtrack_tf.training.iterative import run_iterative, steps_done
 
     cfg = load_config("tiny", ["train.local_steps=2", "train.global_steps=2", "train.refine_steps=2"])

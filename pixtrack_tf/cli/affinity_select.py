@@ -16,14 +16,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from pixtrack_tf.cli.common import add_config_args, config_from_args, run_command
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pixtrack affinity-select", description=__doc__.splitlines()[0])
     p.add_argument("--root", required=True, help="DAVIS 2016 root")
     p.add_argument("--split", default="train", choices=("train", "train-a", "train-b"))
     p.add_argument("--sequences", help="comma-separated subset of the split's sequences")
-    p.add_argument("--config", default="davis", help="config whose affinity section the grid varies")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_config_args(p, "davis", "config whose affinity section the grid varies")
     p.add_argument("--grid", action="append", default=[], metavar="affinity.KEY=V1,V2", help="every combination")
     p.add_argument(
         "--candidate",
@@ -35,31 +36,30 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    return run_command(lambda: _select(args, argv))
 
+
+def _select(args, argv) -> int:
     from pixtrack_tf import provenance
-    from pixtrack_tf.config import ConfigError, load_config, to_dict
+    from pixtrack_tf.config import to_dict
     from pixtrack_tf.data import DataError
-    from pixtrack_tf.data.sequence import read_davis
+    from pixtrack_tf.data.readers import read_davis
     from pixtrack_tf.data.splits import halves
     from pixtrack_tf.experiments.affinity_select import expand_grid, run_selection, write_selection
 
-    try:
-        cfg = load_config(args.config, args.set)
-        expand_grid(args.grid, args.candidate)  # a bad grid fails before any work
-        seqs = read_davis(args.root, "train")
-        if args.split != "train":
-            a, b = halves([s.name for s in seqs], seed=cfg.seed)
-            keep = set(a if args.split == "train-a" else b)
-            seqs = [s for s in seqs if s.name in keep]
-        if args.sequences:
-            wanted = [n.strip() for n in args.sequences.split(",")]
-            missing = sorted(set(wanted) - {s.name for s in seqs})
-            if missing:
-                raise DataError(f"{args.root}: no sequence(s) {', '.join(missing)} in {args.split}")
-            seqs = [s for s in seqs if s.name in set(wanted)]
-    except (ConfigError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = config_from_args(args)
+    expand_grid(args.grid, args.candidate)  # a bad grid fails before any work
+    seqs = read_davis(args.root, "train")
+    if args.split != "train":
+        a, b = halves([s.name for s in seqs], seed=cfg.seed)
+        keep = set(a if args.split == "train-a" else b)
+        seqs = [s for s in seqs if s.name in keep]
+    if args.sequences:
+        wanted = [n.strip() for n in args.sequences.split(",")]
+        missing = sorted(set(wanted) - {s.name for s in seqs})
+        if missing:
+            raise DataError(f"{args.root}: no sequence(s) {', '.join(missing)} in {args.split}")
+        seqs = [s for s in seqs if s.name in set(wanted)]
     doc = run_selection(cfg, seqs, args.grid, args.candidate, progress=not args.no_progress)
     doc.update(
         command="pixtrack affinity-select " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -72,7 +72,3 @@ def main(argv=None) -> int:
     path = write_selection(doc, Path(args.out))
     print(path.read_text())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Speed of the tracker against this machine's limit.
 
-    python -m pixtrack_tf.bench [--config paper|cpu] [--dtype float32|bfloat16] [--json] [--record FILE]
-    python -m pixtrack_tf.bench --train [--config cpu] [--dataset davis2016 --root PATH] [--json]
+    pixtrack bench [--config paper|cpu] [--dtype float32|bfloat16] [--json] [--record FILE]
+    pixtrack bench --train [--config cpu] [--dataset davis2016 --root PATH] [--json]
 
 In one process: FLOPs per frame of each module, counted from layer shapes; this machine's GEMM rate
 measured in the same run; median milliseconds per tracked frame after warm-up for the global model,
@@ -15,25 +15,25 @@ settings; ``--dtype`` its precision) at 854x480 for one and ``--objects`` object
 
 ``--train`` instead times local-model training from images and from the backbone feature store, in
 float32 and bfloat16, in one process, and prints ``train_cached_speedup`` (store / images, float32)
-(:mod:`pixtrack_tf.training.speed`).
+(:mod:`pixtrack_tf.bench.training`).
 
-See :mod:`pixtrack_tf.evaluation.speed` (tracking), :mod:`pixtrack_tf.evaluation.speed_keras`
-(``--models-only``) and :mod:`pixtrack_tf.evaluation.flops` (how FLOPs are counted).
+See :mod:`pixtrack_tf.bench.tracking` (tracking), :mod:`pixtrack_tf.bench.keras_layers`
+(``--models-only``) and :mod:`pixtrack_tf.bench.flops` (how FLOPs are counted).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from pixtrack_tf.cli.common import add_config_args, config_from_args, run_command
 
 
-def main(argv=None) -> int:
+def build_parser():
     from pixtrack_tf.config import PRECISIONS
 
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default="paper")
-    p.add_argument("--set", action="append", default=[])
+    p = argparse.ArgumentParser(prog="pixtrack bench", description=__doc__.split("\n\n")[0])
+    add_config_args(p, "paper")
     p.add_argument("--dtype", choices=PRECISIONS, default=None, help="default float32 (--affinity: its config's)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-pipelines", action="store_true", help="skip the tf.data measurement")
@@ -69,30 +69,33 @@ def main(argv=None) -> int:
         "--store-root", default="out/feature_stores", help="with --train: where stores are built (default as train's)"
     )
     p.add_argument("--precisions", default="float32,bfloat16", help="with --train: the precisions to time")
-    args = p.parse_args(argv)
-    from pixtrack_tf import provenance
-    from pixtrack_tf.config import ConfigError, load_config
-    from pixtrack_tf.evaluation.speed import format_report, run_bench
-    from pixtrack_tf.evaluation.speed_keras import format_models_report, models_bench
+    return p
 
-    try:
-        cfg = load_config(args.config, args.set)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: _bench(args))
+
+
+def _bench(args) -> int:
+    from pixtrack_tf import provenance
+    from pixtrack_tf.bench.keras_layers import format_models_report, models_bench
+    from pixtrack_tf.bench.tracking import format_report, run_bench
+
+    cfg = config_from_args(args)
     if args.affinity:
-        from pixtrack_tf.evaluation.speed import affinity_bench, format_affinity
+        from pixtrack_tf.bench.tracking import affinity_bench, format_affinity
 
         if args.dtype:
-            cfg = load_config(args.config, args.set + [f"affinity.precision={args.dtype}"])
+            cfg = config_from_args(args, extra=[f"affinity.precision={args.dtype}"])
         r = affinity_bench(cfg, args.objects)
         r["report"] = format_affinity(r)
         args.dtype = cfg.affinity.precision
         return _emit(r, args, cfg, provenance)
     args.dtype = args.dtype or "float32"
     if args.train:
+        from pixtrack_tf.bench.training import format_train_report, train_throughput
         from pixtrack_tf.data import load_dataset
-        from pixtrack_tf.training.speed import format_train_report, train_throughput
 
         split = "train" if args.dataset == "davis2016" else None
         seqs = load_dataset(args.dataset, args.root, split, seed=cfg.seed, num_sequences=max(args.sequences, 2))
@@ -132,7 +135,3 @@ def _emit(r, args, cfg, provenance) -> int:
             f.write(f"- versions: {json.dumps(prov['versions'])}\n\n```\n{r['report']}\n```\n\n")
             f.write("```json\n" + json.dumps({k: v for k, v in r.items() if k != "report"}) + "\n```\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,18 +1,18 @@
-"""Compare result files side by side: ``python -m pixtrack_tf.evaluation.compare``
-(:mod:`pixtrack_tf.evaluation.compare`)."""
+"""Compare result files side by side: ``pixtrack compare``
+(:mod:`pixtrack_tf.experiments.compare`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from pixtrack_tf.evaluation.compare import compare, load_results, parse_claim, to_markdown
+from pixtrack_tf.cli.common import run_command
+from pixtrack_tf.experiments.compare import compare, load_results, parse_claim, to_markdown
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.evaluation.compare", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="pixtrack compare", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--result", action="append", required=True, metavar="LABEL=PATH", help="a reproduce tableN.json, labelled"
     )
@@ -26,11 +26,11 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", help="write Markdown here (and JSON beside it); default: print")
     args = p.parse_args(argv)
-    try:
-        doc = compare(load_results(args.result), args.reference, [parse_claim(c) for c in args.claim])
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(lambda: _compare(args), extra_errors=(ValueError,))
+
+
+def _compare(args) -> int:
+    doc = compare(load_results(args.result), args.reference, [parse_claim(c) for c in args.claim])
     md = to_markdown(doc)
     if args.out:
         out = Path(args.out)
@@ -41,7 +41,3 @@ def main(argv=None) -> int:
     else:
         print(md)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

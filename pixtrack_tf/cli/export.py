@@ -1,7 +1,7 @@
 """Export the two-stage tracker (Algorithm 1) as a TensorFlow SavedModel that loads without this
-package: ``python -m pixtrack_tf.export --run DIR --out PATH [--weights-dtype float32|float16|int8]``;
+package: ``pixtrack export --run DIR --out PATH [--weights-dtype float32|float16|int8]``;
 or, with ``--compact``, a compact run folder (trainable weights only, ``.npz``, the form the bundled
-embedded models take; see :mod:`pixtrack_tf.tracking.bundled`).
+embedded models take; see :mod:`pixtrack_tf.runs`).
 
 ``--affinity --frame-size WxH`` exports the feature-affinity reference instead (no training run: the
 frozen VGG16 and ``--set affinity.KEY=VALUE``), for frames of that size
@@ -18,13 +18,18 @@ import shutil
 import sys
 from pathlib import Path
 
+from pixtrack_tf.cli.common import config_from_args, error, run_command
+
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.export", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="pixtrack export", description=__doc__.split("\n\n")[0])
     p.add_argument("--run", help="training run folder (config.yaml + trained local and global models)")
     p.add_argument("--affinity", action="store_true", help="export the feature-affinity reference (no --run)")
     p.add_argument("--frame-size", help="with --affinity: the frames' WxH, e.g. 854x480")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="with --affinity: its settings")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="with --affinity: its settings (affinity.*)"
+    )
+    p.set_defaults(config=None)
     p.add_argument("--out", required=True, help="SavedModel folder to write")
     p.add_argument(
         "--weights-dtype",
@@ -45,35 +50,20 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         if not args.force:
-            print(f"error: {out} exists and is not empty; pass --force to replace it", file=sys.stderr)
-            return 2
+            return error(f"{out} exists and is not empty; pass --force to replace it")
         shutil.rmtree(out)
-    if args.affinity:
-        return _export_affinity(args, out)
-    from pixtrack_tf.tracking.bundled import write_compact_run, write_model_json
-    from pixtrack_tf.tracking.run import find_weights, load_models
-    from pixtrack_tf.tracking.savedmodel import export_two_stage
+    return run_command(lambda: _export_affinity(args, out) if args.affinity else _export_run(args, out))
 
-    try:
-        if args.compact:
-            write_compact_run(args.run, out, what=args.what)
-        else:
-            cfg, lm, gm = load_models(args.run)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not args.compact:
-        export_two_stage(cfg, lm, gm, out, args.weights_dtype)
-        if cfg.track.local_finetune_steps > 0:
-            print(
-                f"note: {args.run} fine-tunes its local model on the first frame (track.local_finetune_steps = "
-                f"{cfg.track.local_finetune_steps}); a SavedModel cannot, so {out} tracks without it "
-                "(the paper's tracker; its pixtrack_config.yaml says local_finetune_steps: 0). "
-                "Track with the run folder to keep it.",
-                file=sys.stderr,
-            )
-        parts = {k: v for k, v in find_weights(args.run).items() if k in ("local", "global")}
-        write_model_json(args.run, out, args.what, parts, weights_dtype=args.weights_dtype)
+
+def _export_run(args, out: Path) -> int:
+    from pixtrack_tf.runs import export_savedmodel, write_compact_run
+
+    if args.compact:
+        write_compact_run(args.run, out, what=args.what)
+    else:
+        note = export_savedmodel(args.run, out, args.weights_dtype, args.what)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
     if args.compact:
         print(f"wrote compact run {out} ({size}): {', '.join(sorted(f.name for f in out.iterdir()))}")
@@ -83,27 +73,15 @@ def main(argv=None) -> int:
 
 
 def _export_affinity(args, out: Path) -> int:
-    from pixtrack_tf.config import ConfigError, load_config
-
     try:
         w, h = (int(v) for v in (args.frame_size or "").lower().split("x"))
         if w < 16 or h < 16:
             raise ValueError
     except ValueError:
-        print(f"error: --frame-size must look like 854x480 (width x height), got {args.frame_size!r}", file=sys.stderr)
-        return 2
-    try:
-        cfg = load_config(None, args.set)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(f"--frame-size must look like 854x480 (width x height), got {args.frame_size!r}")
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
 
-    export_affinity(cfg, (h, w), out)
+    export_affinity(config_from_args(args), (h, w), out)
     size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
     print(f"wrote SavedModel {out} ({size}; feature affinity, frames {w}x{h}); signatures: initialize, step")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,13 +1,14 @@
-"""The global model on ground-truth maps against Eq. (5): ``pixtrack global-check --run RUN``
-(:mod:`pixtrack_tf.evaluation.global_check`; not in the paper). A run folder of the whole Sec. 5.1
+"""The global model on ground-truth maps against Eq. 5: ``pixtrack global-check --run RUN``
+(:mod:`pixtrack_tf.experiments.global_check`; not in the paper). A run folder of the whole Sec. 5.1
 procedure also gets its stored closed-loop tracks of the training videos summarised (steps 3 and 5)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from pixtrack_tf.cli.common import error, run_command
 
 
 def main(argv=None) -> int:
@@ -24,22 +25,20 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=40, help="first frames of each sequence (default 40)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.split not in ("train", "test"):
+        return error(f"--split must be train or test, got {args.split!r}")
+    return run_command(lambda: _check(args))
+
+
+def _check(args) -> int:
     import numpy as np
 
-    from pixtrack_tf.data import DataError
     from pixtrack_tf.data.splits import train_test_splits
-    from pixtrack_tf.evaluation.global_check import closed_loop_tracks, format_report, open_loop
-    from pixtrack_tf.tracking.run import load_models
+    from pixtrack_tf.experiments.global_check import closed_loop_tracks, format_report, open_loop
+    from pixtrack_tf.runs import load_models
 
-    if args.split not in ("train", "test"):
-        print(f"error: --split must be train or test, got {args.split!r}", file=sys.stderr)
-        return 2
-    try:
-        cfg, _, gm = load_models(args.run, need=("global",))
-        [(train, test)], _ = train_test_splits(args.dataset, args.root, None, (args.fold,), cfg.seed)
-    except (FileNotFoundError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg, _, gm = load_models(args.run, need=("global",))
+    [(train, test)], _ = train_test_splits(args.dataset, args.root, None, (args.fold,), cfg.seed)
     rep = open_loop(gm, cfg, train if args.split == "train" else test, max_frames=args.frames)
     # Sec. 5.1's closed-loop tracks of the training videos, when the run folder holds them
     for step in ("step3", "step5"):
@@ -59,7 +58,3 @@ def main(argv=None) -> int:
                 f"ROI side / object side (median) {r['roi_side_over_object']:.2f}"
             )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@
         [--root PATH] [--config NAME] [--folds K] [--quick] [--out DIR] [--run DIR] [--set k=v]
 
 With no arguments it evaluates the models bundled with the package (trained on fold 0 of the
-embedded benchmark, not VOT2016, by ``reproduce --retrain``; :mod:`pixtrack_tf.tracking.bundled`)
+embedded benchmark, not VOT2016, by ``reproduce --retrain``; :mod:`pixtrack_tf.runs`)
 in a few minutes: it tracks test clips of each length with each method (raw results in
 ``DIR/raw``), evaluates them, and writes ``DIR/table<N>.md`` / ``.json`` with the paper's numbers
 beside ours, whether the paper's claims hold, provenance, and figures. ``--retrain`` (or another
@@ -19,7 +19,9 @@ FCN fine-tuned on the first frame). Table 3: 2-stage (Algorithm 1) vs 1-stage (E
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+from pixtrack_tf.cli.common import add_config_args, run_command
+from pixtrack_tf.experiments.reproduce import RETRAIN_TIME
 
 
 def build_parser():
@@ -29,8 +31,7 @@ def build_parser():
     p.add_argument("--table", type=int, choices=(1, 2, 3), default=3)
     p.add_argument("--dataset", default="embedded", choices=("embedded", "davis2016", "vot2016", "folder"))
     p.add_argument("--root", help="dataset root (not needed for embedded)")
-    p.add_argument("--config", default=None, help="config name or YAML (default: reproduce; tiny with --quick)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_config_args(p, None, "config name or YAML (reproduce; tiny with --quick; a --run's own config)")
     p.add_argument("--folds", type=int, default=1, help="how many of the 10 folds to run (the paper: 10)")
     p.add_argument(
         "--quick", action="store_true", help="smallest end-to-end run (tests): tiny config, 10 short sequences"
@@ -76,19 +77,6 @@ def build_parser():
     return p
 
 
-RETRAIN_TIME = "60-80 minutes (the feature store at ROI 128, Sec. 5.1 steps 1-5 and the FCN, then the evaluation)"
-
-
-def use_bundled(args) -> bool:
-    """The default run evaluates the bundled embedded models: no --run, --retrain, --quick, --config,
-    --set, --folds > 1 or --force, and the embedded dataset."""
-    return (
-        args.dataset == "embedded"
-        and not (args.run or args.retrain or args.quick or args.force or args.config or args.set)
-        and args.folds == 1
-    )
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,72 +88,31 @@ def main(argv=None) -> int:
         from pixtrack_tf.cli import summary
 
         return summary.main(["--config", args.config or "paper"] + [a for s in args.set for a in ("--set", s)])
-    from pixtrack_tf.config import ConfigError, load_config
-    from pixtrack_tf.data import DataError
-    from pixtrack_tf.data.splits import train_test_splits
-    from pixtrack_tf.evaluation.reproduce import ReproduceError, Request, reproduce_table
-    from pixtrack_tf.training.loop import RunDirError, TrainingDiverged
+    return run_command(lambda: _reproduce(args))
 
-    try:
-        default = "tiny" if args.quick else "reproduce"
-        if use_bundled(args):
-            from pixtrack_tf.tracking.bundled import bundled_path, describe
 
-            args.run = str(bundled_path("embedded"))
-            print(f"Models: {describe('embedded')}. Pass --retrain to train them here instead.", file=sys.stderr)
-        elif args.dataset == "embedded" and args.run is None and not args.quick:
-            print(f"Training the models first: {RETRAIN_TIME} on 2 CPU cores.", file=sys.stderr)
-        if args.run and args.config is None:  # evaluate a finished run with the config it was trained with
-            default = Path(args.run) / "config.yaml"
-            if (Path(args.run) / "saved_model.pb").exists():  # an exported tracker: the config it was exported with
-                default = Path(args.run) / "pixtrack_config.yaml"
-        cfg = load_config(args.config or default, args.set)
-        n_seq, n_frames = (10, 24) if args.quick else (60, 100)
-        folds, desc = train_test_splits(
-            args.dataset, args.root, None, range(args.folds), cfg.seed, n_seq, n_frames, args.test_split
-        )
-        out = Path(args.out or f"out/reproduce-{args.dataset}{'-quick' if args.quick else ''}")
-        req = Request(
-            table=args.table,
-            cfg=cfg,
-            folds=folds,
-            desc=desc,
-            out=out,
-            run=args.run,
-            fcn=args.fcn,
-            clips=args.clips,
-            methods=[m.strip() for m in args.methods.split(",")] if args.methods else None,
-            davis_measures=args.davis_measures,
-            force=args.force,
-            progress=not args.no_progress,
-            overrides=list(args.set),
-        )
-        md = reproduce_table(req)
-    except (ConfigError, DataError, RunDirError, FileNotFoundError, ReproduceError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    print(md)
-    print(f"wrote {out / f'table{args.table}.md'} and {out / f'table{args.table}.json'}", file=sys.stderr)
+def _reproduce(args) -> int:
+    from pixtrack_tf.experiments.reproduce import make_request, reproduce_table
+
+    req = make_request(
+        args.table,
+        args.dataset,
+        args.root,
+        args.config,
+        args.set,
+        args.folds,
+        args.quick,
+        args.out,
+        args.run,
+        args.retrain,
+        args.test_split,
+        fcn=args.fcn,
+        clips=args.clips,
+        methods=[m.strip() for m in args.methods.split(",")] if args.methods else None,
+        davis_measures=args.davis_measures,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    print(reproduce_table(req))
+    print(f"wrote {req.out / f'table{args.table}.md'} and {req.out / f'table{args.table}.json'}", file=sys.stderr)
     return 0
-
-
-def table_results(table: int, shipped: Path, out: Path, smoke=False, retrain=False) -> tuple[Path, dict]:
-    """For the notebooks: (folder, table JSON) of Table ``table``: the shipped results in ``shipped``
-    when they are there; else (or with ``retrain`` / ``smoke``) the output of this command in
-    ``out``: the bundled models evaluated, ``--retrain`` trained first, or ``--quick`` for a smoke run."""
-    import json
-
-    if smoke or retrain or not (shipped / f"table{table}.json").exists():
-        shipped = out
-        args = ["--table", str(table), "--out", str(out), "--no-progress"]
-        args += ["--quick"] if smoke else (["--retrain"] if retrain else [])
-        if main(args) != 0:
-            raise RuntimeError(f"reproduce {' '.join(args)} failed")
-    return shipped, json.loads((shipped / f"table{table}.json").read_text())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Table 1 beside our layers: ``python -m pixtrack_tf.summary --config paper [--json]``.
+"""Table 1 beside our layers: ``pixtrack summary --config paper [--json]``.
 
 For each module of Table 1 it prints the paper's filter size, channels and stride next to the
 built layer's, with the layer's parameter count; the frozen VGG16 backbone is listed too
@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from pixtrack_tf.cli.common import add_config_args, config_from_args, run_command
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pixtrack_tf.summary", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="paper", help="config name or YAML path (default: paper)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser = argparse.ArgumentParser(prog="pixtrack summary", description=__doc__.splitlines()[0])
+    add_config_args(parser, "paper")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    from pixtrack_tf.config import ConfigError, load_config
+    return run_command(lambda: _summary(args))
+
+
+def _summary(args) -> None:
     from pixtrack_tf.models.table1 import format_table, model_summary
 
-    try:
-        cfg = load_config(args.config, args.set)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    summary = model_summary(cfg)
+    summary = model_summary(config_from_args(args))
     print(json.dumps(summary, indent=2) if args.json else format_table(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

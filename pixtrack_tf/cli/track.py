@@ -1,4 +1,4 @@
-"""Track objects through your own video: ``pixtrack track`` / ``python -m pixtrack_tf.track``.
+"""Track objects through your own video: ``pixtrack track`` / ``pixtrack track``.
 
     pixtrack track [--model PATH] (--frames DIR | --video FILE) (--mask FIRST.png [--objects 1,3] |
                    --box x,y,w,h [--box ...]) --out DIR [--threshold 0.5] [--force | --resume]
@@ -6,8 +6,8 @@
 ``--model``: by default ``affinity``, the feature-affinity reference (no training; it scored level with
 the bundled two-stage tracker on DAVIS 2016 train, where that tracker was trained, and so became the
 default; the command says so on stderr); ``davis2016`` (the paper's two-stage tracker trained on DAVIS
-2016 that ships with the package, :mod:`pixtrack_tf.tracking.bundled`) or ``embedded``; an exported SavedModel
-(``python -m pixtrack_tf.export``), a training run folder (a compact one too), or
+2016 that ships with the package, :mod:`pixtrack_tf.runs`) or ``embedded``; an exported SavedModel
+(``pixtrack export``), a training run folder (a compact one too), or
 one of the reference trackers that need no training, ``first-mask`` (the first mask on every frame),
 ``optical-flow`` (the mask carried from frame to frame by DIS optical flow) and ``affinity`` (labels
 propagated by feature affinity over the frozen VGG16, :mod:`pixtrack_tf.tracking.affinity`; its
@@ -39,8 +39,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from pixtrack_tf.cli.common import run_command
 
-def main(argv=None) -> int:
+
+def build_parser():
     from pixtrack_tf.config import PRECISIONS
 
     p = argparse.ArgumentParser(prog="pixtrack track", description=__doc__.split("\n\n")[0])
@@ -81,69 +83,86 @@ def main(argv=None) -> int:
         help="a config value: of a run folder's config, or of a reference tracker's (e.g. affinity.scale=1)",
     )
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
+    return p
 
+
+def warn(msg) -> None:
+    print(msg, file=sys.stderr)
+
+
+def first_masks(args, first) -> dict:
+    """``{object id: (H, W) bool}`` of the first frame, from ``--mask`` (a palette: one object per
+    index, ``--objects`` a subset) or each ``--box``."""
     from pixtrack_tf.data import DataError
     from pixtrack_tf.data.sequence import read_object_masks
-    from pixtrack_tf.tracking.video import iter_frames, load_tracker, parse_box, track_video
+    from pixtrack_tf.tracking.video import parse_box
+
+    if not args.mask:
+        if args.objects:
+            raise ValueError("--objects goes with a palette --mask")
+        return {k + 1: parse_box(b, first.shape[:2]) for k, b in enumerate(args.box)}
+    wanted = [int(v) for v in args.objects.split(",")] if args.objects else None
+    masks = read_object_masks(args.mask, wanted, warn)
+    for k, m in masks.items():
+        if m.shape != first.shape[:2]:
+            raise DataError(
+                f"{args.mask}: mask is {m.shape[1]}x{m.shape[0]} but the frames are {first.shape[1]}x{first.shape[0]}"
+            )
+        if not m.any():
+            which = f" of object {k}" if len(masks) > 1 else ""
+            raise DataError(f"{args.mask}: the mask is empty (no object pixel{which})")
+    return masks
+
+
+def model_path(model: str | None) -> str:
+    """What ``--model`` names, said once to the user: the default tracker, a bundled one, or a path."""
+    if model is None:
+        warn(
+            "model: affinity, feature-affinity label propagation over the frozen HED VGG16 (no training; "
+            "settings chosen on DAVIS 2016 train, where it scores level with the bundled two-stage tracker "
+            "that was trained there). The paper's tracker: --model davis2016"
+        )
+        return "affinity"
+    if model in ("davis2016", "embedded") and not Path(model).exists():
+        from pixtrack_tf.runs import bundled_path, describe
+
+        warn(f"model: {describe(model)}")
+        return str(bundled_path(model))
+    return model
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: _track(args), extra_errors=(ValueError, StopIteration))
+
+
+def _track(args) -> int:
+    from pixtrack_tf.data import DataError
+    from pixtrack_tf.runs import load_tracker
+    from pixtrack_tf.tracking.video import iter_frames, track_video
 
     out = Path(args.out)
-    warn = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    try:
-        if out.exists() and any(out.iterdir()) and not args.resume:
-            if not args.force:
-                raise DataError(
-                    f"{out} exists and is not empty; pass --force to replace it or --resume (nothing was written)"
-                )
-            shutil.rmtree(out)
-        frames = iter_frames(args.frames, args.video)
-        name, first, error = next(frames)
-        if error is not None:
-            raise DataError(error)
-        if args.mask:
-            wanted = [int(v) for v in args.objects.split(",")] if args.objects else None
-            masks = read_object_masks(args.mask, wanted, warn)
-            for k, m in masks.items():
-                if m.shape != first.shape[:2]:
-                    raise DataError(
-                        f"{args.mask}: mask is {m.shape[1]}x{m.shape[0]} "
-                        f"but the frames are {first.shape[1]}x{first.shape[0]}"
-                    )
-                if not m.any():
-                    which = f" of object {k}" if len(masks) > 1 else ""
-                    raise DataError(f"{args.mask}: the mask is empty (no object pixel{which})")
-        else:
-            if args.objects:
-                raise ValueError("--objects goes with a palette --mask")
-            masks = {k + 1: parse_box(b, first.shape[:2]) for k, b in enumerate(args.box)}
-        if args.model is None:
-            args.model = "affinity"
-            warn(
-                "model: affinity, feature-affinity label propagation over the frozen HED VGG16 (no training; "
-                "settings chosen on DAVIS 2016 train, where it scores level with the bundled two-stage tracker "
-                "that was trained there). The paper's tracker: --model davis2016"
+    if out.exists() and any(out.iterdir()) and not args.resume:
+        if not args.force:
+            raise DataError(
+                f"{out} exists and is not empty; pass --force to replace it or --resume (nothing was written)"
             )
-        elif args.model in ("davis2016", "embedded") and not Path(args.model).exists():
-            from pixtrack_tf.tracking.bundled import bundled_path, describe
-
-            args.model = str(bundled_path(args.model))
-            warn(f"model: {describe(Path(args.model).name)}")
-        tracker = load_tracker(args.model, args.precision, objects=len(masks), overrides=args.set)
-    except (DataError, ValueError, FileNotFoundError, StopIteration) as e:
-        print(f"error: {e or 'no frames'}", file=sys.stderr)
-        return 2
+        shutil.rmtree(out)
+    frames = iter_frames(args.frames, args.video)
+    name, first, error = next(frames, (None, None, "no frames"))
+    if error is not None:
+        raise DataError(error)
+    masks = first_masks(args, first)
+    args.model = model_path(args.model)
+    tracker = load_tracker(args.model, args.precision, objects=len(masks), overrides=args.set)
 
     def stream():
         yield name, first, None
         yield from frames
 
-    try:
-        r = track_video(
-            stream(), masks, tracker, out, args.threshold, str(args.model), not args.no_progress, warn, args.resume
-        )
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    r = track_video(
+        stream(), masks, tracker, out, args.threshold, str(args.model), not args.no_progress, warn, args.resume
+    )
     fps, video = r["frames_per_second"], out / (r["overlay"] or "")
     print(
         f"{r['status']}: tracked {r['tracked']} frames ({r['skipped']} skipped) of {len(masks)} object(s) "
@@ -151,7 +170,3 @@ def main(argv=None) -> int:
         f"wrote {out / 'masks'}, {video}, {out / 'track.json'}"
     )
     return {"complete": 0, "incomplete": 4, "interrupted": 130}[r["status"]]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

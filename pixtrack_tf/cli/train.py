@@ -1,6 +1,6 @@
 """Train the local and/or global model.
 
-    python -m pixtrack_tf.train --config CONFIG --dataset NAME [--root PATH] --out DIR
+    pixtrack train --config CONFIG --dataset NAME [--root PATH] --out DIR
         [--stage local|global|iterative|fcn|store] [--set key=value ...] [--resume | --force]
         [--strategy default|mirrored|multiworker] [--deterministic] [--fold K]
 
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from pixtrack_tf.cli.common import add_config_args, config_from_args, run_command
 
 
 def build_parser():
     from pixtrack_tf.training.iterative import STAGES
 
-    p = argparse.ArgumentParser(prog="python -m pixtrack_tf.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default="cpu", help="config name (paper, cpu, tiny) or YAML path")
+    p = argparse.ArgumentParser(prog="pixtrack train", description=__doc__.split("\n\n")[0])
+    add_config_args(p, "cpu")
     p.add_argument("--dataset", default="embedded", help="embedded, davis2016, vot2016 or folder")
     p.add_argument("--root", help="dataset root (not needed for embedded)")
     p.add_argument(
@@ -39,9 +40,6 @@ def build_parser():
     p.add_argument("--num-frames", type=int, default=100, help="embedded benchmark: frames per sequence (about)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--stage", choices=STAGES, default="iterative")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. train.local_steps=100"
-    )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue the run in --out (same config)")
     g.add_argument("--force", action="store_true", help="delete --out first")
@@ -53,42 +51,26 @@ def build_parser():
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from pixtrack_tf.config import ConfigError, load_config
-    from pixtrack_tf.data import DataError
+    return run_command(lambda: _train(args))
+
+
+def _train(args) -> int:
     from pixtrack_tf.data.splits import train_test_splits
     from pixtrack_tf.training.iterative import train_stage
-    from pixtrack_tf.training.loop import (
-        RunDirError,
-        TrainingDiverged,
-        configure_determinism,
-        make_strategy,
-        prepare_run_dir,
-        run_report,
-    )
+    from pixtrack_tf.training.loop import configure_determinism, make_strategy, prepare_run_dir, run_report
 
     out = Path(args.out)
-    try:
-        cfg = load_config(args.config, args.set)
-        [(seqs, _)], data = train_test_splits(
-            args.dataset, args.root, args.split, (args.fold,), cfg.seed, args.num_sequences, args.num_frames
-        )
-        for s in seqs:
-            s.validate(min_frames=2)
-        data.update(stage=args.stage, deterministic=args.deterministic, strategy=args.strategy)
-        prepare_run_dir(out, cfg, args.resume, args.force, data)
-        configure_determinism(cfg.seed, args.deterministic)
-        parts = train_stage(cfg, seqs, out, args.stage, make_strategy(args.strategy), progress=not args.no_progress)
-    except (DataError, RunDirError, ConfigError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
+    cfg = config_from_args(args)
+    [(seqs, _)], data = train_test_splits(
+        args.dataset, args.root, args.split, (args.fold,), cfg.seed, args.num_sequences, args.num_frames
+    )
+    for s in seqs:
+        s.validate(min_frames=2)
+    data.update(stage=args.stage, deterministic=args.deterministic, strategy=args.strategy)
+    prepare_run_dir(out, cfg, args.resume, args.force, data)
+    configure_determinism(cfg.seed, args.deterministic)
+    parts = train_stage(cfg, seqs, out, args.stage, make_strategy(args.strategy), progress=not args.no_progress)
     for part in parts:
         print(run_report(out / part, cfg))
     print(json.dumps({"out": str(out), "parts": parts}))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

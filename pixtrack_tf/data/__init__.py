@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
+from pixtrack_tf.data.readers import read_davis, read_folder, read_video, read_vot
 from pixtrack_tf.data.sequence import (
     DataError,
     Sequence,
     mask_box,
-    read_davis,
-    read_folder,
     read_frame,
     read_mask,
-    read_video,
-    read_vot,
 )
 
 DATASETS = ("embedded", "davis2016", "vot2016", "folder")

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pixtrack_tf.data.sequence import Sequence, read_folder
+from pixtrack_tf.data.readers import read_folder
+from pixtrack_tf.data.sequence import Sequence
 
 VERSION = "v1"
 SIZES = [(240, 320), (216, 384), (240, 360), (256, 256), (320, 240), (180, 320), (288, 352), (224, 400)]

@@ -32,7 +32,7 @@ import tensorflow as tf
 from PIL import Image
 
 from pixtrack_tf.data.sequence import DataError, Sequence, mask_box
-from pixtrack_tf.layers.roi import crop_roi, dilate, roi_around
+from pixtrack_tf.ops.roi import crop_roi, dilate, roi_around
 
 MIN_OBJECT_PIXELS = 16
 

@@ -1,8 +1,8 @@
 """The evaluator: reads raw results (see :mod:`pixtrack_tf.evaluation.protocol`) and the ground
-truth, computes Eq. (3) IoU per frame at each threshold, pixel ROC, and DAVIS J / F, and builds the
+truth, computes Eq. 3 IoU per frame at each threshold, pixel ROC, and DAVIS J / F, and builds the
 tables. Metrics can be recomputed here without tracking again::
 
-    python -m pixtrack_tf.evaluation.evaluator --raw DIR/raw --dataset embedded [--root PATH]
+    pixtrack evaluate --raw DIR/raw --dataset embedded [--root PATH]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def roi_row(method: str, result: dict) -> dict:
 
 
 def iou_per_frame(result: dict, length: int, threshold: float) -> np.ndarray:
-    """Framewise IoU curve (Fig. 4, right): Eq. (3)'s IOU(t) averaged over the clips of one length."""
+    """Framewise IoU curve (Fig. 4, right): Eq. 3's IOU(t) averaged over the clips of one length."""
     curves = [c["iou"][threshold] for c in result["clips"] if c["length"] == length]
     return np.mean(np.asarray(curves), axis=0) if curves else np.zeros(0)
 
@@ -118,11 +118,3 @@ def davis_rows(method: str, result: dict) -> dict:
             out[f"{m}_{k}"] = float(np.mean([v[m][k] for v in per_seq.values()])) if per_seq else float("nan")
     out["per_sequence"] = {s: {m: v[m]["mean"] for m in ("J", "F")} for s, v in per_seq.items()}
     return out
-
-
-if __name__ == "__main__":  # the command lives in pixtrack_tf.cli.evaluate
-    import sys
-
-    from pixtrack_tf.cli.evaluate import main
-
-    sys.exit(main())

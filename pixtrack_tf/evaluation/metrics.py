@@ -1,6 +1,6 @@
-"""Metrics: Eq. (3) IoU at probability thresholds, pixel ROC / AUC (Fig. 4), DAVIS J and F.
+"""Metrics: Eq. 3 IoU at probability thresholds, pixel ROC / AUC (Fig. 4), DAVIS J and F.
 
-Eq. (3): IOU(t) = 1/N_t sum_i |A_G^{it} n A_P^{it}| / |A_G^{it} u A_P^{it}|, the IoU of frame t
+Eq. 3: IOU(t) = 1/N_t sum_i |A_G^{it} n A_P^{it}| / |A_G^{it} u A_P^{it}|, the IoU of frame t
 averaged over the N_t test clips; a table entry averages it over the clip's frames. "Threshold at
 0.4 / 0.7": a pixel is object when its probability exceeds the threshold. A frame where both the
 ground truth and the prediction are empty scores 1 (DAVIS's convention), one empty and the other
@@ -28,7 +28,7 @@ def iou(pred, gt) -> float:
 
 
 def thresholded_iou(prob, gt, threshold: float) -> float:
-    """Eq. (3) for one frame: IoU of (prob > threshold) with the ground truth."""
+    """Eq. 3 for one frame: IoU of (prob > threshold) with the ground truth."""
     return iou(np.asarray(prob) > threshold, gt)
 
 

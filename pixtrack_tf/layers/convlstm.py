@@ -1,4 +1,4 @@
-"""Peephole convolutional LSTM of Eq. (1).
+"""Peephole convolutional LSTM of Eq. 1.
 
     i_t = sigma(W_xi * X_t + W_hi * H_{t-1} + W_ci o C_{t-1} + b_i)
     f_t = sigma(W_xf * X_t + W_hf * H_{t-1} + W_cf o C_{t-1} + b_f)
@@ -22,7 +22,7 @@ PACKAGE = "pixtrack_tf"
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PeepholeConvLSTM2DCell(keras.layers.Layer):
-    """One time step of Eq. (1).
+    """One time step of Eq. 1.
 
     Weights: ``kernel`` (k, k, C_in, 4F), ``recurrent_kernel`` (k, k, F, 4F), ``bias`` (4F),
     gates ordered i, f, c, o along the last axis; ``peephole_i``, ``peephole_f``, ``peephole_o``

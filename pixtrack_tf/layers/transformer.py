@@ -29,7 +29,7 @@ CENTROID_EPS = 1e-3  # sum p below this: the map holds no object, its centre is 
 
 
 def mass_centre(maps):
-    """Eq. (5) on maps (N, M, M, 1): the probability-weighted centre of each map in the normalised
+    """Eq. 5 on maps (N, M, M, 1): the probability-weighted centre of each map in the normalised
     [-1, 1] coordinates of theta, as ((N, 2) centres (x, y), (N,) whether sum p > ``CENTROID_EPS``).
     An empty map's centre is (0, 0), the frame's centre."""
     m = ops.shape(maps)[1]

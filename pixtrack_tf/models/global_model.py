@@ -22,7 +22,7 @@ the object in Z_{t-1} (the square around its pixels >= 0.5), s = s(Z_{t-1}) exp(
 tanh(r_0)), clipped to ``scale_range``; on a map with no object pixel the anchor form is used.
 T(theta)(Z_A) is rendered by :class:`pixtrack_tf.layers.AnchorTransformer`; theta describes the
 square around the *object* (Eq. 4 fits the anchor to the object), and Algorithm 1 crops the
-Sec. 3.3 ROI around it (:func:`pixtrack_tf.layers.roi.roi_around`).
+Sec. 3.3 ROI around it (:func:`pixtrack_tf.ops.roi.roi_around`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pixtrack_tf.models.base import ArgsConfig, section_kwargs
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GlobalModel(ArgsConfig, keras.Model):
-    """Global model tau_phi of Eq. (4).
+    """Global model tau_phi of Eq. 4.
 
     Calls:
       * ``call({"maps": (B, T, S, S, 1), "aspect": (B, 1)})`` -> theta (B, T, 3):

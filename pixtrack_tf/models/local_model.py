@@ -24,14 +24,14 @@ from pixtrack_tf.models.base import ArgsConfig, FromSaved, section_kwargs
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LocalModel(ArgsConfig, FromSaved, keras.Model):
-    """Local model Phi of Eq. (2).
+    """Local model Phi of Eq. 2.
 
     Calls:
       * ``initialize(first_image, first_mask)`` -> ``[h1, c1, h2, c2]`` (M-CNN, Sec. 3.2); the mask
-        should already be dilated (:func:`pixtrack_tf.layers.roi.dilate` by ``cfg.local.mask_radius``).
+        should already be dilated (:func:`pixtrack_tf.ops.roi.dilate` by ``cfg.local.mask_radius``).
       * ``step(roi_image, states)`` -> ``(prob (B, S, S, 1), states)``: one tracking step.
       * ``call({"first_image", "first_mask", "images"})`` -> (B, T, S, S, 1) for x_{1:T} given
-        (x_0, z_0): ``z_hat_{1:T} = Phi(z_0, x_{0:T})`` of Eq. (2), used for training.
+        (x_0, z_0): ``z_hat_{1:T} = Phi(z_0, x_{0:T})`` of Eq. 2, used for training.
       * ``call({"first_pool4", "first_masked_pool4", "pool4"})``: the same from the frozen backbone's
         outputs (a feature store): pool4 of x_0, of x_0 masked before pool1, and of x_{1:T}
         (B, T, S/16, S/16, 512), as :meth:`pool4` computes them.

@@ -1,4 +1,4 @@
-"""The training objectives: Eq. (2) for the local model and Eq. (4) for the global model."""
+"""The training objectives: Eq. 2 for the local model and Eq. 4 for the global model."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def total_variation(maps):
 
 
 def local_loss(probs, targets, tv_lambda=1e-4, tv_beta=1000.0, reduction="mean", fg_weight=1.0):
-    """Eq. (2), per sequence: L(z_hat_{1:T}, z_{1:T}) + lambda min(beta, 1/T sum_t V(z_hat_t)).
+    """Eq. 2, per sequence: L(z_hat_{1:T}, z_{1:T}) + lambda min(beta, 1/T sum_t V(z_hat_t)).
 
     probs, targets: (B, T, S, S, 1). Returns (B,) losses (the trainer averages over the batch).
     ``reduction``: ``"sum"`` is L as written (summed over pixels and frames, ~10^4 at the start, so
@@ -55,7 +55,7 @@ def local_loss(probs, targets, tv_lambda=1e-4, tv_beta=1000.0, reduction="mean",
 
 
 def weighted_l2(box_maps, targets, fg_weight):
-    """Eq. (4)'s L: mean over pixels of w (Z_hat_A - Z)^2 with w = fg_weight on the object, else 1.
+    """Eq. 4's L: mean over pixels of w (Z_hat_A - Z)^2 with w = fg_weight on the object, else 1.
 
     (..., S, S, 1) -> (...). Weighting the object's pixels more makes the box grow to enclose it:
     "We want the transformed anchor to enclose as much foreground pixel as possible".
@@ -85,7 +85,7 @@ def global_loss(
     target_valid=None,
     frame_weight=None,
 ):
-    """Eq. (4), per sequence: sum_{t=i}^{T} L(T(theta_t)(Z_A), Z_t) + lambda ||theta_t - theta_{t-1}||^2,
+    """Eq. 4, per sequence: sum_{t=i}^{T} L(T(theta_t)(Z_A), Z_t) + lambda ||theta_t - theta_{t-1}||^2,
     plus, when ``box_lambda`` > 0 (our addition; 0 is Eq. 4 as written), box_lambda times
     :func:`box_distance` between theta_t and ``target_theta`` (B, T, 3), the theta of the square
     around the object of Z_t, over the same t and only where ``target_valid`` (B, T).

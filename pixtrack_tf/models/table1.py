@@ -1,4 +1,4 @@
-"""Table 1 beside our layers (the library part of ``python -m pixtrack_tf.summary``).
+"""Table 1 beside our layers (the library part of ``pixtrack summary``).
 
 For each module of Table 1 it prints the paper's filter size, channels and stride next to the
 built layer's, with the layer's parameter count; the frozen VGG16 backbone is listed too.

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from pixtrack_tf.config import AFFINITY_LAYERS, DTYPE_POLICIES, AffinityConfig
 from pixtrack_tf.data.sequence import mask_box
-from pixtrack_tf.layers.roi import roi_around
+from pixtrack_tf.ops.roi import roi_around
 from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
 
 

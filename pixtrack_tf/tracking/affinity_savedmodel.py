@@ -23,7 +23,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from pixtrack_tf.config import save_config
-from pixtrack_tf.layers.roi import mask_box_tf, roi_around
+from pixtrack_tf.ops.roi import mask_box_tf, roi_around
 from pixtrack_tf.tracking.affinity import AffinityCore, feature_grid
 
 

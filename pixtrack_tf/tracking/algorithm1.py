@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pixtrack_tf.layers.roi import box_to_theta, crop_roi, mask_box_tf, paste_roi, roi_around, theta_to_box
 from pixtrack_tf.layers.transformer import mass_centre
+from pixtrack_tf.ops.roi import box_to_theta, crop_roi, mask_box_tf, paste_roi, roi_around, theta_to_box
 from pixtrack_tf.tracking.common import OBJECT_P, as_float32, crop_first_roi, init_local_states
 
 
@@ -56,7 +56,7 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     theta is the square around the object; line 6 crops the Sec. 3.3 ROI around theta_est's box
     (:func:`roi_around`: ``data.roi_context`` times its side, clipped to [roi_min, roi_max]), the ROI
     the local model was trained on. Before the global model's burn-in (t < ``train.loss_from``, the
-    frames Eq. 4 does not train) theta_t is not the global model's: its centre is Eq. (5) on
+    frames Eq. 4 does not train) theta_t is not the global model's: its centre is Eq. 5 on
     Z_hat_{t-1} and its scale theta_old's (the 1-stage rule); the global model still reads those
     maps, so its memory is warm when its theta is first used. With ``track.hold_empty`` (the default)
     a Z_hat_{t-1} with no object pixel (no p >= ``OBJECT_P``) keeps theta_old at every t, the rule
@@ -72,7 +72,7 @@ def two_stage_step_batch(lm, gm, cfg, frame, prev_maps, aspect, theta_old, gstat
     n = tf.shape(prev_maps)[0]
     theta_g, gstates = gm.step(prev_maps, tf.fill((n, 1), aspect), gstates)
     theta_g, gstates = tf.cast(theta_g, tf.float32), as_float32(gstates)
-    centre, found = mass_centre(prev_maps)  # Eq. (5) on Z_hat_{t-1}
+    centre, found = mass_centre(prev_maps)  # Eq. 5 on Z_hat_{t-1}
     theta_eq5 = tf.where(found[:, None], tf.concat([theta_old[:, :1], centre], axis=-1), theta_old)
     theta_t = tf.where(tf.cast(t, tf.float32) < float(cfg.train.loss_from), theta_eq5, theta_g)
     seen = tf.reduce_max(prev_maps, axis=[1, 2, 3]) >= OBJECT_P

@@ -1,16 +1,19 @@
 """What every tracker shares: the result type, input checks, the first frame's ROI and theta_0,
-the first ROI crop and the local model's memory from it (Sec. 3.2), Eq. (5)."""
+the first ROI crop and the local model's memory from it (Sec. 3.2), Eq. 5; one tracker run over a
+sequence (:func:`track_sequence`) and single-object trackers behind the multi-object API (:class:`PerObject`)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from pixtrack_tf.data.sequence import DataError, mask_box
-from pixtrack_tf.layers.roi import box_to_theta, crop_roi, dilate, roi_around
 from pixtrack_tf.layers.transformer import CENTROID_EPS
+from pixtrack_tf.ops.roi import box_to_theta, crop_roi, dilate, roi_around
 
 OBJECT_P = 0.5  # a pixel is the object's where p >= OBJECT_P (the masks the trackers write, DAVIS J)
 
@@ -111,7 +114,7 @@ def init_local_states(lm, cfg, x0, z0):
 
 
 def centroid(prob: np.ndarray):
-    """Eq. (5): theta_x = sum_i p_i x_i / sum_i p_i (pixel centres), likewise theta_y; None if sum p ~ 0."""
+    """Eq. 5: theta_x = sum_i p_i x_i / sum_i p_i (pixel centres), likewise theta_y; None if sum p ~ 0."""
     p = np.asarray(prob, np.float64)
     s = p.sum()
     if s < CENTROID_EPS:
@@ -119,3 +122,51 @@ def centroid(prob: np.ndarray):
     ys = np.arange(p.shape[0]) + 0.5
     xs = np.arange(p.shape[1]) + 0.5
     return float((p.sum(0) * xs).sum() / s), float((p.sum(1) * ys).sum() / s)
+
+
+def resize_prob(prob: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.asarray(prob, np.float32)).resize((size, size), Image.BILINEAR))
+
+
+def track_sequence(tracker, seq, indices=None, small_size=None, keep_full=False, progress=None):
+    """Track ``seq`` (frames ``indices``, default all) from the first index's ground-truth mask.
+
+    Returns a dict: ``boxes`` (n, 4), ``seconds`` (n,), ``small`` (n, s, s) float maps when
+    ``small_size`` (frame 0 = the given mask), ``full`` (list of (H, W) float maps) when ``keep_full``.
+    """
+    idx = list(range(len(seq))) if indices is None else [int(i) for i in indices]
+    first = seq.mask(idx[0])
+    out = {"boxes": [], "seconds": [], "small": [], "full": []}
+    t = time.perf_counter()
+    res = tracker.init(seq.frame(idx[0]), first)
+    dt = time.perf_counter() - t
+    for k, i in enumerate(idx):
+        if k > 0:
+            t = time.perf_counter()
+            res = tracker.track(seq.frame(i))
+            dt = time.perf_counter() - t
+        out["boxes"].append(res.box)
+        out["seconds"].append(dt)
+        if small_size:
+            out["small"].append(resize_prob(res.prob, small_size))
+        if keep_full:
+            out["full"].append(res.prob)
+        if progress is not None:
+            progress.update(1)
+    out["boxes"] = np.stack(out["boxes"]).astype(np.float32)
+    out["seconds"] = np.asarray(out["seconds"])
+    out["small"] = np.stack(out["small"]) if small_size else None
+    return out
+
+
+class PerObject:
+    """Single-object trackers, one per object, behind the multi-object API."""
+
+    def __init__(self, trackers):
+        self.trackers = list(trackers)
+
+    def init(self, frame, masks):
+        return [t.init(frame, m) for t, m in zip(self.trackers, masks)]
+
+    def track(self, frame):
+        return [t.track(frame) for t in self.trackers]

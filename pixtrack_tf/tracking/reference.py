@@ -26,7 +26,7 @@ import numpy as np
 
 from pixtrack_tf.config import DataConfig
 from pixtrack_tf.data.sequence import mask_box
-from pixtrack_tf.layers.roi import roi_around
+from pixtrack_tf.ops.roi import roi_around
 from pixtrack_tf.tracking.affinity import AffinityTracker
 from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
 

@@ -1,5 +1,5 @@
 """Export the two-stage tracker (Algorithm 1) as a TensorFlow SavedModel that loads without this
-package (the library part of ``python -m pixtrack_tf.export --run DIR --out PATH``).
+package (the library part of ``pixtrack export --run DIR --out PATH``).
 
 Two signatures, for frames of any height and width::
 

@@ -8,9 +8,9 @@ import contextlib
 import numpy as np
 import tensorflow as tf
 
-from pixtrack_tf.layers.roi import crop_roi, dilate, paste_roi
 from pixtrack_tf.models import FCNModel
 from pixtrack_tf.models.losses import cross_entropy
+from pixtrack_tf.ops.roi import crop_roi, dilate, paste_roi
 from pixtrack_tf.tracking.common import as_float32, crop_first_rois, shifted_copies, state_specs
 
 

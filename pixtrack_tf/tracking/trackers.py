@@ -1,7 +1,7 @@
 """Trackers with one API, in the pysot manner: ``init(frame, mask)``, then ``track(frame)``.
 
 * :class:`TwoStageTracker` - Algorithm 1: the global model places the ROI, the local model segments it.
-* :class:`OneStageTracker` - the 1-stage baseline of Sec. 5.3: ROI centre by Eq. (5) on the previous
+* :class:`OneStageTracker` - the 1-stage baseline of Sec. 5.3: ROI centre by Eq. 5 on the previous
   prediction, ROI size fixed from the first frame.
 * :class:`GroundTruthRoiTracker` - Table 2's protocol: ROI from the ground truth at t - 5 with
   exponential centre smoothing, L_new = (1 - beta) L_old + beta L_{t-5}, beta = 0.8.
@@ -237,9 +237,9 @@ class MultiObjectTracker:
 
 
 class OneStageTracker(RoiTracker):
-    """The 1-stage baseline (Sec. 5.3): a fixed-size ROI centred by Eq. (5) on the previous prediction.
+    """The 1-stage baseline (Sec. 5.3): a fixed-size ROI centred by Eq. 5 on the previous prediction.
 
-    "replaces the global model with a simple predictor for the ROI center, described in Eq. (5) ...
+    "replaces the global model with a simple predictor for the ROI center, described in Eq. 5 ...
     The ROI size is fixed." The size is the first frame's ROI (Sec. 3.3 rule). An empty previous
     prediction keeps the previous centre (and, with ``track.search_growth``, widens the ROI).
     """
@@ -248,7 +248,7 @@ class OneStageTracker(RoiTracker):
         self.side = float(self.box0[2] - self.box0[0])
 
     def next_box(self):
-        """Eq. (5)'s centre (the previous one when sum p = 0) and the fixed side; with
+        """Eq. 5's centre (the previous one when sum p = 0) and the fixed side; with
         ``track.search_growth`` g > 1, while the previous prediction holds no object pixel
         (p >= ``OBJECT_P``) the side is the previous ROI's times g (up to ``data.roi_max``)."""
         c = centroid(self.prev_prob)

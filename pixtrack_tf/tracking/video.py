@@ -115,66 +115,6 @@ def _expected_frames(path):
         return None
 
 
-def load_tracker(path, precision=None, objects: int = 1, overrides=()):
-    """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
-    [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one
-    batched step (:class:`MultiObjectTracker`), unless its local model is fine-tuned on the first frame
-    (``track.local_finetune_steps``: then one tracker per object); the feature-affinity reference
-    (``affinity``) every object in one pass too; a SavedModel or the other reference trackers one
-    tracker per object. ``overrides``: ``--set`` values for a run folder's config or, with a reference
-    tracker, for the default config (e.g. ``affinity.scale=1``)."""
-    from pixtrack_tf.config import load_config
-    from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
-
-    if str(path) in REFERENCE_TRACKERS:
-        over = list(overrides) + ([f"affinity.precision={precision}"] if precision and str(path) == "affinity" else [])
-        cfg = load_config(None, over)
-        if str(path) == "affinity":
-            from pixtrack_tf.tracking.affinity import MultiAffinityTracker
-
-            return MultiAffinityTracker(cfg)
-        return PerObject([reference_tracker(str(path), cfg) for _ in range(objects)])
-    path = Path(path)
-    if (path / "saved_model.pb").exists():
-        if precision not in (None, "float32"):
-            raise ValueError(
-                f"{path}: a SavedModel computes in float32; --precision {precision} needs a training run folder"
-            )
-        if overrides:
-            raise ValueError(f"{path}: a SavedModel has no config to --set")
-        from pixtrack_tf.tracking.savedmodel import SavedModelTracker
-
-        return PerObject([SavedModelTracker(path) for _ in range(objects)])
-    if (path / "config.yaml").exists():
-        from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
-        from pixtrack_tf.tracking.run import load_models
-
-        over = list(overrides) + ([f"track.precision={precision}"] if precision else [])
-        cfg, lm, gm = load_models(path, overrides=over)
-        if objects == 1:
-            return PerObject([TwoStageTracker(lm, gm, cfg)])
-        if cfg.track.local_finetune_steps > 0:  # each object's own fine-tuned weights: a tracker each
-            return PerObject([TwoStageTracker(lm, gm, cfg) for _ in range(objects)])
-        return MultiObjectTracker(lm, gm, cfg)
-    raise FileNotFoundError(
-        f"{path}: neither a SavedModel (saved_model.pb), a training run folder "
-        f"(config.yaml) nor a reference tracker ({', '.join(REFERENCE_TRACKERS)})"
-    )
-
-
-class PerObject:
-    """Single-object trackers, one per object, behind the multi-object API."""
-
-    def __init__(self, trackers):
-        self.trackers = list(trackers)
-
-    def init(self, frame, masks):
-        return [t.init(frame, m) for t, m in zip(self.trackers, masks)]
-
-    def track(self, frame):
-        return [t.track(frame) for t in self.trackers]
-
-
 class OverlayWriter:
     """Overlay frames appended one at a time: MP4 (ffmpeg via imageio), GIF when no MP4 encoder works."""
 
@@ -236,6 +176,19 @@ def _draw(frame, labels, boxes):
     return np.asarray(ov)
 
 
+def _write_summary(out: Path, summary: dict, seconds: float, overlay_path) -> None:
+    """``track.json``: the counts so far, frames/s of the tracking steps, written whole or not at all."""
+    tracked = [r["seconds"] for r in summary["frames"][1:] if r["status"] == "tracked"]
+    summary["frames_per_second"] = len(tracked) / sum(tracked) if tracked and sum(tracked) > 0 else float("nan")
+    summary["tracked"] = sum(r["status"] == "tracked" for r in summary["frames"])
+    summary["skipped"] = sum(r["status"] == "skipped" for r in summary["frames"])
+    summary["seconds"] = seconds
+    summary["overlay"] = None if overlay_path is None else overlay_path.name
+    tmp = out / "track.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(out / "track.json")
+
+
 def track_video(
     frames, masks: dict, tracker, out: Path, threshold=0.5, model_name="", progress=True, warn=print, resume=False
 ) -> dict:
@@ -257,15 +210,7 @@ def track_video(
     t_all, hw, stopped = time.perf_counter(), None, None
 
     def write_summary():
-        tracked = [r["seconds"] for r in summary["frames"][1:] if r["status"] == "tracked"]
-        summary["frames_per_second"] = len(tracked) / sum(tracked) if tracked and sum(tracked) > 0 else float("nan")
-        summary["tracked"] = sum(r["status"] == "tracked" for r in summary["frames"])
-        summary["skipped"] = sum(r["status"] == "skipped" for r in summary["frames"])
-        summary["seconds"] = time.perf_counter() - t_all
-        summary["overlay"] = None if video.path is None else video.path.name
-        tmp = out / "track.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=1))
-        tmp.replace(out / "track.json")
+        _write_summary(out, summary, time.perf_counter() - t_all, video.path)
 
     try:
         for i, (name, frame, error) in enumerate(frames):

@@ -4,7 +4,7 @@ resumes at any step.
 1. "Evenly seperate video sequences of each training set into two subsets ... Train one local model
    on each subset" -> ``step1_local_a``, ``step1_local_b``.
 2. "Train the initial global model using sequences of ground truth segmentation maps with loss
-   function Eq. (4) ... apply dilation operation on Z_t and shrink dilation kernel size" ->
+   function Eq. 4 ... apply dilation operation on Z_t and shrink dilation kernel size" ->
    ``step2_global``.
 3. "Use the trained local model 1 from step 1 and global model from step 2 to generate predicted
    segmentation maps Z_hat_{1:T}, and ROI images x_{1:T} and ROI segmentation maps z_{1:T} for training
@@ -38,7 +38,7 @@ def _track_all(cfg, lm_for, gm, sequences, path: Path, progress=True):
     """Algorithm 1 on every sequence with ``lm_for[name]``; saves maps and boxes to ``path``."""
     from pixtrack_tf.data.pipelines import resize_mask
     from pixtrack_tf.tracking import TwoStageTracker
-    from pixtrack_tf.tracking.run import track_sequence
+    from pixtrack_tf.tracking.common import track_sequence
 
     if path.exists():
         return dict(np.load(path, allow_pickle=False))
@@ -82,10 +82,30 @@ def prediction_clips(tracks: dict, names, seq_len: int):
     return np.stack(pred), np.stack(gt), np.asarray(aspect, np.float32)
 
 
+def _refine_global(cfg, tracks3, names, out: Path, strategy, progress) -> None:
+    """Sec. 5.1 step 4: the step-2 global model updated on {Z_0, Z_hat_1, ..., Z_hat_T}, the step-3
+    tracks' predictions (those that follow the object, with ``train.refine_follow``)."""
+    preds = prediction_clips(tracks3, names, cfg.data.seq_len)
+    if cfg.train.refine_follow > 0:
+        kept = follows_object(preds[0][:, :-1], preds[1][:, :-1], cfg.train.refine_follow)[:, 1:]
+        print(
+            f"Sec. 5.1 step 4: {kept.mean():.0%} of the step-3 frames follow the object "
+            f"(train.refine_follow {cfg.train.refine_follow}); the others are left out of Eq. 4"
+        )
+    task = GlobalTask(
+        cfg,
+        predictions=preds,
+        init_weights=out / "step2_global" / "model.weights.h5",
+        steps=cfg.train.refine_steps,
+        lr=cfg.train.refine_global_lr or None,
+    )
+    fit(task, out / "step4_global", strategy=strategy, progress=progress)
+
+
 def run_iterative(cfg, sequences, out, strategy=None, progress=True):
     """All five steps of Sec. 5.1 into ``out``; finished steps are skipped, a started one resumes."""
     from pixtrack_tf.models import GlobalModel, LocalModel
-    from pixtrack_tf.tracking.run import load_trained
+    from pixtrack_tf.runs import load_trained
 
     out = Path(out)
     by_name = {s.name: s for s in sequences}
@@ -119,26 +139,7 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
         out / "step3_tracks.npz",
         progress,
     )
-    # step 4: update the global model on {Z_0, Z_hat_1, ..., Z_hat_T}
-    preds = prediction_clips(tracks3, sorted(by_name), cfg.data.seq_len)
-    if cfg.train.refine_follow > 0:
-        kept = follows_object(preds[0][:, :-1], preds[1][:, :-1], cfg.train.refine_follow)[:, 1:]
-        print(
-            f"Sec. 5.1 step 4: {kept.mean():.0%} of the step-3 frames follow the object "
-            f"(train.refine_follow {cfg.train.refine_follow}); the others are left out of Eq. 4"
-        )
-    fit(
-        GlobalTask(
-            cfg,
-            predictions=preds,
-            init_weights=out / "step2_global" / "model.weights.h5",
-            steps=cfg.train.refine_steps,
-            lr=cfg.train.refine_global_lr or None,
-        ),
-        out / "step4_global",
-        strategy=strategy,
-        progress=progress,
-    )
+    _refine_global(cfg, tracks3, sorted(by_name), out, strategy, progress)  # step 4
     # step 5: ROIs from the updated global model for the entire training set, then the local model
     tracks5 = _track_all(
         cfg,
@@ -188,7 +189,7 @@ def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=No
     """Train one stage into ``out``: ``local`` (Eq. 2, ``out/local``), ``global`` (Eq. 4 on
     ground-truth maps, ``out/global``), ``fcn`` (the Sec. 3.4 baseline, ``out/fcn``) or ``iterative``
     (the whole Sec. 5.1 procedure, ``out/step*``); ``store`` only builds the backbone feature store of
-    the sequences (``train.feature_store``, see :mod:`pixtrack_tf.data.feature_store`), which the
+    the sequences (``train.feature_store``, see :mod:`pixtrack_tf.training.feature_store`), which the
     others then read. Returns the run parts written."""
     from pixtrack_tf.training.tasks import FCNTask
 
@@ -197,7 +198,7 @@ def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=No
     if stage == "store":
         import time
 
-        from pixtrack_tf.data.feature_store import DEFAULT_ROOT, open_or_build
+        from pixtrack_tf.training.feature_store import DEFAULT_ROOT, open_or_build
 
         t = time.perf_counter()
         store = open_or_build(cfg.train.feature_store or DEFAULT_ROOT, cfg, sequences, progress=progress)

@@ -142,6 +142,28 @@ class StallMonitor:
         return None
 
 
+def _restore(task: Task, out: Path, strategy):
+    """(model, optimizer, step, checkpoint manager, finished) of a run folder part: from its latest
+    checkpoint, else ``task.init_weights``, else new; ``finished`` when a finished part has no
+    checkpoints left (e.g. rebuilt from a committed trainable.npz), its weights loaded."""
+    with strategy.scope():
+        model = task.build_model()
+        optimizer = keras.optimizers.Adam(task.lr)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    weights = {f"w{i:03d}": v for i, v in enumerate(model.trainable_variables)}
+    ckpt = tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=task.cfg.train.keep_checkpoints)
+    if not manager.latest_checkpoint and _done_steps(out) >= task.steps:
+        model.load_weights(out / "model.weights.h5")
+        return model, optimizer, step, manager, True
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    elif task.init_weights:
+        model.load_weights(task.init_weights)
+    return model, optimizer, step, manager, False
+
+
 def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop_after=None):
     """Train ``task`` for ``task.steps`` steps into run folder ``out``; resumes from its checkpoint.
 
@@ -156,22 +178,9 @@ def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop
     global_batch = cfg.data.batch_size
     if global_batch % replicas:
         raise ValueError(f"data.batch_size ({global_batch}) must be a multiple of the {replicas} replicas")
-    with strategy.scope():
-        model = task.build_model()
-        optimizer = keras.optimizers.Adam(task.lr)
-        optimizer.build(model.trainable_variables)
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    weights = {f"w{i:03d}": v for i, v in enumerate(model.trainable_variables)}
-    ckpt = tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
-    manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=tc.keep_checkpoints)
-    if not manager.latest_checkpoint and _done_steps(out) >= task.steps:
-        # a finished part without its checkpoints (e.g. rebuilt from a committed trainable.npz): keep it
-        model.load_weights(out / "model.weights.h5")
+    model, optimizer, step, manager, finished = _restore(task, out, strategy)
+    if finished:
         return model
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    elif task.init_weights:
-        model.load_weights(task.init_weights)
     start = int(step.numpy())
     total = int(task.steps)
     if start >= total:
@@ -213,34 +222,7 @@ def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop
                 bar.set_postfix(loss=f"{loss_v:.4g}", steps_s=f"{(s - s_last) / max(now - t_last, 1e-9):.2f}")
             if s % tc.log_every == 0 or s == total:
                 rate = (s - s_last) / max(now - t_last, 1e-9)
-                gnorm_v = float(gnorm.numpy())
-                extra = {k: float(v.numpy()) for k, v in scalars.items()}
-                warning = monitor.update(s, loss_v, gnorm_v)
-                if warning:
-                    msg = (
-                        f"WARNING {task.name}: {warning}. "
-                        "Look at the TensorBoard images and box statistics before training longer."
-                    )
-                    (bar.write if bar is not None else print)(msg, file=sys.stderr)
-                with writer.as_default():
-                    tf.summary.scalar("loss", loss_v, step=s)
-                    tf.summary.scalar("grad_norm", gnorm_v, step=s)
-                    tf.summary.scalar("steps_per_second", rate, step=s)
-                    tf.summary.scalar("stalled", float(monitor.stalled), step=s)
-                    for k, v in extra.items():
-                        tf.summary.scalar(k, v, step=s)
-                record = {
-                    "step": s,
-                    "loss": loss_v,
-                    "grad_norm": gnorm_v,
-                    "steps_per_s": rate,
-                    **extra,
-                    "stalled": monitor.stalled,
-                }
-                if warning:
-                    record["warning"] = warning
-                log.write(json.dumps(record) + "\n")
-                log.flush()
+                _log_step(task.name, s, loss_v, gnorm, scalars, rate, monitor, writer, log, bar)
                 t_last, s_last = now, s
             if s % image_every == 0 and replicas == 1:
                 local_batch = batch
@@ -260,6 +242,29 @@ def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop
     if int(step.numpy()) >= total:
         _finish(model, out, int(step.numpy()), total)
     return model
+
+
+def _log_step(name, s, loss_v, gnorm, scalars, rate, monitor, writer, log, bar) -> None:
+    """Step ``s``'s loss, gradient norm, speed and the task's scalars to TensorBoard and ``log.jsonl``;
+    a stall warning (:class:`StallMonitor`) to the user and the log."""
+    gnorm_v = float(gnorm.numpy())
+    extra = {k: float(v.numpy()) for k, v in scalars.items()}
+    warning = monitor.update(s, loss_v, gnorm_v)
+    if warning:
+        msg = f"WARNING {name}: {warning}. Look at the TensorBoard images and box statistics before training longer."
+        (bar.write if bar is not None else print)(msg, file=sys.stderr)
+    with writer.as_default():
+        tf.summary.scalar("loss", loss_v, step=s)
+        tf.summary.scalar("grad_norm", gnorm_v, step=s)
+        tf.summary.scalar("steps_per_second", rate, step=s)
+        tf.summary.scalar("stalled", float(monitor.stalled), step=s)
+        for k, v in extra.items():
+            tf.summary.scalar(k, v, step=s)
+    record = {"step": s, "loss": loss_v, "grad_norm": gnorm_v, "steps_per_s": rate, **extra, "stalled": monitor.stalled}
+    if warning:
+        record["warning"] = warning
+    log.write(json.dumps(record) + "\n")
+    log.flush()
 
 
 def make_train_step(task: Task, model, optimizer, strategy):

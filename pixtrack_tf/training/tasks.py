@@ -1,9 +1,9 @@
 """Training tasks in the Model Garden manner: a task builds its model and data and defines its loss;
 :func:`pixtrack_tf.training.loop.fit` is the generic loop.
 
-* :class:`LocalTask` - the local model on Sec. 3.3 sequences with Eq. (2).
+* :class:`LocalTask` - the local model on Sec. 3.3 sequences with Eq. 2.
 * :class:`GlobalTask` - the global model on ground-truth map sequences (Sec. 5.1 step 2) or on
-  predicted ones (step 4) with Eq. (4).
+  predicted ones (step 4) with Eq. 4.
 * :class:`FCNTask` - the FCN baseline (Sec. 3.4), frame by frame on the same ROIs.
 
 All three implement :class:`Task`, the only thing the loop knows about them.
@@ -66,10 +66,10 @@ class Task(abc.ABC):
 
 
 class LocalTask(Task):
-    """Local model, Eq. (2): VGG frozen, memory initialised by M-CNN from the first frame.
+    """Local model, Eq. 2: VGG frozen, memory initialised by M-CNN from the first frame.
 
     With ``train.feature_store`` set (or ``store=True``), samples come from the backbone feature store
-    (:mod:`pixtrack_tf.data.feature_store`, built on first use) and the model is trained through its
+    (:mod:`pixtrack_tf.training.feature_store`, built on first use) and the model is trained through its
     ``pool4`` entry point; otherwise from images (:func:`local_dataset`)."""
 
     name = "local"
@@ -100,7 +100,7 @@ class LocalTask(Task):
         )
 
     def _store_dataset(self, start_sample, global_batch, gt_fraction):
-        from pixtrack_tf.data.feature_store import DEFAULT_ROOT, open_or_build, store_dataset
+        from pixtrack_tf.training.feature_store import DEFAULT_ROOT, open_or_build, store_dataset
 
         root = self.cfg.train.feature_store or DEFAULT_ROOT
         store = open_or_build(root, self.cfg, self.sequences, progress=self.progress)
@@ -146,7 +146,7 @@ class LocalTask(Task):
 
 
 class GlobalTask(Task):
-    """Global model, Eq. (4), on ground-truth maps (with the shrinking dilation of Sec. 4) or on
+    """Global model, Eq. 4, on ground-truth maps (with the shrinking dilation of Sec. 4) or on
     predicted maps from Algorithm 1 (``predictions`` = (pred_maps, gt_maps, aspects))."""
 
     name = "global"
@@ -210,7 +210,7 @@ class GlobalTask(Task):
 
 class FCNTask(Task):
     """The FCN baseline, trained frame-wise on the local pipeline's ROIs with the summed pixel
-    cross-entropy of Eq. (2). Frames replaced by Sec. 3.3 step 4 are left out: a frame-wise model
+    cross-entropy of Eq. 2. Frames replaced by Sec. 3.3 step 4 are left out: a frame-wise model
     cannot know that another video's object is not the target."""
 
     name = "fcn"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pixtrack_tf.evaluation import paper
+from pixtrack_tf.experiments import paper
 
 THRESHOLDS = {2: (0.4,), 3: (0.4, 0.7)}  # IoU thresholds of Table 2 and Table 3
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
+from pixtrack_tf.bench.flops import global_step_flops, local_step_flops, train_step_flops
+from pixtrack_tf.bench.tracking import _median_ms
 from pixtrack_tf.config import DTYPE_POLICIES
-from pixtrack_tf.evaluation.flops import global_step_flops, local_step_flops, train_step_flops
-from pixtrack_tf.evaluation.speed import _median_ms
 
 
 def _compile(fn):

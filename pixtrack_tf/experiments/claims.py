@@ -22,7 +22,7 @@ REFERENCE_NAMES = ("First mask (reference)", "Optical flow (reference)", "Featur
 CLAIMS = {
     2: [("ConvLSTM", "FCN", "Table 2: the ConvLSTM beats the FCN fine-tuned on the first frame (ROIs near the truth)")],
     3: [
-        ("2-stage ConvLSTM", "1-stage ConvLSTM", "Table 3: the global model beats the Eq. (5) ROI predictor"),
+        ("2-stage ConvLSTM", "1-stage ConvLSTM", "Table 3: the global model beats the Eq. 5 ROI predictor"),
         ("2-stage ConvLSTM", "FCN", "Table 3: the 2-stage ConvLSTM beats the FCN fine-tuned on the first frame"),
     ],
 }
@@ -117,7 +117,7 @@ def side_by_side(rows, table: int, threshold: float = 0.4) -> str:
     """Markdown: for each method of the paper's table, our IoU and the paper's at each length
     (``threshold``), then the reference trackers (ours only). ``rows`` are a table JSON's rows (ours
     and the paper's)."""
-    from pixtrack_tf.evaluation.paper import rows as paper_rows
+    from pixtrack_tf.experiments.paper import rows as paper_rows
 
     ours = [r for r in rows if r["source"] == "ours" and r["threshold"] == threshold]
     paper = [r for r in paper_rows(table) if r["threshold"] == threshold]

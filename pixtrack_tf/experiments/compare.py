@@ -1,6 +1,6 @@
 """Put several ``reproduce`` results side by side (ablations, precisions, runs)::
 
-    python -m pixtrack_tf.evaluation.compare --result control=runs/eval-abl-control/table2.json \\
+    pixtrack compare --result control=runs/eval-abl-control/table2.json \\
         --result no-peepholes=runs/eval-abl-no-peepholes/table2.json --out results/davis2016/ablations.md
 
 Reads the ``tableN.json`` files that ``reproduce`` wrote (nothing is recomputed) and writes one
@@ -9,13 +9,12 @@ DAVIS J / F when the result has them. With ``--reference LABEL``, every other re
 difference to that one (the same clips and sequences are compared: ``reproduce`` seeds its clips).
 ``--claim "TEXT: A > B"`` states a claim about two results (e.g. the paper's ablations: "frame
 replacement helps: control > no frame replacement") and computes whether it holds, by the rule of
-:mod:`pixtrack_tf.evaluation.claims`: A above B at every (threshold, length) cell of their common method.
+:mod:`pixtrack_tf.experiments.claims`: A above B at every (threshold, length) cell of their common method.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 
@@ -67,9 +66,9 @@ def parse_claim(text: str) -> tuple[str, str, str]:
 
 def label_claims(results: dict, claims) -> list[dict]:
     """Each (text, A, B) of ``claims``: does result A beat result B at every common cell of the
-    method they share (:func:`pixtrack_tf.evaluation.claims.compare` on the results' own rows,
+    method they share (:func:`pixtrack_tf.experiments.claims.compare` on the results' own rows,
     each method named by its result's label)?"""
-    from pixtrack_tf.evaluation.claims import compare as compare_cells
+    from pixtrack_tf.experiments.claims import compare as compare_cells
 
     out = []
     for text, a, b in claims:
@@ -151,7 +150,7 @@ def to_markdown(doc: dict) -> str:
                     d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {worst:.4f})"
                 lines.append(f"- {r['label']} / {r['method']}: {d}")
     if doc.get("claims"):
-        from pixtrack_tf.evaluation.claims import format_claims
+        from pixtrack_tf.experiments.claims import format_claims
 
         lines += ["", format_claims(doc["claims"], "Do the claims hold?").rstrip()]
     lines += ["", "Sources:", ""]
@@ -161,11 +160,3 @@ def to_markdown(doc: dict) -> str:
             f"{s['commit'][:12]}, {s['time_utc']}): `{s['command']}`"
         )
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":  # the command lives in pixtrack_tf.cli.compare
-    import sys
-
-    from pixtrack_tf.cli.compare import main
-
-    sys.exit(main())

@@ -1,13 +1,12 @@
 """Throughput of the data pipelines.
 
-``python -m pixtrack_tf.data.bench --dataset davis2016 --root PATH [--config cpu] [--batches 20]``
+``pixtrack data-bench --dataset davis2016 --root PATH [--config cpu] [--batches 20]``
 prints sequences/s and frames/s of the local (Sec. 3.3) and global (Sec. 4) pipelines; it exits
 non-zero when the data cannot be read.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 
@@ -26,11 +25,3 @@ def bench_pipeline(ds, batches: int, frames_per_sample: int) -> dict:
         "sequences_per_s": batches * b / dt,
         "frames_per_s": batches * b * frames_per_sample / dt,
     }
-
-
-if __name__ == "__main__":  # the command lives in pixtrack_tf.cli.data_bench
-    import sys
-
-    from pixtrack_tf.cli.data_bench import main
-
-    sys.exit(main())

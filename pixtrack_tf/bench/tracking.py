@@ -1,8 +1,8 @@
-"""Speed of the tracker against this machine's limit (the library part of ``python -m pixtrack_tf.bench``).
+"""Speed of the tracker against this machine's limit (the library part of ``pixtrack bench``).
 
 In one process: this machine's GEMM rate; median milliseconds per tracked frame after warm-up for the
 global model, the local model, crop/paste and the whole two-stage step (Algorithm 1); frames/s; the
-ratio of the whole step's speed to its limit (its FLOPs, :mod:`pixtrack_tf.evaluation.flops`, over the
+ratio of the whole step's speed to its limit (its FLOPs, :mod:`pixtrack_tf.bench.flops`, over the
 GEMM rate); one local-model training step against its limit; the tf.data pipelines against what
 training consumes.
 """
@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from pixtrack_tf.bench.flops import affinity_step_flops, global_step_flops, local_step_flops, train_step_flops
 from pixtrack_tf.config import DTYPE_POLICIES
-from pixtrack_tf.evaluation.flops import affinity_step_flops, global_step_flops, local_step_flops, train_step_flops
 
 
 def _median_ms(fn, warmup=3, reps=15):
@@ -43,8 +43,8 @@ def run_bench(cfg, dtype="float32", seq=None, pipelines=True, train=True, object
     """Tracking (and training) speed with the models computing in ``dtype`` (float32 or bfloat16)."""
     import tensorflow as tf
 
-    from pixtrack_tf.layers.roi import crop_roi, paste_roi
     from pixtrack_tf.models import GlobalModel, LocalModel
+    from pixtrack_tf.ops.roi import crop_roi, paste_roi
     from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
 
     gemm32 = gemm_gflops("float32")
@@ -217,7 +217,7 @@ def train_bench(cfg, gemm, policy="float32") -> dict:
 
 
 def pipeline_bench(cfg, sequences, train_step_ms) -> dict:
-    from pixtrack_tf.data.bench import bench_pipeline
+    from pixtrack_tf.bench.data import bench_pipeline
     from pixtrack_tf.data.pipelines import local_dataset
 
     r = bench_pipeline(local_dataset(sequences, cfg), 10, cfg.data.seq_len + 1)

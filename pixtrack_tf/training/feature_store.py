@@ -39,8 +39,8 @@ import tensorflow as tf
 
 from pixtrack_tf.data.pipelines import perturb
 from pixtrack_tf.data.sequence import DataError, mask_box
-from pixtrack_tf.layers.roi import crop_roi, dilate, roi_around
 from pixtrack_tf.models.backbone import VGGPool4
+from pixtrack_tf.ops.roi import crop_roi, dilate, roi_around
 
 STORE_VERSION = 2  # 2: sequences fingerprinted by file content, not modification time
 DEFAULT_ROOT = "out/feature_stores"  # where stores go when train.feature_store is empty

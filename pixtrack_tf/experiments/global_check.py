@@ -1,15 +1,15 @@
-"""The global model in open loop against Eq. (5): does theta say more than the previous map does?
+"""The global model in open loop against Eq. 5: does theta say more than the previous map does?
 
 Not in the paper. Algorithm 1 feeds the global model its own predictions, so a global model can
 lose the object for two reasons: the local model's maps, or the global model itself. This check
 takes the second alone: it runs the global model on **ground-truth** maps Z_{0:t-1} of each
 sequence (the input of Sec. 5.1 step 2) and compares theta_t with the object of Z_t, beside the
-two rules that need no training: Eq. (5)'s centre of Z_{t-1} and the size of Z_{t-1}'s object.
+two rules that need no training: Eq. 5's centre of Z_{t-1} and the size of Z_{t-1}'s object.
 
-A global model worth its place predicts the next centre better than Eq. (5) (it has learned the
+A global model worth its place predicts the next centre better than Eq. 5 (it has learned the
 motion) and the next size about as well as the previous object's. The embedded model of session 8
 did neither: after Sec. 5.1 step 4 its centre lay 0.058 (normalised coordinates; 2.9 % of the
-frame's height) below Eq. (5)'s on average, a constant shift learned from the frames where step 3
+frame's height) below Eq. 5's on average, a constant shift learned from the frames where step 3
 had lost the object (docs/REPRODUCTION.md, Sec. 5.1).
 """
 
@@ -50,8 +50,8 @@ def open_loop(gm, cfg, sequences, max_frames: int = 40, burn_in: int | None = No
                 np.concatenate(
                     [
                         theta[1:] - centre[t],  # the model's centre error
-                        centre[t - 1] - centre[t],  # Eq. (5)'s
-                        theta[1:] - centre[t - 1],  # the model's displacement from Eq. (5)
+                        centre[t - 1] - centre[t],  # Eq. 5's
+                        theta[1:] - centre[t - 1],  # the model's displacement from Eq. 5
                         [np.log(theta[0] / obj[t, 0]), np.log(obj[t - 1, 0] / obj[t, 0])],
                     ]
                 )

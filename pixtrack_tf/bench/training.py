@@ -3,7 +3,7 @@
 In one process, for each precision (float32, Keras ``mixed_bfloat16``): the same compiled training
 step as :func:`pixtrack_tf.training.loop.fit` (Eq. 2, Adam, clipping) fed by the image pipeline
 (:func:`pixtrack_tf.data.pipelines.local_dataset`: decode, crop, the frozen VGG16 in every step) and
-by the store (:mod:`pixtrack_tf.data.feature_store`: pool4 read from disk). Frames/s count the T
+by the store (:mod:`pixtrack_tf.training.feature_store`: pool4 read from disk). Frames/s count the T
 frames of each of the B sequences of a step. Building the store is timed apart: it is paid once.
 """
 
@@ -37,7 +37,7 @@ def _steps_per_s(task, steps: int, warmup: int) -> float:
 def train_throughput(cfg, sequences, store_root, steps: int = 4, warmup: int = 2, precisions=PRECISIONS) -> dict:
     """Frames/s of local-model training from images and from the store, per precision, and
     ``train_cached_speedup`` = store / images in float32 (``..._bfloat16`` in bfloat16)."""
-    from pixtrack_tf.data.feature_store import open_or_build
+    from pixtrack_tf.training.feature_store import open_or_build
 
     base = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, feature_store=str(store_root)))
     t = time.perf_counter()

