@@ -17,7 +17,7 @@ __version__ = "0.2.0"
 # settings chosen on the training split) and ``bench`` (speed and FLOPs) above them; the commands on
 # top: ``cli`` and the two entry modules ``python -m pixtrack_tf CMD`` / ``python -m pixtrack_tf.reproduce``.
 LAYERS = (
-    ("config", "provenance", "console"),
+    ("config", "provenance", "console", "hardware"),
     ("ops", "layers"),
     ("models",),
     ("data", "tracking"),

@@ -199,6 +199,22 @@ def write_model_json(run_dir, out, what: str, parts: dict, **extra) -> None:
     (Path(out) / "MODEL.json").write_text(json.dumps(info, indent=1))
 
 
+def resolve_precision(model: str, precision: str | None) -> tuple[str | None, dict]:
+    """(the precision ``load_tracker`` gets, what ``track.json`` records) for ``--precision``:
+    ``auto`` is bfloat16 where the CPU has it and it measures faster (:func:`pixtrack_tf.hardware.auto_precision`),
+    float32 elsewhere, and always float32 for a SavedModel (it computes in float32); None keeps the
+    model's own config; an explicit value is used as it is."""
+    if precision != "auto":
+        return precision, {"precision": precision or "the model's config", "precision_reason": "asked for"}
+    if (Path(model) / "saved_model.pb").exists() or str(model) in ("first-mask", "optical-flow"):
+        why = "a SavedModel computes in float32" if Path(model).exists() else "no network: nothing to speed up"
+        return (None if not Path(model).exists() else "float32"), {"precision": "float32", "precision_reason": why}
+    from pixtrack_tf.hardware import auto_precision
+
+    choice = auto_precision()
+    return choice["precision"], {"precision": choice["precision"], "precision_reason": choice["reason"]}
+
+
 def load_tracker(path, precision=None, objects: int = 1, overrides=()):
     """The tracker a ``--model`` names, for ``objects`` objects: ``init(frame, [masks])`` ->
     [TrackResult], ``track(frame)`` -> [TrackResult]. A run folder tracks several objects in one

@@ -72,3 +72,20 @@ def test_bench_times_the_affinity_reference_against_its_limit(capsys):
     for key in ("affinity", "affinity_2_objects"):
         assert r[f"{key}_frames_per_s"] > 0 and 0 < r[f"{key}_limit_ratio"] < 1.5
     assert r["affinity_flops"]["backbone"] > r["affinity_flops"]["labels"] > 0
+
+
+def test_whole_command_bench(tmp_path, capsys):
+    """bench --command: the generated 854x480 clip tracked by the pixtrack track command in a fresh
+    process, its wall-clock split into start-up, decode, model and write, appended to --record."""
+    from pixtrack_tf.cli import bench
+
+    record = tmp_path / "bench.md"
+    argv = ["--command", "--frames", "6", "--model", "first-mask", "--work", str(tmp_path / "w"), "--json"]
+    assert bench.main(argv + ["--record", str(record)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["frames"] == 6 and r["frame_size"] == "854x480" and r["wall_fps"] > 0
+    assert 0 < r["startup_s"] < r["wall_s"] and r["loop_s"] < r["wall_s"]
+    assert r["decode_s"] > 0 and r["write_s"] > 0 and r["model_s"] >= 0
+    assert len(list((tmp_path / "w" / "clip" / "frames").glob("*.jpg"))) == 6
+    text = record.read_text()
+    assert "whole command" in text and "start-up" in text and "CPU:" in text

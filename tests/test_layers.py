@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pixtrack_tf.layers import AnchorTransformer, PeepholeConvLSTM2D, roi
+from pixtrack_tf.layers import AnchorTransformer, PeepholeConvLSTM2D
+from pixtrack_tf.ops import roi
 
 
 def _conv_same(x, w):

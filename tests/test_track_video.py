@@ -275,3 +275,105 @@ def test_readers_refuse_damaged_files_with_data_error(tmp_path, data):
                 read(path)
         except DataError as e:
             assert str(path) in str(e)
+
+
+def _slow_masks(monkeypatch, fail_at=None):
+    """The writer thread made slow (and failing at frame ``fail_at``): it lags behind the tracker."""
+    import time as _time
+
+    from pixtrack_tf.tracking import video
+
+    real = video._save_mask
+
+    def slow(path, labels, several):
+        _time.sleep(0.05)
+        if fail_at is not None and path.stem == f"{fail_at:05d}":
+            raise OSError(f"{path}: no space left on device")
+        real(path, labels, several)
+
+    monkeypatch.setattr(video, "_save_mask", slow)
+
+
+class _StopAt:
+    """A tracker that is interrupted (Ctrl-C) at its ``n``-th step, in the tracking thread."""
+
+    def __init__(self, n):
+        self.inner, self.n, self.k = load_tracker("first-mask"), n, 0
+
+    def init(self, frame, masks):
+        return self.inner.init(frame, masks)
+
+    def track(self, frame):
+        self.k += 1
+        if self.k == self.n:
+            raise KeyboardInterrupt
+        return self.inner.track(frame)
+
+
+def test_the_writer_thread_loses_no_frame_on_ctrl_c_or_an_error(tmp_path, monkeypatch):
+    """Outputs are written behind the tracker (a writer thread): on Ctrl-C every frame tracked before
+    it has its mask, its frames.jsonl line and its track.json record; a writing error stops the run
+    with status failed, the masks written before it kept and the log saying exactly those."""
+    frames = _folder(tmp_path / "frames", 12)
+    masks = {1: _scene(0)[1] == 1}
+    _slow_masks(monkeypatch)
+    out = tmp_path / "ctrl-c"
+    r = track_video(iter_frames(frames), masks, _StopAt(8), out, progress=False, warn=lambda m: None)
+    doc = json.loads((out / "track.json").read_text())
+    assert r["status"] == doc["status"] == "interrupted" and doc["tracked"] == 8
+    assert len((out / "frames.jsonl").read_text().splitlines()) == 8 == len(list((out / "masks").glob("*.png")))
+    assert set(doc["timing"]) == {"decode_s", "model_s", "write_s", "wall_s"} and doc["timing"]["write_s"] > 0.3
+
+    _slow_masks(monkeypatch, fail_at=5)
+    out = tmp_path / "full-disk"
+    with pytest.raises(OSError, match="no space left"):
+        track_video(iter_frames(frames), masks, load_tracker("first-mask"), out, progress=False)
+    doc = json.loads((out / "track.json").read_text())
+    assert doc["status"] == "failed" and "no space left" in doc["error"]
+    written = sorted(p.stem for p in (out / "masks").glob("*.png"))
+    logged = [json.loads(line)["frame"] for line in (out / "frames.jsonl").read_text().splitlines()]
+    assert written == logged == [f"{i:05d}" for i in range(5)]
+
+
+def test_no_overlay_writes_masks_only_and_the_precision_is_recorded(tmp_path):
+    from pixtrack_tf.cli import track
+
+    frames = _folder(tmp_path / "frames", 5)
+    _palette(tmp_path / "m.png", (_scene(0)[1] == 1).astype(np.uint8))
+    out = tmp_path / "o"
+    argv = ["--model", "first-mask", "--frames", str(frames), "--mask", str(tmp_path / "m.png"), "--out", str(out)]
+    assert track.main(argv + ["--no-overlay", "--no-progress"]) == 0
+    doc = json.loads((out / "track.json").read_text())
+    assert doc["overlay"] is None and not list(out.glob("overlay.*")) and len(list((out / "masks").glob("*"))) == 5
+    assert doc["precision"] == "float32" and doc["precision_reason"]  # first-mask: no network to speed up
+    assert track.main(argv + ["--force", "--no-progress"]) == 0 and (out / "overlay.mp4").exists()
+
+
+def test_auto_precision_is_float32_without_native_bfloat16(tmp_path, monkeypatch):
+    """--precision auto: float32 on a CPU without AMX / AVX512-BF16 (simulated) and where bfloat16
+    does not measure faster; bfloat16 where it does; always float32 for a SavedModel."""
+    from pixtrack_tf import hardware
+    from pixtrack_tf.runs import resolve_precision
+
+    never = lambda: pytest.fail("no measurement without native bfloat16")  # noqa: E731
+    assert hardware.auto_precision(flags={"avx2", "fma"}, measure=never)["precision"] == "float32"
+    assert hardware.auto_precision(flags={"avx512_bf16"}, measure=lambda: 1.02)["precision"] == "float32"
+    fast = hardware.auto_precision(flags={"amx_bf16", "avx512_bf16"}, measure=lambda: 3.0)
+    assert fast["precision"] == "bfloat16" and "3.00x" in fast["reason"]
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2"})
+    assert resolve_precision("affinity", "auto") == (
+        "float32",
+        {"precision": "float32", "precision_reason": "no native bfloat16 on this CPU (no AMX, no AVX512-BF16)"},
+    )
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"amx_bf16"})
+    assert resolve_precision(str(tmp_path / "sm"), "auto")[0] == "float32"
+    assert resolve_precision("affinity", "bfloat16")[0] == "bfloat16"  # asked for: used as it is
+    # the measurement is cached per CPU
+    monkeypatch.setenv("PIXTRACK_CACHE", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(hardware, "measure_bf16_speedup", lambda: calls.append(1) or 2.0)
+    for _ in range(2):
+        assert hardware.auto_precision()["precision"] == "bfloat16"
+    assert len(calls) == 1

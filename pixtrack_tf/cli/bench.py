@@ -10,6 +10,9 @@ whole step's speed to its limit (its FLOPs / the GEMM rate); one local-model tra
 its limit; and the tf.data pipelines against what training consumes. ``--record`` appends the
 figures, the machine and the command to a Markdown file (``results/benchmarks.md``).
 
+``--command`` times the whole ``pixtrack track`` command, as a user waits for it, on a generated
+600-frame 854x480 clip (:mod:`pixtrack_tf.bench.command`).
+
 ``--affinity`` instead times the feature-affinity reference (``--set affinity.KEY=VALUE`` for its
 settings; ``--dtype`` its precision) at 854x480 for one and ``--objects`` objects, against its limit.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from pixtrack_tf.cli.common import add_config_args, config_from_args, run_command
 
@@ -61,6 +65,15 @@ def build_parser():
         action="store_true",
         help="time the feature-affinity reference tracker (one and --objects objects) against its limit",
     )
+    p.add_argument(
+        "--command",
+        action="store_true",
+        help="time the whole pixtrack track command (default tracker, --model to change) on a generated "
+        "--frames-frame 854x480 clip: wall-clock frames/s, start-up, decode, model, write",
+    )
+    p.add_argument("--frames", type=int, default=600, help="with --command: frames of the generated clip")
+    p.add_argument("--model", help="with --command: pixtrack track's --model (default: its default tracker)")
+    p.add_argument("--work", default="out/bench-command", help="with --command: where the clip and output go")
     p.add_argument("--steps", type=int, default=4, help="with --train: timed training steps per measurement")
     p.add_argument("--dataset", default="embedded", help="with --train: embedded or davis2016 (its train split)")
     p.add_argument("--root", help="with --train: dataset root")
@@ -83,6 +96,13 @@ def _bench(args) -> int:
     from pixtrack_tf.bench.tracking import format_report, run_bench
 
     cfg = config_from_args(args)
+    if args.command:
+        from pixtrack_tf.bench.command import command_bench, format_command
+
+        r = command_bench(Path(args.work), args.frames, args.model)
+        r["report"] = format_command(r)
+        args.dtype = r["precision"]
+        return _emit(r, args, cfg, provenance)
     if args.affinity:
         from pixtrack_tf.bench.tracking import affinity_bench, format_affinity
 

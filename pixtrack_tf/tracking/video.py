@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 
 from pixtrack_tf.data.draw import overlay
 from pixtrack_tf.data.sequence import VIDEO_EXTS, DataError, decode_rgb, list_images
+from pixtrack_tf.tracking.streams import Prefetch, Writer
 
 PALETTE = [0, 0, 0, 230, 25, 75, 60, 180, 75, 255, 225, 25, 0, 130, 200, 245, 130, 48, 145, 30, 180, 70, 240, 240]
 SUMMARY_EVERY = 100  # frames between two rewrites of track.json
@@ -176,32 +177,91 @@ def _draw(frame, labels, boxes):
     return np.asarray(ov)
 
 
-def _write_summary(out: Path, summary: dict, seconds: float, overlay_path) -> None:
-    """``track.json``: the counts so far, frames/s of the tracking steps, written whole or not at all."""
+def _write_summary(out: Path, summary: dict, t_all: float, reader, writer, outputs) -> None:
+    """``track.json``: the counts so far, frames/s of the tracking steps and where the wall-clock went
+    (``timing``: decode, model, write, wall seconds), written whole or not at all."""
     tracked = [r["seconds"] for r in summary["frames"][1:] if r["status"] == "tracked"]
     summary["frames_per_second"] = len(tracked) / sum(tracked) if tracked and sum(tracked) > 0 else float("nan")
     summary["tracked"] = sum(r["status"] == "tracked" for r in summary["frames"])
     summary["skipped"] = sum(r["status"] == "skipped" for r in summary["frames"])
-    summary["seconds"] = seconds
-    summary["overlay"] = None if overlay_path is None else overlay_path.name
+    summary["seconds"] = time.perf_counter() - t_all
+    model_s = sum(r["seconds"] for r in summary["frames"] if r["status"] == "tracked")
+    summary["timing"] = {"decode_s": reader.seconds, "model_s": model_s, "write_s": writer.seconds}
+    summary["timing"]["wall_s"] = summary["seconds"]
+    video = outputs.video
+    summary["overlay"] = None if video is None or video.path is None else video.path.name
     tmp = out / "track.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1))
     tmp.replace(out / "track.json")
 
 
+class _Outputs:
+    """What the writer thread does for each frame, in order: its mask, its overlay frame, then its
+    ``frames.jsonl`` line (a line in the log means its mask is on disk)."""
+
+    def __init__(self, out: Path, several: bool, resume: bool, overlay: bool):
+        self.out, self.several, self.resume = out, several, resume
+        self.log = open(out / "frames.jsonl", "w")  # noqa: SIM115 - closed by close()
+        self.video = OverlayWriter(out) if overlay else None
+
+    def write(self, record, frame=None, labels=None):
+        if record["status"] == "tracked":
+            path = self.out / "masks" / f"{record['frame']}.png"
+            if not (self.resume and path.exists()):
+                _save_mask(path, labels, self.several)
+            if self.video is not None:
+                self.video.append(_draw(frame, labels, record["boxes"]))
+        self.log.write(json.dumps(record) + "\n")
+        self.log.flush()
+
+    def close(self):
+        if self.video is not None:
+            self.video.close()
+        self.log.close()
+
+
+def _track_frame(tracker, i, name, frame, masks, threshold):
+    """(record, labels) of one decoded frame: the first one initialises the tracker with ``masks``."""
+    ids = list(masks)
+    t = time.perf_counter()
+    if i == 0:
+        results = tracker.init(frame, [masks[k] for k in ids])
+        probs = np.stack([masks[k].astype(np.float32) for k in ids])
+    else:
+        results = tracker.track(frame)
+        probs = np.stack([r.prob for r in results])
+    dt = time.perf_counter() - t
+    labels = label_map(probs, ids, threshold if i else 0.5)
+    boxes = [[float(v) for v in r.box] for r in results]
+    areas = [int((labels == k).sum()) for k in ids]
+    return {"frame": name, "status": "tracked", "boxes": boxes, "areas": areas, "seconds": dt}, labels
+
+
 def track_video(
-    frames, masks: dict, tracker, out: Path, threshold=0.5, model_name="", progress=True, warn=print, resume=False
+    frames,
+    masks: dict,
+    tracker,
+    out: Path,
+    threshold=0.5,
+    model_name="",
+    progress=True,
+    warn=print,
+    resume=False,
+    overlay=True,
+    info=None,
 ) -> dict:
     """Track ``frames`` (:func:`iter_frames`) from the first frame's object masks ``{id: (H, W) bool}``
-    with ``tracker`` (:func:`load_tracker`), streaming the outputs into ``out`` (see the module
-    docstring). Returns the summary that ``track.json`` holds."""
+    with ``tracker`` (:func:`pixtrack_tf.runs.load_tracker`), streaming the outputs into ``out`` (see
+    the module docstring): frames are decoded ahead in a reader thread and the outputs written
+    behind in a writer thread (:mod:`pixtrack_tf.tracking.streams`); ``overlay=False`` writes no
+    overlay video. ``info``: more to record in ``track.json`` (e.g. the precision and why). Returns the
+    summary that ``track.json`` holds, with ``timing``: decode, model and write seconds and the wall."""
     out = Path(out)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    ids = list(masks)
-    several = len(ids) > 1
-    summary = {"model": model_name, "threshold": threshold, "objects": ids, "status": "running", "frames": []}
-    log = open(out / "frames.jsonl", "w")  # noqa: SIM115 - closed in finally
-    video = OverlayWriter(out)
+    summary = {"model": model_name, **(info or {}), "threshold": threshold, "objects": list(masks)}
+    summary.update(status="running", frames=[])
+    outputs = _Outputs(out, len(masks) > 1, resume, overlay)
+    writer, reader = Writer(outputs.write), Prefetch(frames)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -210,56 +270,46 @@ def track_video(
     t_all, hw, stopped = time.perf_counter(), None, None
 
     def write_summary():
-        _write_summary(out, summary, time.perf_counter() - t_all, video.path)
+        _write_summary(out, summary, t_all, reader, writer, outputs)
 
     try:
-        for i, (name, frame, error) in enumerate(frames):
+        for i, (name, frame, error) in enumerate(reader):
             if error is None and hw is not None and frame.shape[:2] != hw:
                 error = f"frame {name} is {frame.shape[1]}x{frame.shape[0]}, the first frame {hw[1]}x{hw[0]}"
             if error is not None:
                 if i == 0:
                     raise DataError(error)
                 warn(f"warning: skipped frame {name}: {error}")
-                record = {"frame": name, "status": "skipped", "reason": error}
+                record, job = {"frame": name, "status": "skipped", "reason": error}, ()
                 stopped = stopped or (error if "video decoding failed" in error else None)
             else:
-                t = time.perf_counter()
-                if i == 0:
-                    hw = frame.shape[:2]
-                    results = tracker.init(frame, [masks[k] for k in ids])
-                    probs = np.stack([masks[k].astype(np.float32) for k in ids])
-                else:
-                    results = tracker.track(frame)
-                    probs = np.stack([r.prob for r in results])
-                dt = time.perf_counter() - t
-                labels = label_map(probs, ids, threshold if i else 0.5)
-                path = out / "masks" / f"{name}.png"
-                if not (resume and path.exists()):
-                    _save_mask(path, labels, several)
-                boxes = [[float(v) for v in r.box] for r in results]
-                areas = [int((labels == k).sum()) for k in ids]
-                record = {"frame": name, "status": "tracked", "boxes": boxes, "areas": areas, "seconds": dt}
-                video.append(_draw(frame, labels, boxes))
+                hw = hw or frame.shape[:2]
+                record, labels = _track_frame(tracker, i, name, frame, masks, threshold)
+                job = (frame, labels)
+            writer.put(record, *job)
             summary["frames"].append(record)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
             if bar is not None:
                 bar.update(1)
             if len(summary["frames"]) % SUMMARY_EVERY == 0:
                 write_summary()
-        summary["status"] = (
-            "incomplete" if (stopped or any(r["status"] == "skipped" for r in summary["frames"])) else "complete"
-        )
+        skipped = any(r["status"] == "skipped" for r in summary["frames"])
+        summary["status"] = "incomplete" if (stopped or skipped) else "complete"
     except KeyboardInterrupt:
         summary["status"] = "interrupted"
         warn(f"interrupted after {len(summary['frames'])} frames; the output folder describes them")
-    except DataError as e:
+    except (DataError, OSError) as e:
         summary["status"], summary["error"] = "failed", str(e)
         raise
     finally:
-        video.close()
-        log.close()
-        if bar is not None:
-            bar.close()
-        write_summary()
+        reader.close()
+        try:
+            writer.close()  # every frame tracked so far is written before track.json says so
+        except OSError as e:
+            summary["status"], summary["error"] = "failed", f"writing the outputs: {e}"
+            raise
+        finally:
+            outputs.close()
+            if bar is not None:
+                bar.close()
+            write_summary()
     return summary
