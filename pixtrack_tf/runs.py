@@ -34,7 +34,7 @@ def find_weights(run_dir) -> dict:
     run_dir = Path(run_dir)
     final = run_dir / "final.json"
     found = {k: run_dir / v for k, v in json.loads(final.read_text()).items()} if final.exists() else {}
-    for part in ("fcn",) if final.exists() else ("local", "global", "fcn"):
+    for part in ("fcn", "plus") if final.exists() else ("local", "global", "fcn", "plus"):
         p = run_dir / part / "model.weights.h5"
         if part not in found and p.exists():
             found[part] = p
@@ -87,6 +87,20 @@ def load_models(run_dir, need=("local", "global"), overrides=()):
     lm = load_trained(LocalModel, cfg, weights["local"]) if "local" in weights else None
     gm = load_trained(GlobalModel, cfg, weights["global"]) if "global" in weights else None
     return cfg, lm, gm
+
+
+def load_plus(run_dir, overrides=()):
+    """(cfg, trained pixtrack+ model) of a run folder whose ``plus/`` holds one (``train --stage plus``)."""
+    from pixtrack_tf.models.plus import PlusModel
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml", list(overrides))
+    weights = find_weights(run_dir)
+    if "plus" not in weights:
+        raise FileNotFoundError(f"{run_dir}: no trained pixtrack+ model (plus/model.weights.h5; train --stage plus)")
+    return cfg, load_trained(PlusModel, cfg, weights["plus"])
 
 
 def load_fold_models(run_dir: Path, overrides=(), need=("local", "global"), fcn_dir=None):
@@ -246,6 +260,13 @@ def load_tracker(path, precision=None, objects: int = 1, overrides=()):
         from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
         return PerObject([SavedModelTracker(path) for _ in range(objects)])
+    if (path / "config.yaml").exists() and {"plus"} == set(find_weights(path)) & {"plus", "local"}:
+        from pixtrack_tf.tracking.plus import PlusTracker  # pixtrack+: every object in one pass
+
+        over = list(overrides) + (
+            [f"track.precision={precision}", f"affinity.precision={precision}"] if precision else []
+        )
+        return PlusTracker(*load_plus(path, over))
     if (path / "config.yaml").exists():
         from pixtrack_tf.tracking import MultiObjectTracker, TwoStageTracker
 

@@ -233,6 +233,35 @@ class AffinityConfig:
             raise ConfigError(f"affinity.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
+PLUS_SKIPS = {"block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
+
+
+@dataclass(frozen=True)
+class PlusConfig:
+    """pixtrack+ (not the paper; :mod:`pixtrack_tf.tracking.plus`): the feature-affinity memory read
+    (``affinity``) refined by a learned decoder on the frozen backbone's features of the same pass."""
+
+    skips: tuple[str, ...] = ("block2_conv2", "block3_conv3")  # lower blocks fed to the decoder (fine detail)
+    width: int = 32  # channels of the decoder's finest stage (x2 at conv3_3, x4 at conv4_3)
+    residual: bool = True  # the decoder adds to the memory read's logit (starts from it) instead of replacing it
+    steps: int = 1500  # training steps (batch data.batch_size)
+    lr: float = 0.0003
+    crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
+    flip: bool = True  # augmentation: horizontal flips
+    jitter: float = 0.15  # augmentation: brightness / contrast / saturation jitter (0: none)
+
+    def __post_init__(self):
+        unknown = [s for s in self.skips if s not in PLUS_SKIPS]
+        if unknown:
+            raise ConfigError(f"plus.skips: unknown layer(s) {unknown}; known: {', '.join(PLUS_SKIPS)}")
+        if self.width < 4 or self.width % 4:
+            raise ConfigError(f"plus.width must be a multiple of 4, at least 4, got {self.width}")
+        if self.crop < 32 or self.crop % 8:
+            raise ConfigError(f"plus.crop must be a multiple of 8, at least 32, got {self.crop}")
+        if self.steps < 1 or self.lr <= 0 or self.jitter < 0:
+            raise ConfigError("plus.steps must be >= 1, plus.lr > 0 and plus.jitter >= 0")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     thresholds: tuple[float, ...] = (0.4, 0.7)
@@ -252,6 +281,7 @@ class Config:
     track: TrackConfig = field(default_factory=TrackConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     affinity: AffinityConfig = field(default_factory=AffinityConfig)
+    plus: PlusConfig = field(default_factory=PlusConfig)
 
     def __post_init__(self):
         validate(self)

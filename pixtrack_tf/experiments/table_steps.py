@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pixtrack_tf.experiments.claims import evaluate_claims, format_claims
 from pixtrack_tf.experiments.report import THRESHOLDS, format_davis, format_markdown, format_roi
-from pixtrack_tf.experiments.reproduce import METHODS, METHODS_BY_NAME, REFERENCES
+from pixtrack_tf.experiments.reproduce import METHODS_BY_NAME, REFERENCES
 
 
 def _needs(req) -> tuple[bool, bool, tuple]:
@@ -29,7 +29,7 @@ def _needs(req) -> tuple[bool, bool, tuple]:
     need_fcn = any("fcn" in v for v in keys)
     uses_local = {"t2-convlstm-gtroi", "t3-1stage", "t3-2stage"} & keys
     need = ("local", "global") if "t3-2stage" in keys else ("local",) if uses_local else ()
-    need_models = bool(keys - set(REFERENCES.values())) and not req.saved
+    need_models = bool(keys - set(REFERENCES.values()) - {"plus"}) and not req.saved
     return need_models, need_fcn, need
 
 
@@ -78,7 +78,7 @@ def train_folds(req, timings: dict | None = None) -> list[Path]:
     return run_dirs
 
 
-def make_factories(table, cfg, lm, gm, fcn):
+def make_factories(table, cfg, lm, gm, fcn, plus=None):
     from pixtrack_tf.tracking import GroundTruthRoiTracker, OneStageTracker, TwoStageTracker
 
     cache = {}
@@ -108,8 +108,17 @@ def make_factories(table, cfg, lm, gm, fcn):
         "t3-2stage": fixed("2s", lambda: TwoStageTracker(lm, gm, cfg)),
         "t3-1stage": fixed("1s", lambda: OneStageTracker(lm, cfg)),
         "t3-fcn": fixed("fcn1s", lambda: OneStageTracker(fcn, cfg)),
+        "plus": fixed("plus", lambda: _plus_tracker(cfg, plus)),
         **refs,
     }
+
+
+def _plus_tracker(cfg, model):
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+
+    if model is None:
+        raise FileNotFoundError("pixtrack+ needs a run folder (--run) with a trained plus/ model (train --stage plus)")
+    return SinglePlusTracker(cfg, model)
 
 
 def fold_factories(req, run_dir: Path):
@@ -123,7 +132,12 @@ def fold_factories(req, run_dir: Path):
         cfg, lm, gm, fcn = load_fold_models(run_dir, overrides, need, _fcn_dir(req))
     else:
         cfg, lm, gm, fcn = req.cfg, None, None, None
-    factories = make_factories(req.table, cfg, lm, gm, fcn)
+    plus = None
+    if "plus" in req.method_keys.values():
+        from pixtrack_tf.runs import load_plus
+
+        cfg, plus = load_plus(run_dir, req.overrides)
+    factories = make_factories(req.table, cfg, lm, gm, fcn, plus)
     if req.saved:
         from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
@@ -252,7 +266,7 @@ def write_report(req, ev: Evaluation, timings: dict, wall: float) -> str:
     from pixtrack_tf.experiments import paper
 
     thresholds, lengths = THRESHOLDS[req.table], tuple(req.cfg.eval.lengths)
-    names = {v: k for k, v in METHODS[req.table].items()}
+    names = {v: k for k, v in req.method_keys.items()}
     rows = [row for m, res in ev.results.items() for row in evaluator.iou_rows(names[m], res, thresholds, lengths)]
     davis_rows = [evaluator.davis_rows(names[m], r) for m, r in ev.davis.items() if r["clips"]]
     auc = {names[m]: res["roc"].auc() for m, res in ev.results.items() if res["clips"]}

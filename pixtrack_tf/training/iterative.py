@@ -182,7 +182,7 @@ def steps_done(out) -> list[str]:
     return [n for n in names if (n.endswith(".npz") and (out / n).exists()) or is_done(out / n)]
 
 
-STAGES = ("local", "global", "iterative", "fcn", "store")
+STAGES = ("local", "global", "iterative", "fcn", "store", "plus")
 
 
 def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=None, progress=True) -> list[str]:
@@ -216,6 +216,13 @@ def train_stage(cfg, sequences, out: Path, stage: str = "iterative", strategy=No
     if stage == "iterative":
         run_iterative(cfg, sequences, out, strategy=strategy, progress=progress)
         return ["step1_local_a", "step1_local_b", "step2_global", "step4_global", "step5_local"]
+    if stage == "plus":  # beyond the paper: the memory reads of the sequences, then the decoder
+        from pixtrack_tf.training.feature_store import DEFAULT_ROOT
+        from pixtrack_tf.training.plus import PlusTask, build_reads
+
+        reads = build_reads(cfg, sequences, cfg.train.feature_store or DEFAULT_ROOT, progress=progress)
+        fit(PlusTask(cfg, sequences, reads), out / "plus", strategy=strategy, progress=progress)
+        return ["plus"]
     if stage == "global":
         task = GlobalTask(cfg, sequences)
     else:  # the feature store's progress bar follows ``progress`` too

@@ -1,0 +1,135 @@
+"""pixtrack+ (not the paper): the learned part that refines the feature-affinity memory read.
+
+The frozen HED VGG16 runs once per frame (the frame resized by ``affinity.scale``); its conv4_3
+features are what the memory is read with (:mod:`pixtrack_tf.tracking.affinity`), and the same pass's
+conv4_3, conv3_3 and conv2_2 outputs go to :class:`PlusDecoder` with that read (the object's
+probability at each stride): a U-shaped decoder that starts from the read (its last layer is zero at
+initialisation and, with ``residual``, adds to the read's logit) and learns what the read cannot give,
+the frame's boundaries at stride 2 (HED's weights were trained for exactly these side outputs) and
+where the read is wrong.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from pixtrack_tf.config import PLUS_SKIPS
+from pixtrack_tf.layers.convlstm import PACKAGE
+from pixtrack_tf.models.backbone import VGGPool4
+from pixtrack_tf.models.base import ArgsConfig, FromSaved
+
+PRIOR_EPS = 1e-3  # the read's probability is clipped to [eps, 1 - eps] before its logit
+
+
+def prior_logit(p):
+    p = ops.clip(ops.cast(p, "float32"), PRIOR_EPS, 1.0 - PRIOR_EPS)
+    return ops.log(p) - ops.log(1.0 - p)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PlusDecoder(ArgsConfig, keras.layers.Layer):
+    """Backbone taps + the memory read -> object logits at the finest skip's stride.
+
+    Call: ``decoder(taps, prior)``; ``taps``: {layer name: (B, h/s, w/s, C)} with ``block4_conv3`` and
+    each of ``skips``; ``prior``: (B, h, w, 1) the memory read's probability at the resized frame's
+    size (h, w multiples of 8). Returns float32 logits (B, h/s, w/s, 1), s = 2 with ``block2_conv2``,
+    4 with ``block3_conv3`` alone, 8 with no skip.
+
+    Args:
+        skips: the lower backbone layers used (``block2_conv2``, ``block3_conv3``).
+        width: channels of the finest stage (x2 at stride 4, x4 at stride 8).
+        residual: add the prior's logit to the output (the decoder refines the read).
+    """
+
+    def __init__(self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, **kwargs):
+        super().__init__(**kwargs)
+        self.skips = tuple(sorted(skips, key=lambda s: -PLUS_SKIPS[s]))  # coarse to fine
+        self.width, self.residual = int(width), bool(residual)
+        dt = self.dtype_policy
+
+        def conv(filters, k, name, **kw):
+            return keras.layers.Conv2D(filters, k, padding="same", name=name, dtype=dt, **kw)
+
+        w4 = 4 * self.width
+        self.reduce4 = conv(w4, 1, "reduce4", activation="relu")
+        self.convs4 = [conv(w4, 3, f"conv4_{i}", activation="relu") for i in range(2)]
+        self.stages = []
+        for s in self.skips:
+            c = self.width * PLUS_SKIPS[s] // 2
+            self.stages.append(
+                (conv(c, 1, f"reduce_{s}", activation="relu"), conv(c, 3, f"fuse_{s}", activation="relu"))
+            )
+        self.out = conv(1, 1, "logit", kernel_initializer="zeros")
+
+    def build(self, taps_shape=None, prior_shape=None):
+        self.reduce4.build((None, None, None, 512))
+        for layer in self.convs4:  # each reads the previous stage and the read at stride 8
+            layer.build((None, None, None, 4 * self.width + 1))
+        prev = 4 * self.width
+        for s, (reduce, fuse) in zip(self.skips, self.stages):
+            channels = {"block2_conv2": 128, "block3_conv3": 256}[s]
+            reduce.build((None, None, None, channels))
+            fuse.build((None, None, None, prev + reduce.filters + 1))
+            prev = fuse.filters
+        self.out.build((None, None, None, prev))
+        self.built = True
+
+    def _prior_at(self, prior, stride):
+        return prior if stride == 1 else ops.average_pool(prior, stride, stride, padding="valid")
+
+    def call(self, taps, prior):
+        prior = ops.cast(prior, self.compute_dtype)
+        x = self.reduce4(ops.cast(taps["block4_conv3"], self.compute_dtype))
+        for layer in self.convs4:
+            x = layer(ops.concatenate([x, self._prior_at(prior, 8)], axis=-1))
+        stride = 8
+        for s, (reduce, fuse) in zip(self.skips, self.stages):
+            stride = PLUS_SKIPS[s]
+            skip = reduce(ops.cast(taps[s], self.compute_dtype))
+            x = ops.image.resize(x, ops.shape(skip)[1:3], interpolation="bilinear")
+            x = fuse(ops.concatenate([x, skip, self._prior_at(prior, stride)], axis=-1))
+        logits = ops.cast(self.out(x), "float32")
+        if self.residual:
+            logits = logits + prior_logit(self._prior_at(prior, stride))
+        return logits
+
+    @property
+    def stride(self) -> int:
+        return PLUS_SKIPS[self.skips[-1]] if self.skips else 8
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PlusModel(ArgsConfig, FromSaved, keras.Model):
+    """The frozen backbone and :class:`PlusDecoder`: ``model(images, prior)`` -> logits at the
+    decoder's stride; images (B, h, w, 3) RGB in [0, 255], h and w multiples of 8; prior (B, h, w, 1).
+    ``taps(images)`` gives the backbone's outputs the decoder and the memory read share."""
+
+    def __init__(self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, backbone_weights="hed", **kw):
+        super().__init__(**kw)
+        self.skips, self.width, self.residual = tuple(skips), int(width), bool(residual)
+        self.backbone_weights = str(backbone_weights)
+        self.backbone = VGGPool4(weights=backbone_weights, name="backbone", dtype=self.dtype_policy)
+        self.backbone.build((None, None, None, 3))
+        self.decoder = PlusDecoder(self.skips, width, residual, name="decoder", dtype=self.dtype_policy)
+        self.decoder.build()
+        self.built = True
+
+    def build(self, input_shape=None):
+        pass
+
+    @property
+    def tap_names(self) -> tuple[str, ...]:
+        return (*self.decoder.skips, "block4_conv3")
+
+    def taps(self, images) -> dict:
+        return dict(zip(self.tap_names, self.backbone.taps(images, self.tap_names)))
+
+    def call(self, images, prior, training=False):
+        return self.decoder(self.taps(images), prior)
+
+    @classmethod
+    def from_cfg(cls, cfg, name="plus_model", dtype=None):
+        """Build from a :class:`pixtrack_tf.config.Config` (``cfg.plus``, ``cfg.backbone.weights``)."""
+        p = cfg.plus
+        return cls(p.skips, p.width, p.residual, cfg.backbone.weights, name=name, dtype=dtype)

@@ -1,0 +1,105 @@
+"""pixtrack+ (not the paper): the feature-affinity memory read, refined by a learned decoder.
+
+Per frame, one pass of the frozen HED VGG16 over the frame resized by ``affinity.scale`` gives conv4_3
+(L2-normalised: the keys the memory is read with, :class:`~pixtrack_tf.tracking.affinity.AffinityCore`)
+and conv2_2 / conv3_3; :class:`~pixtrack_tf.models.plus.PlusDecoder` turns them and the read (each
+object's probability) into the object's mask at stride 2 of the resized frame, upsampled to the frame.
+The memory is the reference's (first frame + a ring buffer of recent frames, flat in the video's
+length, its labels the read's own); several objects of a palette mask are read in one pass and refined
+as one batch. The ROI is the whole frame: the read is computed there already, and the decoder's cost
+at stride 2 of the half-size frame is small beside the backbone's (docs/REPRODUCTION.md, pixtrack+).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from pixtrack_tf.config import AFFINITY_LAYERS
+from pixtrack_tf.data.sequence import mask_box
+from pixtrack_tf.ops.roi import roi_around
+from pixtrack_tf.tracking.affinity import AffinityCore, feature_grid
+from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
+
+
+def resized_size(hw, acfg) -> tuple[int, int]:
+    """(h, w) the frame is resized to before the backbone: 8 x the feature grid."""
+    grid = feature_grid(hw, acfg)
+    stride = AFFINITY_LAYERS[acfg.layer]
+    return grid[0] * stride, grid[1] * stride
+
+
+class PlusTracker:
+    """pixtrack+ for one or several objects: ``init(frame, [masks])`` -> [TrackResult], ``track(frame)``
+    -> [TrackResult]; boxes are the Sec. 3.3 ROI around each object's mask, as for the references.
+
+    Args:
+        cfg: a :class:`~pixtrack_tf.config.Config` (``affinity``: the memory read, ``data``: the boxes).
+        model: a trained :class:`~pixtrack_tf.models.plus.PlusModel` (its backbone makes every feature).
+    """
+
+    name = "plus"
+
+    def __init__(self, cfg, model):
+        if cfg.affinity.layer != "block4_conv3":
+            raise ValueError(f"pixtrack+ reads the memory with conv4_3; affinity.layer is {cfg.affinity.layer}")
+        self.cfg, self.model = cfg, model
+        self.core = AffinityCore(cfg.affinity, weights="none")  # its propagation only: features come from model
+        d = cfg.data
+        self.context, self.lo, self.hi = float(d.roi_context), float(d.roi_min), float(d.roi_max)
+        self._features = tf.function(self._features_fn)
+        self._refine = tf.function(self._refine_fn)
+        self.hw = None
+
+    def _features_fn(self, frame, size):
+        x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
+        taps = self.model.taps(x)
+        q = tf.math.l2_normalize(tf.cast(taps["block4_conv3"][0], tf.float32), axis=-1)
+        return taps, tf.cast(tf.reshape(q, (-1, tf.shape(q)[-1])), self.core.compute_dtype)
+
+    def _refine_fn(self, taps, read, size, hw):
+        """(K, H, W) refined probabilities from the taps (batch 1) and the read (K, H, W)."""
+        k = tf.shape(read)[0]
+        prior = tf.image.resize(read[..., None], size)  # (K, h, w, 1)
+        batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
+        p = tf.sigmoid(self.model.decoder(batch, prior))
+        return tf.image.resize(p, hw)[..., 0]
+
+    def init(self, frame, masks):
+        checked = [check_first(frame, m) for m in masks]
+        frame = checked[0][0]
+        masks = np.stack([m for _, m in checked]).astype(np.float32)
+        self.hw, self.size = frame.shape[:2], resized_size(frame.shape[:2], self.cfg.affinity)
+        self.boxes = [roi_around(mask_box(m > 0), self.context, self.lo, self.hi) for m in masks]
+        _, q = self._features(tf.constant(frame), self.size)
+        self.memory = self.core.start(frame, masks, feats=q)
+        return [TrackResult(m, b.copy()) for m, b in zip(masks, self.boxes)]
+
+    def read_and_refine(self, frame):
+        """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame."""
+        taps, q = self._features(tf.constant(check_frame(frame, self.hw)), self.size)
+        read = self.core.step(None, self.memory, feats=q)
+        refined = self._refine(taps, tf.constant(read), self.size, self.hw).numpy()
+        return read, refined
+
+    def track(self, frame):
+        if self.hw is None:
+            raise RuntimeError("call init(frame, masks) first")
+        _, probs = self.read_and_refine(frame)
+        out = []
+        for k, p in enumerate(probs):
+            b = mask_box(p >= 0.5)
+            if b is not None:
+                self.boxes[k] = roi_around(b, self.context, self.lo, self.hi)
+            out.append(TrackResult(p.astype(np.float32), self.boxes[k].copy()))
+        return out
+
+
+class SinglePlusTracker(PlusTracker):
+    """:class:`PlusTracker` for one object, with the API of the protocol's trackers."""
+
+    def init(self, frame, mask):
+        return super().init(frame, [mask])[0]
+
+    def track(self, frame):
+        return super().track(frame)[0]

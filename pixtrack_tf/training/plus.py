@@ -1,0 +1,161 @@
+"""Training pixtrack+'s decoder (not the paper): the memory reads it learns to refine, and its task.
+
+The decoder must see at training time what it gets at tracking time: the feature-affinity tracker's
+read of each frame of each training video, tracked from that video's first mask with the config's
+``affinity`` settings. :func:`build_reads` computes them once (the tracker over every frame, the
+object's probability at the resized frame's size, uint8) into ``<root>/plus_reads/<key>/<seq>.npz``,
+keyed by the settings and the sequence's files, so that the halves and the whole split share them;
+they are rebuilt, not committed (about 4 frames/s on 2 cores in bfloat16).
+
+:class:`PlusTask` then trains the decoder alone (the backbone is frozen) on random crops of
+(frame, read, ground truth) of frames t >= 1, with flips and colour jitter (``plus.*``): a
+per-pixel binary cross-entropy at the resized frame's resolution (the logits upsampled bilinearly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from pixtrack_tf.models.plus import PlusModel
+from pixtrack_tf.training.tasks import Task
+
+READS_DIR = "plus_reads"
+
+
+def reads_key(cfg, seq) -> str:
+    """What a sequence's reads depend on: the affinity settings, the files and their sizes."""
+    acfg = {k: v for k, v in vars(cfg.affinity).items() if k != "precision"}
+    files = [(Path(str(f)).name, Path(str(f)).stat().st_size) for f in seq.frames[:3]] + [len(seq)]
+    return hashlib.sha1(json.dumps([acfg, cfg.backbone.weights, files], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build_reads(cfg, sequences, root, progress=True) -> dict:
+    """{sequence name: npz path} of each sequence's reads (``prior`` (T, h, w) uint8, frame 0 = its
+    ground-truth mask), computed where missing."""
+    from pixtrack_tf.tracking.affinity import MultiAffinityTracker
+    from pixtrack_tf.tracking.plus import resized_size
+
+    paths, tracker = {}, None
+    for seq in sequences:
+        path = Path(root) / READS_DIR / reads_key(cfg, seq) / f"{seq.name}.npz"
+        paths[seq.name] = path
+        if path.exists():
+            continue
+        tracker = tracker or MultiAffinityTracker(cfg)
+        h, w = resized_size(seq.size, cfg.affinity)
+        reads = [tracker.init(seq.frame(0), [seq.first_mask()])[0].prob]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(seq) - 1, desc=f"reads {seq.name}", unit="frame")
+        for i in range(1, len(seq)):
+            reads.append(tracker.track(seq.frame(i))[0].prob)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        small = tf.image.resize(np.stack(reads)[..., None], (h, w)).numpy()[..., 0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, prior=np.round(np.clip(small, 0, 1) * 255).astype(np.uint8))
+        tmp.replace(path)
+    return paths
+
+
+class _Samples:
+    """Random (frame, read, ground truth) crops of frames t >= 1, augmented; a numpy generator."""
+
+    def __init__(self, cfg, sequences, reads: dict, seed: int):
+        self.cfg, self.seqs, self.rng = cfg, list(sequences), np.random.default_rng(seed)
+        self.priors = {s.name: np.load(reads[s.name])["prior"] for s in self.seqs}
+
+    def one(self):
+        p = self.cfg.plus
+        seq = self.seqs[self.rng.integers(len(self.seqs))]
+        t = int(self.rng.integers(1, len(seq)))
+        prior = self.priors[seq.name][t]
+        h, w = prior.shape
+        frame = tf.image.resize(seq.frame(t)[None].astype(np.float32), (h, w), antialias=True).numpy()[0]
+        gt = tf.image.resize(seq.mask(t)[None, ..., None].astype(np.float32), (h, w), method="area").numpy()[0, ..., 0]
+        c = min(p.crop, h // 8 * 8, w // 8 * 8)
+        ys, xs = np.nonzero(gt > 0.5)
+        if len(ys) and self.rng.random() < 0.8:  # mostly around the object, sometimes anywhere
+            k = self.rng.integers(len(ys))
+            y0, x0 = ys[k] - self.rng.integers(c), xs[k] - self.rng.integers(c)
+        else:
+            y0, x0 = self.rng.integers(h - c + 1), self.rng.integers(w - c + 1)
+        y0, x0 = int(np.clip(y0, 0, h - c)), int(np.clip(x0, 0, w - c))
+        crop = (slice(y0, y0 + c), slice(x0, x0 + c))
+        frame, prior, gt = frame[crop], prior[crop].astype(np.float32) / 255.0, gt[crop]
+        if p.flip and self.rng.random() < 0.5:
+            frame, prior, gt = frame[:, ::-1], prior[:, ::-1], gt[:, ::-1]
+        if p.jitter > 0:
+            gain, bias = 1.0 + self.rng.uniform(-p.jitter, p.jitter), self.rng.uniform(-p.jitter, p.jitter) * 255
+            mean = frame.mean(axis=-1, keepdims=True)
+            sat = 1.0 + self.rng.uniform(-p.jitter, p.jitter)
+            frame = np.clip((mean + (frame - mean) * sat) * gain + bias, 0, 255)
+        return (
+            np.ascontiguousarray(frame, np.float32),
+            np.ascontiguousarray(prior[..., None], np.float32),
+            np.ascontiguousarray(gt[..., None], np.float32),
+        )
+
+
+class PlusTask(Task):
+    """pixtrack+'s decoder on random crops of the training videos' frames and reads (``plus.*``)."""
+
+    name = "plus"
+
+    def __init__(self, cfg, sequences, reads: dict, init_weights=None):
+        super().__init__(cfg, cfg.plus.steps, cfg.plus.lr, init_weights)
+        self.sequences, self.reads = list(sequences), reads
+
+    def build_model(self, dtype=None):
+        return PlusModel.from_cfg(self.cfg, dtype=dtype or self.dtype_policy)
+
+    def dataset(self, start_sample, global_batch):
+        samples = _Samples(self.cfg, self.sequences, self.reads, self.cfg.seed + 7919 * start_sample)
+
+        def gen():
+            while True:
+                yield samples.one()
+
+        c = self.cfg.plus.crop
+        spec = (
+            tf.TensorSpec((None, None, 3), tf.float32),
+            tf.TensorSpec((None, None, 1), tf.float32),
+            tf.TensorSpec((None, None, 1), tf.float32),
+        )
+        ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
+        ds = ds.map(lambda f, p, g: {"frame": f, "prior": p, "gt": g})
+        return ds.padded_batch(global_batch, {"frame": (c, c, 3), "prior": (c, c, 1), "gt": (c, c, 1)}).prefetch(2)
+
+    def per_example_loss(self, model, batch, training=True):
+        logits = model(batch["frame"], batch["prior"], training=training)
+        size = tf.shape(batch["gt"])[1:3]
+        logits = tf.image.resize(logits, size)  # bilinear, to the resized frame's pixels
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=batch["gt"], logits=logits)
+        return tf.reduce_mean(bce, axis=[1, 2, 3]), {"logits": logits}
+
+    def scalars(self, batch, extras) -> dict:
+        gt = batch["gt"] > 0.5
+
+        def iou(pred):
+            inter = tf.reduce_sum(tf.cast(pred & gt, tf.float32))
+            return inter / tf.maximum(tf.reduce_sum(tf.cast(pred | gt, tf.float32)), 1.0)
+
+        return {"iou_refined": iou(extras["logits"] > 0), "iou_read": iou(batch["prior"] >= 0.5)}
+
+    def images(self, batch, extras) -> dict:
+        return {
+            "frame": batch["frame"][:1] / 255.0,
+            "read": batch["prior"][:1],
+            "refined": tf.sigmoid(extras["logits"][:1]),
+            "truth": batch["gt"][:1],
+        }
