@@ -9,6 +9,7 @@ from keras_case import run_layer_test
 from pixtrack_tf.layers import AnchorTransformer, MaskDecoder, PeepholeConvLSTM2D, PeepholeConvLSTM2DCell
 from pixtrack_tf.layers.convlstm import PACKAGE
 from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel, VGGPool4
+from pixtrack_tf.models.plus import PlusDecoder, PlusModel
 
 rng = np.random.default_rng(0)
 
@@ -69,6 +70,15 @@ CASES = {
         dict(roi_size=32, fcnn_filters=8, deconv_filters=(8, 4, 4), backbone_weights="none", feature_scale=0.18),
         (_f(2, 32, 32, 3, high=255.0),),
     ),
+    "PlusDecoder": (
+        PlusDecoder,
+        dict(skips=("block2_conv2", "block3_conv3"), width=4),
+        (
+            {"block4_conv3": _f(1, 2, 3, 512), "block3_conv3": _f(1, 4, 6, 256), "block2_conv2": _f(1, 8, 12, 128)},
+            _f(1, 16, 24, 1),
+        ),
+    ),
+    "PlusModel": (PlusModel, dict(width=4, backbone_weights="none"), (_f(1, 16, 24, 3, high=255.0), _f(1, 16, 24, 1))),
 }
 
 

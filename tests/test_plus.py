@@ -1,0 +1,110 @@
+"""pixtrack+ (issue #31; not the paper): the decoder starts from the memory read, its settings are
+checked, and it trains, tracks (one object, a palette of several in one pass) and is evaluated by the
+project's own commands."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pixtrack_tf.config import ConfigError, load_config
+from pixtrack_tf.models.plus import PlusDecoder, prior_logit
+
+
+def _taps(rng, h=16, w=24):
+    return {
+        "block4_conv3": rng.normal(size=(2, h // 8, w // 8, 512)).astype("float32"),
+        "block3_conv3": rng.normal(size=(2, h // 4, w // 4, 256)).astype("float32"),
+        "block2_conv2": rng.normal(size=(2, h // 2, w // 2, 128)).astype("float32"),
+    }
+
+
+def test_the_untrained_decoder_is_the_read_itself():
+    """Zero last layer + residual: the logits are the read's logit (area-pooled to the output stride),
+    whatever the features; without the residual they are 0 (p = 0.5) instead."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    prior = rng.uniform(0, 1, (2, 16, 24, 1)).astype("float32")
+    for skips, stride in ((("block2_conv2", "block3_conv3"), 2), (("block3_conv3",), 4), ((), 8)):
+        dec = PlusDecoder(skips, width=4)
+        logits = np.asarray(dec(_taps(rng), prior))
+        pooled = np.asarray(keras.ops.average_pool(prior, stride, stride, padding="valid"))
+        assert logits.shape == (2, 16 // stride, 24 // stride, 1) and dec.stride == stride
+        np.testing.assert_allclose(logits, np.asarray(prior_logit(pooled)), atol=1e-5)
+    flat = np.asarray(PlusDecoder(width=4, residual=False)(_taps(rng), prior))
+    assert np.abs(flat).max() == 0.0
+
+
+def test_plus_settings_are_checked():
+    for bad in ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0"):
+        with pytest.raises(ConfigError, match="plus"):
+            load_config("plus", [bad])
+    cfg = load_config("plus")
+    assert cfg.plus.skips == ("block2_conv2", "block3_conv3") and cfg.affinity.layer == "block4_conv3"
+
+
+@pytest.fixture(scope="module")
+def plus_run(tmp_path_factory):
+    """A tiny pixtrack+ run: the reads of 4 embedded sequences, then a few decoder steps."""
+    from pixtrack_tf.cli import train
+
+    root = tmp_path_factory.mktemp("plus")
+    out = root / "run"
+    argv = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "4", "--num-frames", "10"]
+    argv += ["--stage", "plus", "--out", str(out), "--no-progress", "--set", "plus.steps=4", "--set", "plus.crop=32"]
+    argv += ["--set", f"train.feature_store={root / 'store'}"]
+    assert train.main(argv) == 0
+    return out
+
+
+def test_train_writes_reads_and_a_run_that_tracks(plus_run, tmp_path):
+    """The stage builds the affinity reads (uint8, frame 0 = the mask) and trains through fit; the run
+    folder is a --model for pixtrack track, which tracks two objects of a palette mask in one pass."""
+    from PIL import Image
+
+    from pixtrack_tf.cli import track
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_tracker
+    from pixtrack_tf.tracking.plus import PlusTracker
+
+    reads = sorted((plus_run.parent / "store" / "plus_reads").rglob("*.npz"))
+    assert len(reads) >= 3  # one per training sequence of the fold
+    prior = np.load(reads[0])["prior"]
+    assert prior.dtype == np.uint8 and prior[0].min() == 0 and prior[0].max() == 255  # frame 0: the mask
+    assert np.mean((prior[0] > 0) & (prior[0] < 255)) < 0.1  # soft at its edge only (resized)
+    log = [json.loads(line) for line in (plus_run / "plus" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 4 and {"iou_refined", "iou_read"} <= set(log[-1])
+    tr = load_tracker(str(plus_run), objects=2)
+    assert isinstance(tr, PlusTracker)
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[0]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        Image.fromarray(seq.frame(i)).save(frames / f"{i:05d}.png")
+    m = seq.mask(0)
+    two = np.zeros(m.shape, np.uint8)
+    ys, xs = np.nonzero(m)
+    two[m] = 1
+    two[ys[: len(ys) // 2], xs[: len(xs) // 2]] = 2
+    im = Image.fromarray(two, mode="P")
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    im.save(tmp_path / "two.png")
+    out = tmp_path / "o"
+    argv = ["--model", str(plus_run), "--frames", str(frames), "--mask", str(tmp_path / "two.png"), "--out", str(out)]
+    assert track.main(argv + ["--no-progress", "--no-overlay"]) == 0
+    doc = json.loads((out / "track.json").read_text())
+    assert doc["tracked"] == 4 and doc["objects"] == [1, 2] and len(doc["frames"][-1]["boxes"]) == 2
+
+
+def test_reproduce_has_a_pixtrack_plus_row(plus_run, tmp_path):
+    from pixtrack_tf.cli import reproduce
+
+    out = tmp_path / "rep"
+    argv = ["--table", "3", "--quick", "--run", str(plus_run), "--clips", "1", "--out", str(out), "--no-progress"]
+    argv += ["--methods", "pixtrack+ (not the paper),First mask (reference)", "--davis-measures"]
+    assert reproduce.main(argv) == 0
+    doc = json.loads((out / "table3.json").read_text())
+    assert {r["method"] for r in doc["davis"]} == {"pixtrack+ (not the paper)", "First mask (reference)"}
+    assert reproduce.main(argv[:-4] + ["--methods", "pixtrack+ (not the paper)", "--table", "2"]) == 2  # Table 3 only
