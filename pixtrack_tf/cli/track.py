@@ -157,7 +157,8 @@ def _track(args) -> int:
     masks = first_masks(args, first)
     args.model = model_path(args.model)
     precision, info = resolve_precision(args.model, args.precision)
-    warn(f"precision: {info['precision']} ({info['precision_reason']})")
+    if precision is not None:  # said once, where a network computes
+        warn(f"precision: {info['precision']} ({info['precision_reason']})")
     tracker = load_tracker(args.model, precision, objects=len(masks), overrides=args.set)
 
     def stream():
