@@ -116,7 +116,9 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 BUNDLED = {
     "embedded": "Sec. 5.1 models + FCN baseline trained on fold 0 of the embedded synthetic benchmark",
     "davis2016": "two-stage tracker trained on DAVIS 2016 train (int8 SavedModel)",
+    "davis2016-bf16": "the same davis2016 tracker exported to compute in bfloat16 (AMX / AVX512-BF16 CPUs)",
 }
+PRECISION_VARIANTS = {("davis2016", "bfloat16"): "davis2016-bf16"}  # bundled name in another precision
 
 
 def bundled_path(name: str) -> Path:
@@ -176,16 +178,17 @@ def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str 
     return out
 
 
-def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = "") -> str | None:
+def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = "", precision=None) -> str | None:
     """A training run's two-stage tracker (Algorithm 1) as a SavedModel with ``initialize``/``step``
-    signatures and ``MODEL.json``; returns a note for the user when the run's inference cannot be kept
-    (a local model fine-tuned on the first frame), else None."""
+    signatures and ``MODEL.json``, computing in ``precision`` (default: the run's ``track.precision``;
+    ``bfloat16``: Keras mixed_bfloat16, for CPUs with native bfloat16); returns a note for the user when
+    the run's inference cannot be kept (a local model fine-tuned on the first frame), else None."""
     from pixtrack_tf.tracking.savedmodel import export_two_stage
 
-    cfg, lm, gm = load_models(run_dir)
+    cfg, lm, gm = load_models(run_dir, overrides=[f"track.precision={precision}"] if precision else [])
     export_two_stage(cfg, lm, gm, out, weights_dtype)
     parts = {k: v for k, v in find_weights(run_dir).items() if k in ("local", "global")}
-    write_model_json(run_dir, out, what, parts, weights_dtype=weights_dtype)
+    write_model_json(run_dir, out, what, parts, weights_dtype=weights_dtype, precision=cfg.track.precision)
     if cfg.track.local_finetune_steps > 0:
         return (
             f"{run_dir} fine-tunes its local model on the first frame (track.local_finetune_steps = "
@@ -213,16 +216,24 @@ def write_model_json(run_dir, out, what: str, parts: dict, **extra) -> None:
     (Path(out) / "MODEL.json").write_text(json.dumps(info, indent=1))
 
 
+def saved_precision(path) -> str:
+    """The precision a SavedModel computes in: the one it was exported with (``pixtrack_export.json``)."""
+    info = Path(path) / "pixtrack_export.json"
+    return json.loads(info.read_text()).get("precision", "float32") if info.exists() else "float32"
+
+
 def resolve_precision(model: str, precision: str | None) -> tuple[str | None, dict]:
     """(the precision ``load_tracker`` gets, what ``track.json`` records) for ``--precision``:
     ``auto`` is bfloat16 where the CPU has it and it measures faster (:func:`pixtrack_tf.hardware.auto_precision`),
-    float32 elsewhere, and always float32 for a SavedModel (it computes in float32); None keeps the
+    float32 elsewhere; a SavedModel computes in the precision it was exported with; None keeps the
     model's own config; an explicit value is used as it is."""
     if precision != "auto":
         return precision, {"precision": precision or "the model's config", "precision_reason": "asked for"}
-    if (Path(model) / "saved_model.pb").exists() or str(model) in ("first-mask", "optical-flow"):
-        why = "a SavedModel computes in float32" if Path(model).exists() else "no network: nothing to speed up"
-        return (None if not Path(model).exists() else "float32"), {"precision": "float32", "precision_reason": why}
+    if (Path(model) / "saved_model.pb").exists():
+        own = saved_precision(model)
+        return own, {"precision": own, "precision_reason": "a SavedModel computes in the precision it was exported in"}
+    if str(model) in ("first-mask", "optical-flow"):
+        return None, {"precision": "float32", "precision_reason": "no network: nothing to speed up"}
     from pixtrack_tf.hardware import auto_precision
 
     choice = auto_precision()
@@ -251,9 +262,10 @@ def load_tracker(path, precision=None, objects: int = 1, overrides=()):
         return PerObject([reference_tracker(str(path), cfg) for _ in range(objects)])
     path = Path(path)
     if (path / "saved_model.pb").exists():
-        if precision not in (None, "float32"):
+        if precision not in (None, saved_precision(path)):
             raise ValueError(
-                f"{path}: a SavedModel computes in float32; --precision {precision} needs a training run folder"
+                f"{path}: this SavedModel computes in {saved_precision(path)}; for --precision {precision} export "
+                f"the run again with pixtrack export --precision {precision}, or track with the run folder"
             )
         if overrides:
             raise ValueError(f"{path}: a SavedModel has no config to --set")

@@ -161,10 +161,13 @@ def test_track_without_model_uses_affinity_and_davis2016_names_the_bundled_track
     assert "model: affinity" in capsys.readouterr().err
     doc = json.loads((out / "track.json").read_text())
     assert doc["status"] == "complete" and doc["tracked"] == 8 and doc["model"] == "affinity"
-    argv = ["--model", "davis2016", "--video", str(path), "--box", "30,40,40,40", "--out", str(tmp_path / "o2")]
-    assert track.main(argv + ["--no-progress"]) == 0
-    assert "bundled model 'davis2016'" in capsys.readouterr().err
-    doc = json.loads((tmp_path / "o2" / "track.json").read_text())
-    assert doc["status"] == "complete" and doc["tracked"] == 8
-    assert Path(doc["model"]) == bundled.bundled_path("davis2016")
-    assert len(list((tmp_path / "o2" / "masks").glob("*.png"))) == 8
+    # --model davis2016 in each precision: the float32 export, or the same tracker exported in bfloat16
+    for precision, name in (("float32", "davis2016"), ("bfloat16", "davis2016-bf16")):
+        o = tmp_path / f"o-{precision}"
+        argv = ["--model", "davis2016", "--video", str(path), "--box", "30,40,40,40", "--out", str(o)]
+        assert track.main(argv + ["--no-progress", "--precision", precision]) == 0
+        assert f"bundled model '{name}'" in capsys.readouterr().err
+        doc = json.loads((o / "track.json").read_text())
+        assert doc["status"] == "complete" and doc["tracked"] == 8 and doc["precision"] == precision
+        assert Path(doc["model"]) == bundled.bundled_path(name)
+        assert len(list((o / "masks").glob("*.png"))) == 8

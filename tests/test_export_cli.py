@@ -229,6 +229,29 @@ def test_half_and_int8_weights_are_smaller_and_close(tmp_path, run_dir, exported
             np.testing.assert_allclose(got.box, r.box, atol=1.0, err_msg=dtype)
 
 
+def test_a_bfloat16_savedmodel(tmp_path, run_dir, exported, capsys):
+    """export --precision bfloat16: a SavedModel that computes in bfloat16 (pixtrack_export.json says
+    so), close to the float32 one; --precision auto tracks with it as it is; asking it for float32 is
+    refused with what to do instead."""
+    from pixtrack_tf.cli import export
+    from pixtrack_tf.data.embedded import load_embedded
+    from pixtrack_tf.runs import load_tracker, resolve_precision, saved_precision
+
+    out = tmp_path / "bf16"
+    assert export.main(["--run", str(run_dir), "--out", str(out), "--precision", "bfloat16"]) == 0
+    assert saved_precision(out) == "bfloat16" and saved_precision(exported) == "float32"
+    assert json.loads((out / "MODEL.json").read_text())["precision"] == "bfloat16"
+    assert resolve_precision(str(out), "auto")[0] == "bfloat16"
+    seq = load_embedded(seed=4, num_sequences=2, n_frames=20, cache_dir=tmp_path / "emb")[0]
+    ref, bf = SavedModelTracker(exported), load_tracker(out, "bfloat16")
+    ref.init(seq.frame(0), seq.mask(0))
+    bf.init(seq.frame(0), [seq.mask(0)])
+    for i in range(1, 4):
+        assert np.abs(bf.track(seq.frame(i))[0].prob - ref.track(seq.frame(i)).prob).mean() < 0.05
+    with pytest.raises(ValueError, match="export --precision float32"):
+        load_tracker(out, "float32")
+
+
 def test_savedmodel_exported_by_an_earlier_version_still_loads(tmp_path):
     """results/models/davis2016-cpu was exported by pixtrack_tf 0.1.0 (before the layer renames of
     0.2.0): a SavedModel needs none of our classes, so it loads and tracks."""

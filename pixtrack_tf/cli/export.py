@@ -42,6 +42,13 @@ def main(argv=None) -> int:
         action="store_true",
         help="write a compact run folder (config + trainable weights of local, global and FCN as .npz) instead",
     )
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default=None,
+        help="arithmetic of the exported tracker (default: the run's track.precision); bfloat16 pays on CPUs with "
+        "AMX / AVX512-BF16",
+    )
     p.add_argument("--what", default="", help="one line saying what the model is (MODEL.json)")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
@@ -61,7 +68,7 @@ def _export_run(args, out: Path) -> int:
     if args.compact:
         write_compact_run(args.run, out, what=args.what)
     else:
-        note = export_savedmodel(args.run, out, args.weights_dtype, args.what)
+        note = export_savedmodel(args.run, out, args.weights_dtype, args.what, args.precision)
         if note:
             print(f"note: {note}", file=sys.stderr)
     size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
@@ -79,6 +86,8 @@ def _export_affinity(args, out: Path) -> int:
             raise ValueError
     except ValueError:
         return error(f"--frame-size must look like 854x480 (width x height), got {args.frame_size!r}")
+    if args.precision == "bfloat16":
+        return error("the feature-affinity SavedModel computes in float32 (--model affinity tracks in bfloat16)")
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
 
     export_affinity(config_from_args(args), (h, w), out)

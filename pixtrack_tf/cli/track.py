@@ -116,8 +116,10 @@ def first_masks(args, first) -> dict:
     return masks
 
 
-def model_path(model: str | None) -> str:
-    """What ``--model`` names, said once to the user: the default tracker, a bundled one, or a path."""
+def model_path(model: str | None, precision: str = "auto") -> str:
+    """What ``--model`` names, said once to the user: the default tracker, a bundled one (in the
+    precision ``--precision`` asks for or, with ``auto``, this CPU's: ``davis2016`` has a bfloat16
+    export), or a path."""
     if model is None:
         warn(
             "model: affinity, feature-affinity label propagation over the frozen HED VGG16 (no training; "
@@ -125,8 +127,14 @@ def model_path(model: str | None) -> str:
             "that was trained there). The paper's tracker: --model davis2016"
         )
         return "affinity"
-    if model in ("davis2016", "embedded") and not Path(model).exists():
-        from pixtrack_tf.runs import bundled_path, describe
+    from pixtrack_tf.runs import BUNDLED, PRECISION_VARIANTS, bundled_path, describe
+
+    if model in BUNDLED and not Path(model).exists():
+        if precision == "auto":
+            from pixtrack_tf.hardware import auto_precision
+
+            precision = auto_precision()["precision"]
+        model = PRECISION_VARIANTS.get((model, precision), model)
 
         warn(f"model: {describe(model)}")
         return str(bundled_path(model))
@@ -155,7 +163,7 @@ def _track(args) -> int:
     if error is not None:
         raise DataError(error)
     masks = first_masks(args, first)
-    args.model = model_path(args.model)
+    args.model = model_path(args.model, args.precision)
     precision, info = resolve_precision(args.model, args.precision)
     if precision is not None:  # said once, where a network computes
         warn(f"precision: {info['precision']} ({info['precision_reason']})")

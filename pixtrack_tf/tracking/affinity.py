@@ -284,13 +284,21 @@ class MultiAffinityTracker:
         masks = np.stack([m for _, m in checked]).astype(np.float32)
         self.hw = frame.shape[:2]
         self.boxes = [roi_around(mask_box(m > 0), self.context, self.lo, self.hi) for m in masks]
-        self.memory = self.core.start(frame, masks)
+        self.memory = self._start(frame, masks)
         return [TrackResult(m, b.copy()) for m, b in zip(masks, self.boxes)]
+
+    def _start(self, frame, masks):
+        """The memory of the video from its first frame and masks (K, H, W)."""
+        return self.core.start(frame, masks)
+
+    def _probs(self, frame):
+        """The objects' probabilities (K, H, W) of the next (checked) frame."""
+        return self.core.step(frame, self.memory)
 
     def track(self, frame):
         if self.hw is None:
             raise RuntimeError("call init(frame, masks) first")
-        probs = self.core.step(check_frame(frame, self.hw), self.memory)
+        probs = self._probs(check_frame(frame, self.hw))
         out = []
         for k, p in enumerate(probs):
             b = mask_box(p >= 0.5)

@@ -12,14 +12,11 @@ at stride 2 of the half-size frame is small beside the backbone's (docs/REPRODUC
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.config import AFFINITY_LAYERS
-from pixtrack_tf.data.sequence import mask_box
-from pixtrack_tf.ops.roi import roi_around
-from pixtrack_tf.tracking.affinity import AffinityCore, feature_grid
-from pixtrack_tf.tracking.common import TrackResult, check_first, check_frame
+from pixtrack_tf.tracking.affinity import AffinityCore, MultiAffinityTracker, feature_grid
+from pixtrack_tf.tracking.common import check_frame
 
 
 def resized_size(hw, acfg) -> tuple[int, int]:
@@ -29,7 +26,7 @@ def resized_size(hw, acfg) -> tuple[int, int]:
     return grid[0] * stride, grid[1] * stride
 
 
-class PlusTracker:
+class PlusTracker(MultiAffinityTracker):
     """pixtrack+ for one or several objects: ``init(frame, [masks])`` -> [TrackResult], ``track(frame)``
     -> [TrackResult]; boxes are the Sec. 3.3 ROI around each object's mask, as for the references.
 
@@ -43,13 +40,11 @@ class PlusTracker:
     def __init__(self, cfg, model):
         if cfg.affinity.layer != "block4_conv3":
             raise ValueError(f"pixtrack+ reads the memory with conv4_3; affinity.layer is {cfg.affinity.layer}")
-        self.cfg, self.model = cfg, model
-        self.core = AffinityCore(cfg.affinity, weights="none")  # its propagation only: features come from model
-        d = cfg.data
-        self.context, self.lo, self.hi = float(d.roi_context), float(d.roi_min), float(d.roi_max)
+        # the core propagates only: every feature comes from the model's backbone, in one pass
+        super().__init__(cfg, core=AffinityCore(cfg.affinity, weights="none"))
+        self.acfg, self.model = cfg.affinity, model
         self._features = tf.function(self._features_fn)
         self._refine = tf.function(self._refine_fn)
-        self.hw = None
 
     def _features_fn(self, frame, size):
         x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
@@ -65,15 +60,10 @@ class PlusTracker:
         p = tf.sigmoid(self.model.decoder(batch, prior))
         return tf.image.resize(p, hw)[..., 0]
 
-    def init(self, frame, masks):
-        checked = [check_first(frame, m) for m in masks]
-        frame = checked[0][0]
-        masks = np.stack([m for _, m in checked]).astype(np.float32)
-        self.hw, self.size = frame.shape[:2], resized_size(frame.shape[:2], self.cfg.affinity)
-        self.boxes = [roi_around(mask_box(m > 0), self.context, self.lo, self.hi) for m in masks]
+    def _start(self, frame, masks):
+        self.size = resized_size(frame.shape[:2], self.acfg)
         _, q = self._features(tf.constant(frame), self.size)
-        self.memory = self.core.start(frame, masks, feats=q)
-        return [TrackResult(m, b.copy()) for m, b in zip(masks, self.boxes)]
+        return self.core.start(frame, masks, feats=q)
 
     def read_and_refine(self, frame):
         """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame."""
@@ -82,17 +72,8 @@ class PlusTracker:
         refined = self._refine(taps, tf.constant(read), self.size, self.hw).numpy()
         return read, refined
 
-    def track(self, frame):
-        if self.hw is None:
-            raise RuntimeError("call init(frame, masks) first")
-        _, probs = self.read_and_refine(frame)
-        out = []
-        for k, p in enumerate(probs):
-            b = mask_box(p >= 0.5)
-            if b is not None:
-                self.boxes[k] = roi_around(b, self.context, self.lo, self.hi)
-            out.append(TrackResult(p.astype(np.float32), self.boxes[k].copy()))
-        return out
+    def _probs(self, frame):
+        return self.read_and_refine(frame)[1]
 
 
 class SinglePlusTracker(PlusTracker):

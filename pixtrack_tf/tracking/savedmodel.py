@@ -94,7 +94,7 @@ class TwoStageModule(tf.Module):
             lm, gm = self._models()
             theta, zmap, aspect, lstates = two_stage_init(lm, self.cfg, frame, mask > 0)
             gstates = gm.initial_states(1)
-        return dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates, tf.constant(0.0)]))
+        return _float32(dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates, tf.constant(0.0)])))
 
     def _make_step(self):
         # a function with one named argument per state, so that the signature's inputs carry names
@@ -112,7 +112,14 @@ class TwoStageModule(tf.Module):
             full, box, theta, zmap, gstates, lstates = two_stage_step(
                 lm, gm, self.cfg, frame, zmap, aspect, theta, gstates, lstates, t
             )
-        return {"mask": full, "box": box, **dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates, t]))}
+        states = dict(zip(STATE_NAMES, [theta, zmap, aspect, *gstates, *lstates, t]))
+        return _float32({"mask": full, "box": box, **states})
+
+
+def _float32(outputs: dict) -> dict:
+    """The signatures' outputs in float32 whatever the models compute in (a bfloat16 export's states
+    are carried between calls as float32, the type the signatures declare)."""
+    return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
 
 
 def export_two_stage(cfg, lm, gm, out, weights_dtype="float32") -> Path:
@@ -138,7 +145,15 @@ def export_two_stage(cfg, lm, gm, out, weights_dtype="float32") -> Path:
     )
     save_config(cfg, out / "pixtrack_config.yaml")
     (out / "pixtrack_export.json").write_text(
-        json.dumps({"weights_dtype": weights_dtype, "state_names": STATE_NAMES, "left_out": left_out}, indent=1)
+        json.dumps(
+            {
+                "weights_dtype": weights_dtype,
+                "precision": cfg.track.precision,
+                "state_names": STATE_NAMES,
+                "left_out": left_out,
+            },
+            indent=1,
+        )
     )
     return out
 
