@@ -88,9 +88,10 @@ print("model:", model)
 # %% [markdown]
 # ## Track
 # What `pixtrack track --frames DIR --mask FIRST.png --out OUT` does, in the library's calls: the
-# default tracker (`affinity`, feature-affinity propagation; `--model` names another: the bundled
-# `davis2016`, a run folder or a SavedModel such as the smoke mode's), the first frame's masks,
-# and the streamed run that writes masks, overlay and `track.json`.
+# default tracker (the bundled `plus`, pixtrack+: the feature-affinity read refined by a decoder
+# trained on DAVIS 2016 train, not the paper's method; `--model` names another: the bundled
+# `davis2016` above, `affinity`, a run folder or a SavedModel such as the smoke mode's), the first
+# frame's masks, and the streamed run that writes masks, overlay and `track.json`.
 
 # %%
 import shutil
@@ -102,7 +103,7 @@ from pixtrack_tf.tracking.video import iter_frames, track_video
 out = WORK / "track"
 shutil.rmtree(out, ignore_errors=True)
 masks = read_object_masks(first_mask)
-name = str(model) if SMOKE else "affinity"
+name = str(model) if SMOKE else str(bundled_path("plus"))
 tracker = load_tracker(name, objects=len(masks))
 result = track_video(iter_frames(frames_dir), masks, tracker, out, model_name=name, progress=False)
 assert result["status"] == "complete"

@@ -117,6 +117,7 @@ BUNDLED = {
     "embedded": "Sec. 5.1 models + FCN baseline trained on fold 0 of the embedded synthetic benchmark",
     "davis2016": "two-stage tracker trained on DAVIS 2016 train (int8 SavedModel)",
     "davis2016-bf16": "the same davis2016 tracker exported to compute in bfloat16 (AMX / AVX512-BF16 CPUs)",
+    "plus": "pixtrack+ (not the paper): the feature-affinity read refined by a decoder trained on DAVIS 2016 train",
 }
 PRECISION_VARIANTS = {("davis2016", "bfloat16"): "davis2016-bf16"}  # bundled name in another precision
 
@@ -150,7 +151,9 @@ def describe(name: str) -> str:
     )
 
 
-def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str = "", extra: dict | None = None):
+def write_compact_run(
+    run_dir, out, parts=("local", "global", "fcn", "plus"), what: str = "", extra: dict | None = None
+):
     """A run folder's trained models as trainable-only ``.npz`` files + its config and provenance
     (``out/MODEL.json``): small enough to ship, loadable wherever the backbone's weights are.
 
@@ -162,7 +165,9 @@ def write_compact_run(run_dir, out, parts=("local", "global", "fcn"), what: str 
     run_dir, out = Path(run_dir), Path(out)
     cfg = load_config(run_dir / "config.yaml")
     weights = find_weights(run_dir)
-    classes = {"local": LocalModel, "global": GlobalModel, "fcn": FCNModel}
+    from pixtrack_tf.models.plus import PlusModel
+
+    classes = {"local": LocalModel, "global": GlobalModel, "fcn": FCNModel, "plus": PlusModel}
     kept = [p for p in parts if p in weights]
     if not kept:
         raise FileNotFoundError(f"{run_dir}: none of the models {list(parts)} is trained there")

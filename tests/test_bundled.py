@@ -142,10 +142,10 @@ def small_davis_like(tmp_path_factory):
     return load_embedded(seed=5, num_sequences=1, n_frames=8, cache_dir=tmp_path_factory.mktemp("emb"))[0]
 
 
-def test_track_without_model_uses_affinity_and_davis2016_names_the_bundled_tracker(tmp_path, capsys):
-    """pixtrack track --video clip.mp4 --box x,y,w,h --out DIR with no --model: the feature-affinity
-    tracker (it scored level with the bundled DAVIS tracker on DAVIS train), named on stderr; --model
-    davis2016: the bundled DAVIS tracker (a SavedModel). The box's object is tracked over every frame."""
+def test_track_without_model_uses_pixtrack_plus_and_davis2016_names_the_bundled_tracker(tmp_path, capsys):
+    """pixtrack track --video clip.mp4 --box x,y,w,h --out DIR with no --model: pixtrack+, bundled (it
+    beat the affinity reference on DAVIS train's held-out half), named on stderr; --model davis2016:
+    the bundled DAVIS tracker (a SavedModel). The box's object is tracked over every frame."""
     import imageio.v2 as imageio
 
     from pixtrack_tf.cli import track
@@ -158,9 +158,10 @@ def test_track_without_model_uses_affinity_and_davis2016_names_the_bundled_track
             w.append_data(frame)
     out = tmp_path / "out"
     assert track.main(["--video", str(path), "--box", "30,40,40,40", "--out", str(out), "--no-progress"]) == 0
-    assert "model: affinity" in capsys.readouterr().err
+    assert "model: plus, pixtrack+" in capsys.readouterr().err
     doc = json.loads((out / "track.json").read_text())
-    assert doc["status"] == "complete" and doc["tracked"] == 8 and doc["model"] == "affinity"
+    assert doc["status"] == "complete" and doc["tracked"] == 8 and Path(doc["model"]) == bundled.bundled_path("plus")
+    assert all(a[0] > 0 for a in (r["areas"] for r in doc["frames"]))  # the object is kept on every frame
     # --model davis2016 in each precision: the float32 export, or the same tracker exported in bfloat16
     for precision, name in (("float32", "davis2016"), ("bfloat16", "davis2016-bf16")):
         o = tmp_path / f"o-{precision}"
