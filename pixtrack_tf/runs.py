@@ -204,6 +204,23 @@ def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = 
     return None
 
 
+def export_plus_savedmodel(run_dir, out, hw, what: str = "") -> Path:
+    """A pixtrack+ run as a SavedModel for frames of size ``hw`` (H, W) (``initialize``/``step``, like
+    the other exports; float32), with ``MODEL.json``."""
+    from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
+
+    cfg, model = load_plus(run_dir, ["track.precision=float32", "affinity.precision=float32"])
+    export_affinity(cfg, hw, out, model=model)
+    write_model_json(run_dir, out, what, {"plus": find_weights(run_dir)["plus"]}, precision="float32")
+    return Path(out)
+
+
+def is_plus_run(path) -> bool:
+    """A run folder (or compact run) that holds a pixtrack+ model and no Sec. 5.1 local model."""
+    path = Path(path)
+    return (path / "config.yaml").exists() and {"plus"} == set(find_weights(path)) & {"plus", "local"}
+
+
 def write_model_json(run_dir, out, what: str, parts: dict, **extra) -> None:
     """``out/MODEL.json`` of an exported model (compact run or SavedModel): what it is, which of the
     run's weights files it holds, the training run's provenance (``run.json``) and this export's."""
@@ -277,7 +294,7 @@ def load_tracker(path, precision=None, objects: int = 1, overrides=()):
         from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
         return PerObject([SavedModelTracker(path) for _ in range(objects)])
-    if (path / "config.yaml").exists() and {"plus"} == set(find_weights(path)) & {"plus", "local"}:
+    if is_plus_run(path):
         from pixtrack_tf.tracking.plus import PlusTracker  # pixtrack+: every object in one pass
 
         over = list(overrides) + (

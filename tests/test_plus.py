@@ -108,3 +108,31 @@ def test_reproduce_has_a_pixtrack_plus_row(plus_run, tmp_path):
     doc = json.loads((out / "table3.json").read_text())
     assert {r["method"] for r in doc["davis"]} == {"pixtrack+ (not the paper)", "First mask (reference)"}
     assert reproduce.main(argv[:-4] + ["--methods", "pixtrack+ (not the paper)", "--table", "2"]) == 2  # Table 3 only
+
+
+def test_a_plus_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path):
+    """pixtrack export --run PLUS_RUN --frame-size WxH: initialize/step signatures that give the
+    in-process tracker's masks (float32), and a frame of another size is refused by name."""
+    from pixtrack_tf.cli import export
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+    from pixtrack_tf.tracking.savedmodel import SavedModelTracker
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    h, w = seq.size
+    out = tmp_path / "sm"
+    assert export.main(["--run", str(plus_run), "--out", str(out)]) == 2  # no frame size: refused
+    assert export.main(["--run", str(plus_run), "--out", str(out), "--frame-size", f"{w}x{h}"]) == 0
+    sm = SavedModelTracker(out)
+    tr = SinglePlusTracker(*load_plus(plus_run, ["track.precision=float32", "affinity.precision=float32"]))
+    sm.init(seq.frame(0), seq.mask(0))
+    tr.init(seq.frame(0), seq.mask(0))
+    for i in range(1, 4):
+        a, b = sm.track(seq.frame(i)), tr.track(seq.frame(i))
+        assert np.abs(a.prob - b.prob).max() < 1e-3
+        np.testing.assert_allclose(a.box, b.box, atol=0.5)
+    from pixtrack_tf.data import DataError
+
+    with pytest.raises(DataError, match="exported for"):
+        SavedModelTracker(out).init(np.zeros((h + 8, w, 3), np.uint8), np.pad(seq.mask(0), ((0, 8), (0, 0))))

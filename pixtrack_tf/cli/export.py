@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pixtrack export", description=__doc__.split("\n\n")[0])
     p.add_argument("--run", help="training run folder (config.yaml + trained local and global models)")
     p.add_argument("--affinity", action="store_true", help="export the feature-affinity reference (no --run)")
-    p.add_argument("--frame-size", help="with --affinity: the frames' WxH, e.g. 854x480")
+    p.add_argument("--frame-size", help="with --affinity or a pixtrack+ --run: the frames' WxH, e.g. 854x480")
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="with --affinity: its settings (affinity.*)"
     )
@@ -62,9 +62,28 @@ def main(argv=None) -> int:
     return run_command(lambda: _export_affinity(args, out) if args.affinity else _export_run(args, out))
 
 
-def _export_run(args, out: Path) -> int:
-    from pixtrack_tf.runs import export_savedmodel, write_compact_run
+def _frame_size(text):
+    """(H, W) of ``--frame-size WxH``, or None when it does not parse."""
+    try:
+        w, h = (int(v) for v in (text or "").lower().split("x"))
+    except ValueError:
+        return None
+    return (h, w) if w >= 16 and h >= 16 else None
 
+
+def _export_run(args, out: Path) -> int:
+    from pixtrack_tf.runs import export_plus_savedmodel, export_savedmodel, is_plus_run, write_compact_run
+
+    if is_plus_run(args.run) and not args.compact:  # pixtrack+: a SavedModel per frame size
+        hw = _frame_size(args.frame_size)
+        if hw is None:
+            return error(
+                f"{args.run} is a pixtrack+ run: give --frame-size WxH (e.g. 854x480), got {args.frame_size!r}"
+            )
+        export_plus_savedmodel(args.run, out, hw, args.what)
+        size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
+        print(f"wrote SavedModel {out} ({size}; pixtrack+, frames {hw[1]}x{hw[0]}); signatures: initialize, step")
+        return 0
     if args.compact:
         write_compact_run(args.run, out, what=args.what)
     else:
@@ -80,12 +99,10 @@ def _export_run(args, out: Path) -> int:
 
 
 def _export_affinity(args, out: Path) -> int:
-    try:
-        w, h = (int(v) for v in (args.frame_size or "").lower().split("x"))
-        if w < 16 or h < 16:
-            raise ValueError
-    except ValueError:
+    hw = _frame_size(args.frame_size)
+    if hw is None:
         return error(f"--frame-size must look like 854x480 (width x height), got {args.frame_size!r}")
+    h, w = hw
     if args.precision == "bfloat16":
         return error("the feature-affinity SavedModel computes in float32 (--model affinity tracks in bfloat16)")
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity

@@ -115,9 +115,9 @@ class PeepholeConvLSTM2DCell(keras.layers.Layer):
         shape = (batch_size,) + tuple(self.spatial_dims) + (self.filters,)
         return [ops.zeros(shape, dtype=self.compute_dtype), ops.zeros(shape, dtype=self.compute_dtype)]
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
+    def cell_config(self) -> dict:
+        """The constructor arguments of the cell (the layer that wraps it shares them)."""
+        return dict(
             filters=self.filters,
             kernel_size=self.kernel_size,
             use_peepholes=self.use_peepholes,
@@ -125,6 +125,10 @@ class PeepholeConvLSTM2DCell(keras.layers.Layer):
             recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
             unit_forget_bias=self.unit_forget_bias,
         )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.cell_config())
         return config
 
 
@@ -210,15 +214,7 @@ class PeepholeConvLSTM2D(keras.layers.RNN):
     def get_config(self):
         config = super().get_config()
         config.pop("cell", None)
-        cell = self.cell
-        config.update(
-            filters=cell.filters,
-            kernel_size=cell.kernel_size,
-            use_peepholes=cell.use_peepholes,
-            kernel_initializer=keras.initializers.serialize(cell.kernel_initializer),
-            recurrent_initializer=keras.initializers.serialize(cell.recurrent_initializer),
-            unit_forget_bias=cell.unit_forget_bias,
-        )
+        config.update(self.cell.cell_config())
         return config
 
     @classmethod

@@ -11,7 +11,9 @@ whose :class:`~pixtrack_tf.tracking.savedmodel.SavedModelTracker` runs either)::
     initialize(frame: uint8[H, W, 3], mask: uint8[H, W]) -> {"state_...": tensors}
     step(frame: uint8[H, W, 3], state_...) -> {"mask": float32[H, W], "box": float32[4], "state_...": ...}
 
-One object; float32 arithmetic.
+One object; float32 arithmetic. :class:`PlusModule` is pixtrack+ the same way (the read refined by
+its trained decoder, every feature from one pass of its backbone): ``pixtrack export --run PLUS_RUN
+--frame-size WxH``.
 """
 
 from __future__ import annotations
@@ -24,19 +26,19 @@ import tensorflow as tf
 
 from pixtrack_tf.config import save_config
 from pixtrack_tf.ops.roi import mask_box_tf, roi_around
-from pixtrack_tf.tracking.affinity import AffinityCore, feature_grid
+from pixtrack_tf.tracking.affinity import AffinityCore, _one_hot, feature_grid
 
 
 class AffinityModule(tf.Module):
     """The SavedModel's root: the frozen backbone's variables and the two signatures."""
 
-    def __init__(self, cfg, hw):
-        super().__init__(name="pixtrack_affinity")
+    def __init__(self, cfg, hw, name="pixtrack_affinity"):
+        super().__init__(name=name)
         acfg = dataclasses.replace(cfg.affinity, precision="float32")
         self.cfg = dataclasses.replace(cfg, affinity=acfg)
-        core = AffinityCore(acfg, cfg.backbone.weights)
+        core = AffinityCore(acfg, self._core_weights(cfg))
         self._core = lambda: core  # a closure: the module tracks the variables, not the Python object
-        self.backbone_variables = [w.value for w in core.backbone.weights]
+        self.backbone_variables = self._variables()
         self.hw = tuple(int(v) for v in hw)
         self.grid = feature_grid(self.hw, acfg)
         H, W = self.hw
@@ -60,6 +62,20 @@ class AffinityModule(tf.Module):
         sig = [frame, *(tf.TensorSpec(s.shape, s.dtype, k) for k, s in self.specs.items())]
         self.step = tf.function(namespace["step"], input_signature=sig)
 
+    def _core_weights(self, cfg):
+        return cfg.backbone.weights
+
+    def _variables(self):
+        return [w.value for w in self._core().backbone.weights]
+
+    def _features(self, frame):
+        """(the frame's memory keys (P, C), what :meth:`_output` needs beside the read)."""
+        return self._core().features(frame, self.grid), None
+
+    def _output(self, probs, extra, frame):
+        """The object's probability (H, W) from the read ``probs`` (1, H, W)."""
+        return probs[0]
+
     def _box(self, prob, previous):
         d = self.cfg.data
         box, found = mask_box_tf(prob >= 0.5)
@@ -67,7 +83,8 @@ class AffinityModule(tf.Module):
 
     def _initialize(self, frame, mask):
         m = tf.cast(mask > 127, tf.float32)
-        f0, l0 = self._core().init_fn(frame, m[None], self.grid)
+        f0, _ = self._features(frame)
+        l0 = self._core().pool(_one_hot(m[None]), self.grid)
         empty = {k: tf.zeros(s.shape, s.dtype) for k, s in self.specs.items()}
         return {
             **empty,
@@ -83,16 +100,17 @@ class AffinityModule(tf.Module):
         n = acfg.memory
         keys = [lay.gather(feats[i], lay.window_idx) for i in range(n)]
         labs = [lay.gather(labels[i], lay.window_idx) for i in range(n)]
-        q = core.features(frame, self.grid)
+        q, extra = self._features(frame)
         probs, lab = core.propagate_fn(q, tf.shape(frame)[:2], f0, l0, keys, labs, valid, self.grid)
+        prob = self._output(probs, extra, frame)
         if n > 0:  # the ring buffer: the oldest slot takes the new frame
             feats = tf.tensor_scatter_nd_update(feats, [[nxt]], q[None])
             labels = tf.tensor_scatter_nd_update(labels, [[nxt]], lab[None])
             valid = tf.tensor_scatter_nd_update(valid, [[nxt]], [True])
             nxt = (nxt + 1) % n
-        box = self._box(probs[0], box)
+        box = self._box(prob, box)
         return {
-            "mask": probs[0],
+            "mask": prob,
             "box": box,
             "state_first_feats": f0,
             "state_first_labels": l0,
@@ -104,17 +122,48 @@ class AffinityModule(tf.Module):
         }
 
 
-def export_affinity(cfg, hw, out) -> Path:
+class PlusModule(AffinityModule):
+    """pixtrack+'s SavedModel root: the read as :class:`AffinityModule`'s, every feature from one pass of
+    the trained model's backbone, and the read refined by its decoder."""
+
+    def __init__(self, cfg, model, hw):
+        self._model = lambda: model
+        super().__init__(cfg, hw, name="pixtrack_plus")
+
+    def _core_weights(self, cfg):
+        return "none"  # the core propagates only
+
+    def _variables(self):
+        return [w.value for w in self._model().weights]
+
+    def _features(self, frame):
+        from pixtrack_tf.tracking.plus import resized_size
+
+        size = resized_size(self.hw, self.cfg.affinity)
+        x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
+        taps = self._model().taps(x)
+        q = tf.math.l2_normalize(tf.cast(taps["block4_conv3"][0], tf.float32), axis=-1)
+        return tf.reshape(q, (-1, tf.shape(q)[-1])), (taps, size)
+
+    def _output(self, probs, extra, frame):
+        taps, size = extra
+        prior = tf.image.resize(probs[..., None], size)
+        p = tf.sigmoid(tf.cast(self._model().decoder(taps, prior), tf.float32))
+        return tf.image.resize(p, self.hw)[0, ..., 0]
+
+
+def export_affinity(cfg, hw, out, model=None) -> Path:
     """Write the SavedModel for frames of size ``hw`` (H, W) to ``out``, with ``pixtrack_config.yaml``
-    (the resolved config) and ``pixtrack_export.json`` (what it is)."""
+    (the resolved config) and ``pixtrack_export.json`` (what it is): the feature-affinity reference,
+    or pixtrack+ with its trained ``model``."""
     out = Path(out)
-    module = AffinityModule(cfg, hw)
+    module = AffinityModule(cfg, hw) if model is None else PlusModule(cfg, model, hw)
     tf.saved_model.save(module, str(out), signatures={"initialize": module.initialize, "step": module.step})
     save_config(module.cfg, out / "pixtrack_config.yaml")
     (out / "pixtrack_export.json").write_text(
         json.dumps(
             {
-                "tracker": "feature affinity (reference; no trained layer)",
+                "tracker": "feature affinity (reference; no trained layer)" if model is None else "pixtrack+",
                 "frame_size": {"height": module.hw[0], "width": module.hw[1]},
                 "objects": 1,
                 "precision": "float32",
