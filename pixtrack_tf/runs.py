@@ -71,16 +71,20 @@ def load_trained(model_cls, cfg, path):
     return model
 
 
+def _run_config(run_dir, overrides=()):
+    """(cfg with ``overrides``, :func:`find_weights`) of a training run folder."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
+    return load_config(run_dir / "config.yaml", list(overrides)), find_weights(run_dir)
+
+
 def load_models(run_dir, need=("local", "global"), overrides=()):
     """(cfg, local_model or None, global_model or None) from a training run folder; ``overrides``
     ("key=value", e.g. "track.precision=bfloat16") change the run's config for inference."""
     from pixtrack_tf.models import GlobalModel, LocalModel
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
-    cfg = load_config(run_dir / "config.yaml", list(overrides))
-    weights = find_weights(run_dir)
+    cfg, weights = _run_config(run_dir, overrides)
     missing = [p for p in need if p not in weights]
     if missing:
         raise FileNotFoundError(f"{run_dir}: no trained {' and '.join(missing)} model (model.weights.h5) yet")
@@ -93,11 +97,7 @@ def load_plus(run_dir, overrides=()):
     """(cfg, trained pixtrack+ model) of a run folder whose ``plus/`` holds one (``train --stage plus``)."""
     from pixtrack_tf.models.plus import PlusModel
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.yaml)")
-    cfg = load_config(run_dir / "config.yaml", list(overrides))
-    weights = find_weights(run_dir)
+    cfg, weights = _run_config(run_dir, overrides)
     if "plus" not in weights:
         raise FileNotFoundError(f"{run_dir}: no trained pixtrack+ model (plus/model.weights.h5; train --stage plus)")
     return cfg, load_trained(PlusModel, cfg, weights["plus"])
@@ -161,12 +161,11 @@ def write_compact_run(
     """
     from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
     from pixtrack_tf.models.base import save_trainable
+    from pixtrack_tf.models.plus import PlusModel
 
     run_dir, out = Path(run_dir), Path(out)
     cfg = load_config(run_dir / "config.yaml")
     weights = find_weights(run_dir)
-    from pixtrack_tf.models.plus import PlusModel
-
     classes = {"local": LocalModel, "global": GlobalModel, "fcn": FCNModel, "plus": PlusModel}
     kept = [p for p in parts if p in weights]
     if not kept:

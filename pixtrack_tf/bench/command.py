@@ -7,6 +7,7 @@ last two with the model, so they do not add up to the wall)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +22,8 @@ def make_clip(folder: Path, n: int = 600, hw=(480, 854), seed: int = 0) -> tuple
     rng = np.random.default_rng(seed)
     H, W = hw
     frames = Path(folder) / "frames"
-    frames.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(frames, ignore_errors=True)  # a clip of another length is replaced, not mixed in
+    frames.mkdir(parents=True)
     bg = (rng.random((H // 8, W // 8, 3)) * 255).astype(np.uint8)
     bg = np.asarray(Image.fromarray(bg).resize((W, H), Image.BILINEAR))
     tex = (rng.random((H // 16, W // 16, 3)) * 255).astype(np.uint8)
@@ -41,9 +43,10 @@ def make_clip(folder: Path, n: int = 600, hw=(480, 854), seed: int = 0) -> tuple
 
 def command_bench(work: Path, n: int = 600, model: str | None = None, extra=()) -> dict:
     """Wall-clock frames/s of ``python -m pixtrack_tf track`` on the generated clip and its split."""
-    work = Path(work)
-    frames, mask = make_clip(work / "clip", n) if not (work / "clip" / "first_mask.png").exists() else (
-        work / "clip" / "frames", work / "clip" / "first_mask.png")  # fmt: skip
+    work, clip = Path(work), Path(work) / "clip"
+    frames, mask = clip / "frames", clip / "first_mask.png"
+    if not mask.exists() or len(list(frames.glob("*.jpg"))) != n:  # made once per length, then reused
+        frames, mask = make_clip(clip, n)
     out = work / "track"
     argv = [sys.executable, "-m", "pixtrack_tf", "track", "--frames", str(frames), "--mask", str(mask)]
     argv += ["--out", str(out), "--force", "--no-progress", *(["--model", model] if model else []), *extra]
@@ -73,9 +76,9 @@ def command_bench(work: Path, n: int = 600, model: str | None = None, extra=()) 
 
 
 def format_command(r: dict) -> str:
-    from pixtrack_tf.hardware import BF16_FLAGS, cpu_flags, cpu_name
+    from pixtrack_tf.hardware import cpu_flags, cpu_name
 
-    flags = sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx")) or f in BF16_FLAGS)
+    flags = sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx")))  # the bfloat16 ones among them
     return (
         f"pixtrack track, whole command, {r['frames']} frames of {r['frame_size']}, model {r['model']}, "
         f"precision {r['precision']} ({r['precision_reason']})\n"

@@ -138,7 +138,6 @@ def model_path(model: str | None, precision: str = "auto") -> str:
 
             precision = auto_precision()["precision"]
         model = PRECISION_VARIANTS.get((model, precision), model)
-
         warn(f"model: {describe(model)}")
         return str(bundled_path(model))
     return model

@@ -168,8 +168,12 @@ class AffinityCore:
         size = (grid[0] * self.stride, grid[1] * self.stride)
         x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
         (f,) = self.backbone.taps(x, [self.acfg.layer])
-        f = tf.math.l2_normalize(tf.cast(f[0], tf.float32), axis=-1)
-        return tf.cast(tf.reshape(f, (grid[0] * grid[1], -1)), self.compute_dtype)
+        return self.keys(f)
+
+    def keys(self, tap):
+        """(P, C) memory keys of a frame from its backbone tap (1, h, w, C): L2-normalised positions."""
+        f = tf.math.l2_normalize(tf.cast(tap[0], tf.float32), axis=-1)
+        return tf.cast(tf.reshape(f, (-1, tf.shape(f)[-1])), self.compute_dtype)
 
     def pool(self, maps, grid):
         """(H, W, L) label maps -> (P, L), each cell the mean over the pixels it covers."""

@@ -72,7 +72,7 @@ class AffinityModule(tf.Module):
         """(the frame's memory keys (P, C), what :meth:`_output` needs beside the read)."""
         return self._core().features(frame, self.grid), None
 
-    def _output(self, probs, extra, frame):
+    def _output(self, probs, extra):
         """The object's probability (H, W) from the read ``probs`` (1, H, W)."""
         return probs[0]
 
@@ -102,7 +102,7 @@ class AffinityModule(tf.Module):
         labs = [lay.gather(labels[i], lay.window_idx) for i in range(n)]
         q, extra = self._features(frame)
         probs, lab = core.propagate_fn(q, tf.shape(frame)[:2], f0, l0, keys, labs, valid, self.grid)
-        prob = self._output(probs, extra, frame)
+        prob = self._output(probs, extra)
         if n > 0:  # the ring buffer: the oldest slot takes the new frame
             feats = tf.tensor_scatter_nd_update(feats, [[nxt]], q[None])
             labels = tf.tensor_scatter_nd_update(labels, [[nxt]], lab[None])
@@ -137,15 +137,13 @@ class PlusModule(AffinityModule):
         return [w.value for w in self._model().weights]
 
     def _features(self, frame):
-        from pixtrack_tf.tracking.plus import resized_size
+        from pixtrack_tf.tracking.plus import plus_features, resized_size
 
         size = resized_size(self.hw, self.cfg.affinity)
-        x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
-        taps = self._model().taps(x)
-        q = tf.math.l2_normalize(tf.cast(taps["block4_conv3"][0], tf.float32), axis=-1)
-        return tf.reshape(q, (-1, tf.shape(q)[-1])), (taps, size)
+        taps, q = plus_features(self._model(), self._core(), frame, size)
+        return q, (taps, size)
 
-    def _output(self, probs, extra, frame):
+    def _output(self, probs, extra):
         taps, size = extra
         prior = tf.image.resize(probs[..., None], size)
         p = tf.sigmoid(tf.cast(self._model().decoder(taps, prior), tf.float32))

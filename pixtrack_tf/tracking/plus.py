@@ -26,6 +26,14 @@ def resized_size(hw, acfg) -> tuple[int, int]:
     return grid[0] * stride, grid[1] * stride
 
 
+def plus_features(model, core, frame, size):
+    """(the model's backbone taps, the memory keys (P, C)) of a frame (H, W, 3) resized to ``size``:
+    one backbone pass for the read and the decoder (graph code)."""
+    x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
+    taps = model.taps(x)
+    return taps, core.keys(taps["block4_conv3"])
+
+
 class PlusTracker(MultiAffinityTracker):
     """pixtrack+ for one or several objects: ``init(frame, [masks])`` -> [TrackResult], ``track(frame)``
     -> [TrackResult]; boxes are the Sec. 3.3 ROI around each object's mask, as for the references.
@@ -47,10 +55,7 @@ class PlusTracker(MultiAffinityTracker):
         self._refine = tf.function(self._refine_fn)
 
     def _features_fn(self, frame, size):
-        x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
-        taps = self.model.taps(x)
-        q = tf.math.l2_normalize(tf.cast(taps["block4_conv3"][0], tf.float32), axis=-1)
-        return taps, tf.cast(tf.reshape(q, (-1, tf.shape(q)[-1])), self.core.compute_dtype)
+        return plus_features(self.model, self.core, frame, size)
 
     def _refine_fn(self, taps, read, size, hw):
         """(K, H, W) refined probabilities from the taps (batch 1) and the read (K, H, W)."""
