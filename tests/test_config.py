@@ -39,6 +39,7 @@ def test_config_is_frozen():
         ("global.anchor_size=[0.5, 0.4]", "must be square"),
         ("local.lstm_filters=100", "must be 4 x local.lstm_filters"),
         ("local", "must look like section.key=value"),
+        ("train.store_precision=float16", "train.store_precision must be one of float32, bfloat16, got 'float16'"),
     ],
 )
 def test_bad_overrides_are_refused(override, message):

@@ -165,6 +165,22 @@ def test_the_key_changes_with_config_weights_and_data(cfg, seqs, store, tmp_path
     assert key(moved) != k1
 
 
+def test_a_bfloat16_store_has_its_own_key_and_close_features(cfg, seqs, store, tmp_path):
+    """``train.store_precision: bfloat16`` computes the backbone in bfloat16: another entry (never a
+    float32 store's), the same boxes and targets, pool4 within bfloat16's rounding of float32's."""
+    bf = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, store_precision="bfloat16"))
+    other = open_or_build(tmp_path, bf, seqs[:1], progress=False)
+    name = seqs[0].name
+    assert other.entries[name] != store.entries[name]
+    a, b = store.arrays(name), other.arrays(name)
+    np.testing.assert_array_equal(a["lag_box"], b["lag_box"])
+    np.testing.assert_array_equal(a["lag_mask"], b["lag_mask"])
+    for k in ("lag_pool4", "own_pool4", "own_masked_pool4"):
+        x, y = np.asarray(a[k], np.float32), np.asarray(b[k], np.float32)
+        assert np.abs(x - y).max() > 0  # computed in another arithmetic
+        assert np.abs(x - y).mean() < 0.05 * np.abs(x).mean() + 1e-6
+
+
 def test_an_interrupted_build_resumes(cfg, seqs, tmp_path, monkeypatch):
     """A crash while writing a sequence loses only that sequence: the next build keeps the finished
     ones and gives the same arrays as an uninterrupted build."""

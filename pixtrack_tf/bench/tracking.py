@@ -18,7 +18,7 @@ from pixtrack_tf.bench.flops import affinity_step_flops, global_step_flops, loca
 from pixtrack_tf.config import DTYPE_POLICIES
 
 
-def _median_ms(fn, warmup=3, reps=15):
+def _times_ms(fn, warmup, reps):
     for _ in range(warmup):
         fn()
     ts = []
@@ -26,16 +26,23 @@ def _median_ms(fn, warmup=3, reps=15):
         t = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t)
-    return 1000 * float(np.median(ts))
+    return 1000 * np.asarray(ts)
+
+
+def _median_ms(fn, warmup=3, reps=15):
+    return float(np.median(_times_ms(fn, warmup, reps)))
 
 
 def gemm_gflops(dtype="float32", n=2048, reps=10) -> float:
+    """This machine's GEMM rate in ``dtype``: the fastest of ``reps`` timed 2048^3 products, since a
+    limit is what the hardware reaches at best (a median let a moment of contention from another
+    process lower the limit, so that a step measured later seemed faster than it)."""
     import tensorflow as tf
 
     a = tf.random.stateless_normal((n, n), (1, 2), dtype=tf.float32)
     a = tf.cast(a, dtype)
     f = tf.function(lambda x: tf.matmul(x, x))
-    ms = _median_ms(lambda: f(a).numpy(), warmup=2, reps=reps)
+    ms = float(np.min(_times_ms(lambda: f(a).numpy(), warmup=2, reps=reps)))
     return 2 * n**3 / (ms / 1000) / 1e9
 
 

@@ -148,6 +148,10 @@ class TrainConfig:
     # the FCN train on stored pool4 (built on first use, reused by later runs); "" = no store
     feature_store: str = ""
     store_jitters: int = 4  # K pre-drawn ROI jitters per frame in a store (Sec. 3.3 step 3)
+    # arithmetic of the frozen backbone while a store is built: "float32", or "bfloat16" (about half
+    # the build time where the CPU has native bfloat16; features are stored as float16 either way, and
+    # a bfloat16 store has its own key); not a paper element
+    store_precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -330,6 +334,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.store_jitters must be at least 1, got {cfg.train.store_jitters}")
     if cfg.train.precision not in PRECISIONS:
         raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.precision!r}")
+    if cfg.train.store_precision not in PRECISIONS:
+        raise ConfigError(
+            f"train.store_precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.store_precision!r}"
+        )
     if cfg.train.local_reduction not in LOCAL_REDUCTIONS:
         raise ConfigError(
             f"train.local_reduction must be one of {', '.join(LOCAL_REDUCTIONS)}, got {cfg.train.local_reduction!r}"

@@ -17,7 +17,8 @@ global model) holds one ``given`` crop per frame and its target instead.
 Features are float16 (``.npy`` files read memory-mapped); targets uint8. An entry's key is a hash of
 everything its content depends on (the sequence's files by name, size and content hash, so a copy
 of the data or one with new modification times keeps its store; the ROI and jitter settings, the
-seed, K, ROI size, the dilation, the feature scale and the backbone's weights themselves), so a
+seed, K, ROI size, the dilation, the feature scale, the backbone's weights themselves and, when not
+float32, the arithmetic it was computed in, ``train.store_precision``), so a
 changed config or weights file never reuses a stale store. Each sequence is
 one entry, ``<root>/<key>/``, built and keyed on its own, so the sets that share a sequence (Sec. 5.1's
 two halves and the whole training set) share its entry. An entry's arrays are written to a temporary
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from pixtrack_tf.config import DTYPE_POLICIES
 from pixtrack_tf.data.pipelines import perturb
 from pixtrack_tf.data.sequence import DataError, mask_box
 from pixtrack_tf.models.backbone import VGGPool4
@@ -86,6 +88,8 @@ def entry_description(cfg, seq, fingerprint: str, jitters: int, given_boxes=None
         "mask_radius": cfg.local.mask_radius,
         "backbone": fingerprint,
     }
+    if cfg.train.store_precision != "float32":  # float32 stores keep the keys they had before the switch
+        desc["precision"] = cfg.train.store_precision
     if given_boxes is not None:
         desc["given_boxes"] = hashlib.sha256(np.ascontiguousarray(given_boxes, np.float32).tobytes()).hexdigest()
     return desc
@@ -212,7 +216,12 @@ def open_or_build(root, cfg, sequences, jitters=None, given=None, progress=True)
     ``given``: {sequence name: (n, 4) ROI boxes} for a Sec. 5.1 step-5 store (one crop per frame)."""
     jitters = 1 if given is not None else int(jitters or cfg.train.store_jitters)
     S = cfg.local.roi_size
-    backbone = VGGPool4(weights=cfg.backbone.weights, output_scale=cfg.local.feature_scale, name="store_backbone")
+    backbone = VGGPool4(
+        weights=cfg.backbone.weights,
+        output_scale=cfg.local.feature_scale,
+        name="store_backbone",
+        dtype=DTYPE_POLICIES[cfg.train.store_precision],
+    )
     backbone.build((None, S, S, 3))
     fingerprint = backbone_fingerprint(backbone)
     root = Path(root)
