@@ -37,7 +37,7 @@ def test_the_untrained_decoder_is_the_read_itself():
 
 
 def test_plus_settings_are_checked():
-    for bad in ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0"):
+    for bad in ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", [bad])
     cfg = load_config("plus")
@@ -136,3 +136,47 @@ def test_a_plus_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path):
 
     with pytest.raises(DataError, match="exported for"):
         SavedModelTracker(out).init(np.zeros((h + 8, w, 3), np.uint8), np.pad(seq.mask(0), ((0, 8), (0, 0))))
+
+
+def test_memory_refined_remembers_the_decoders_output(plus_run):
+    """plus.memory: "read" keeps the read's own labels in a tracked frame's memory entry (as the
+    reference does); "refined" keeps the decoder's output, pooled as the first frame's mask is; the
+    first frame's entry and the read of the first tracked frame are the same either way."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    fixed = ["track.precision=float32", "affinity.precision=float32"]
+    runs = {}
+    for memory in ("read", "refined"):
+        tr = SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.memory={memory}"]))
+        tr.init(seq.frame(0), seq.mask(0))
+        _, q = tr._features(seq.frame(1), tr.size)
+        read, refined = tr.read_and_refine(seq.frame(1))
+        labels = np.asarray(tr.memory["recent"][0][1])
+        pooled = np.asarray(tr.core.entry(tr.memory, q, refined)[1])
+        runs[memory] = (read, labels, pooled)
+    read, labels, pooled = runs["refined"]
+    np.testing.assert_allclose(labels, pooled, atol=1e-6)
+    np.testing.assert_allclose(runs["read"][0], read, atol=1e-6)  # the same read of frame 1
+    assert np.abs(runs["read"][1] - pooled).max() > 1e-3  # "read" remembers something else
+
+
+def test_a_refined_memory_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path):
+    """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+    from pixtrack_tf.tracking.savedmodel import SavedModelTracker
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    cfg, model = load_plus(plus_run, ["track.precision=float32", "affinity.precision=float32", "plus.memory=refined"])
+    sm = SavedModelTracker(export_affinity(cfg, seq.size, tmp_path / "sm", model=model))
+    tr = SinglePlusTracker(cfg, model)
+    sm.init(seq.frame(0), seq.mask(0))
+    tr.init(seq.frame(0), seq.mask(0))
+    for i in range(1, 5):
+        a, b = sm.track(seq.frame(i)), tr.track(seq.frame(i))
+        assert np.abs(a.prob - b.prob).max() < 1e-3

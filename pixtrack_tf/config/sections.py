@@ -238,6 +238,7 @@ class AffinityConfig:
 
 
 PLUS_SKIPS = {"block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
+PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,9 @@ class PlusConfig:
     skips: tuple[str, ...] = ("block2_conv2", "block3_conv3")  # lower blocks fed to the decoder (fine detail)
     width: int = 32  # channels of the decoder's finest stage (x2 at conv3_3, x4 at conv4_3)
     residual: bool = True  # the decoder adds to the memory read's logit (starts from it) instead of replacing it
+    # what a tracked frame's memory entry remembers: "read" (the read's own labels, as the reference) or
+    # "refined" (the decoder's output, pooled like the first frame's mask)
+    memory: str = "read"
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -262,6 +266,8 @@ class PlusConfig:
             raise ConfigError(f"plus.width must be a multiple of 4, at least 4, got {self.width}")
         if self.crop < 32 or self.crop % 8:
             raise ConfigError(f"plus.crop must be a multiple of 8, at least 32, got {self.crop}")
+        if self.memory not in PLUS_MEMORY:
+            raise ConfigError(f"plus.memory must be one of {', '.join(PLUS_MEMORY)}, got {self.memory!r}")
         if self.steps < 1 or self.lr <= 0 or self.jitter < 0:
             raise ConfigError("plus.steps must be >= 1, plus.lr > 0 and plus.jitter >= 0")
 

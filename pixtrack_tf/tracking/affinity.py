@@ -251,18 +251,33 @@ class AffinityCore:
     def step(self, frame, memory, feats=None):
         """Object probabilities (K, H, W) float32 of the next frame; updates ``memory`` in place.
         ``feats``: the frame's :meth:`features`, when already computed (``frame`` may then be None)."""
+        probs, keys, labels = self.read(frame, memory, feats)
+        self.push(memory, keys, labels)
+        return probs.numpy()
+
+    def read(self, frame, memory, feats=None):
+        """(the probabilities (K, H, W), the frame's memory entry: keys, labels) without changing ``memory``."""
         m = memory
         keys, labels = [k for k, _ in m["recent"]], [v for _, v in m["recent"]]
         args = (m["first_feats"], m["first_labels"], keys, labels, tf.constant(m["valid"], tf.bool), m["grid"])
         if feats is None:
-            probs, keys, labels = self._step(tf.constant(frame), *args)
-        else:
-            probs, keys, labels = self._read(tf.cast(feats, self.compute_dtype), tf.constant(m["hw"]), *args)
-        if self.acfg.memory > 0:  # the ring buffer: the oldest slot takes the new frame
+            return self._step(tf.constant(frame), *args)
+        return self._read(tf.cast(feats, self.compute_dtype), tf.constant(m["hw"]), *args)
+
+    def entry(self, memory, feats, masks):
+        """The memory entry (keys, labels) of a frame from its features (P, C) and given object masks
+        (K, H, W) in [0, 1] (pooled as the first frame's are), instead of the read's own labels."""
+        grid = memory["grid"]
+        labels = self.pool(_one_hot(tf.constant(masks, tf.float32)), grid)
+        return self._entry(tf.cast(feats, self.compute_dtype), labels, self.layout(grid))
+
+    def push(self, memory, keys, labels):
+        """The ring buffer: the oldest slot takes the new frame's entry (nothing with ``memory`` 0)."""
+        if self.acfg.memory > 0:
+            m = memory
             slot = m["next"]
             m["recent"][slot], m["valid"][slot] = (keys, labels), True
             m["next"] = (slot + 1) % self.acfg.memory
-        return probs.numpy()
 
 
 class MultiAffinityTracker:

@@ -76,6 +76,10 @@ class AffinityModule(tf.Module):
         """The object's probability (H, W) from the read ``probs`` (1, H, W)."""
         return probs[0]
 
+    def _memory_labels(self, lab, prob):
+        """The labels (P, 2) the frame's memory entry keeps: the read's own."""
+        return lab
+
     def _box(self, prob, previous):
         d = self.cfg.data
         box, found = mask_box_tf(prob >= 0.5)
@@ -103,6 +107,7 @@ class AffinityModule(tf.Module):
         q, extra = self._features(frame)
         probs, lab = core.propagate_fn(q, tf.shape(frame)[:2], f0, l0, keys, labs, valid, self.grid)
         prob = self._output(probs, extra)
+        lab = self._memory_labels(lab, prob)
         if n > 0:  # the ring buffer: the oldest slot takes the new frame
             feats = tf.tensor_scatter_nd_update(feats, [[nxt]], q[None])
             labels = tf.tensor_scatter_nd_update(labels, [[nxt]], lab[None])
@@ -148,6 +153,12 @@ class PlusModule(AffinityModule):
         prior = tf.image.resize(probs[..., None], size)
         p = tf.sigmoid(tf.cast(self._model().decoder(taps, prior), tf.float32))
         return tf.image.resize(p, self.hw)[0, ..., 0]
+
+    def _memory_labels(self, lab, prob):
+        """The read's own labels, or (``plus.memory: refined``) the refined probability, pooled."""
+        if self.cfg.plus.memory == "refined":
+            return self._core().pool(_one_hot(prob[None]), self.grid)
+        return lab
 
 
 def export_affinity(cfg, hw, out, model=None) -> Path:

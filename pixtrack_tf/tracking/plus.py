@@ -5,7 +5,8 @@ Per frame, one pass of the frozen HED VGG16 over the frame resized by ``affinity
 and conv2_2 / conv3_3; :class:`~pixtrack_tf.models.plus.PlusDecoder` turns them and the read (each
 object's probability) into the object's mask at stride 2 of the resized frame, upsampled to the frame.
 The memory is the reference's (first frame + a ring buffer of recent frames, flat in the video's
-length, its labels the read's own); several objects of a palette mask are read in one pass and refined
+length), its labels the read's own or, with ``plus.memory: refined``, the decoder's output; several
+objects of a palette mask are read in one pass and refined
 as one batch. The ROI is the whole frame: the read is computed there already, and the decoder's cost
 at stride 2 of the half-size frame is small beside the backbone's (docs/REPRODUCTION.md, pixtrack+).
 """
@@ -51,6 +52,7 @@ class PlusTracker(MultiAffinityTracker):
         # the core propagates only: every feature comes from the model's backbone, in one pass
         super().__init__(cfg, core=AffinityCore(cfg.affinity, weights="none"))
         self.acfg, self.model = cfg.affinity, model
+        self.memory_from = cfg.plus.memory
         self._features = tf.function(self._features_fn)
         self._refine = tf.function(self._refine_fn)
 
@@ -71,11 +73,16 @@ class PlusTracker(MultiAffinityTracker):
         return self.core.start(frame, masks, feats=q)
 
     def read_and_refine(self, frame):
-        """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame."""
+        """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame. The frame's
+        memory entry holds the read's own labels (``plus.memory`` "read", as the reference's), or the
+        refined probabilities (``"refined"``)."""
         taps, q = self._features(tf.constant(check_frame(frame, self.hw)), self.size)
-        read = self.core.step(None, self.memory, feats=q)
-        refined = self._refine(taps, tf.constant(read), self.size, self.hw).numpy()
-        return read, refined
+        read, keys, labels = self.core.read(None, self.memory, feats=q)
+        refined = self._refine(taps, read, self.size, self.hw).numpy()
+        if self.memory_from == "refined":
+            keys, labels = self.core.entry(self.memory, q, refined)
+        self.core.push(self.memory, keys, labels)
+        return read.numpy(), refined
 
     def _probs(self, frame):
         return self.read_and_refine(frame)[1]
