@@ -34,10 +34,14 @@ def test_the_untrained_decoder_is_the_read_itself():
         np.testing.assert_allclose(logits, np.asarray(prior_logit(pooled)), atol=1e-5)
     flat = np.asarray(PlusDecoder(width=4, residual=False)(_taps(rng), prior))
     assert np.abs(flat).max() == 0.0
+    two = np.concatenate([prior, rng.uniform(0, 1, prior.shape).astype("float32")], axis=-1)
+    dec = PlusDecoder(width=4, prior_channels=2)  # a mask prior beside the read: still the read's logit
+    pooled = np.asarray(keras.ops.average_pool(prior, 2, 2, padding="valid"))
+    np.testing.assert_allclose(np.asarray(dec(_taps(rng), two)), np.asarray(prior_logit(pooled)), atol=1e-5)
 
 
 def test_plus_settings_are_checked():
-    for bad in ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both"):
+    for bad in ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both", "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", [bad])
     cfg = load_config("plus")
@@ -180,3 +184,48 @@ def test_a_refined_memory_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_pa
     for i in range(1, 5):
         a, b = sm.track(seq.frame(i)), tr.track(seq.frame(i))
         assert np.abs(a.prob - b.prob).max() < 1e-3
+
+
+def test_deform_mask_makes_a_wrong_but_related_prior():
+    """MaskTrack's training prior: soft, in [0, 1], sometimes empty, mostly overlapping the mask
+    without being it."""
+    from pixtrack_tf.training.plus import deform_mask
+
+    mask = np.zeros((60, 80), np.float32)
+    mask[20:40, 30:55] = 1
+    rng = np.random.default_rng(0)
+    out = [deform_mask(mask, rng) for _ in range(200)]
+    assert all(o.shape == mask.shape and o.dtype == np.float32 and 0 <= o.min() and o.max() <= 1 for o in out)
+    empty = [o.max() == 0 for o in out]
+    assert 0.03 < np.mean(empty) < 0.2
+    ious = [((o >= 0.5) & (mask > 0)).sum() / ((o >= 0.5) | (mask > 0)).sum() for o, e in zip(out, empty) if not e]
+    assert np.median(ious) > 0.5 and np.mean(np.asarray(ious) > 0.99) < 0.2
+    assert deform_mask(np.zeros_like(mask), rng).max() == 0
+
+
+@pytest.mark.parametrize("carry", ["previous", "flow"])
+def test_a_mask_prior_run_trains_and_tracks(tmp_path, carry):
+    """plus.mask_prior: the decoder trains on (read, deformed previous ground truth) and tracks with the
+    previous output as it is or carried by optical flow; its SavedModel export is refused by name."""
+    from pixtrack_tf.cli import export, train
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+
+    out = tmp_path / "run"
+    argv = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "3", "--num-frames", "8", "--stage", "plus"]
+    argv += ["--out", str(out), "--no-progress", "--set", "plus.steps=3", "--set", "plus.crop=32"]
+    argv += ["--set", f"train.feature_store={tmp_path / 'store'}", "--set", f"plus.mask_prior={carry}"]
+    assert train.main(argv) == 0
+    log = [json.loads(line) for line in (out / "plus" / "log.jsonl").read_text().splitlines()]
+    assert "iou_mask_prior" in log[-1]
+    cfg, model = load_plus(out, ["track.precision=float32", "affinity.precision=float32"])
+    assert cfg.plus.mask_prior == carry and model.decoder.prior_channels == 2
+    seq = load_dataset("embedded", num_sequences=3, n_frames=8)[0]
+    tr = SinglePlusTracker(cfg, model)
+    tr.init(seq.frame(0), seq.mask(0))
+    for i in range(1, 4):
+        r = tr.track(seq.frame(i))
+        assert r.prob.shape == seq.mask(0).shape and np.isfinite(r.prob).all()
+        assert tuple(tr.previous.shape) == (1, *tr.size)  # the output kept for the next frame's prior
+    assert export.main(["--run", str(out), "--out", str(tmp_path / "sm"), "--frame-size", "64x48"]) == 2

@@ -238,6 +238,7 @@ class AffinityConfig:
 
 
 PLUS_SKIPS = {"block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
+PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder's second input channel
 PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
 
 
@@ -252,6 +253,10 @@ class PlusConfig:
     # what a tracked frame's memory entry remembers: "read" (the read's own labels, as the reference) or
     # "refined" (the decoder's output, pooled like the first frame's mask)
     memory: str = "read"
+    # MaskTrack's mask prior, a second input channel: "none"; "previous" (the previous frame's output as
+    # it is); "flow" (carried into the frame by DIS optical flow). Trained the same way for both: the
+    # previous frame's ground truth, randomly deformed (no tracking pass)
+    mask_prior: str = "none"
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -266,6 +271,8 @@ class PlusConfig:
             raise ConfigError(f"plus.width must be a multiple of 4, at least 4, got {self.width}")
         if self.crop < 32 or self.crop % 8:
             raise ConfigError(f"plus.crop must be a multiple of 8, at least 32, got {self.crop}")
+        if self.mask_prior not in PLUS_MASK_PRIORS:
+            raise ConfigError(f"plus.mask_prior must be one of {', '.join(PLUS_MASK_PRIORS)}, got {self.mask_prior!r}")
         if self.memory not in PLUS_MEMORY:
             raise ConfigError(f"plus.memory must be one of {', '.join(PLUS_MEMORY)}, got {self.memory!r}")
         if self.steps < 1 or self.lr <= 0 or self.jitter < 0:

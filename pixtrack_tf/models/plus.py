@@ -32,20 +32,25 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
     """Backbone taps + the memory read -> object logits at the finest skip's stride.
 
     Call: ``decoder(taps, prior)``; ``taps``: {layer name: (B, h/s, w/s, C)} with ``block4_conv3`` and
-    each of ``skips``; ``prior``: (B, h, w, 1) the memory read's probability at the resized frame's
-    size (h, w multiples of 8). Returns float32 logits (B, h/s, w/s, 1), s = 2 with ``block2_conv2``,
+    each of ``skips``; ``prior``: (B, h, w, ``prior_channels``) the memory read's probability at the
+    resized frame's size (h, w multiples of 8), then, with 2 channels, the mask prior (the previous
+    frame's mask, MaskTrack's input). Returns float32 logits (B, h/s, w/s, 1), s = 2 with ``block2_conv2``,
     4 with ``block3_conv3`` alone, 8 with no skip.
 
     Args:
         skips: the lower backbone layers used (``block2_conv2``, ``block3_conv3``).
         width: channels of the finest stage (x2 at stride 4, x4 at stride 8).
-        residual: add the prior's logit to the output (the decoder refines the read).
+        residual: add the read's logit to the output (the decoder refines the read).
+        prior_channels: 1 (the read) or 2 (the read and the mask prior, ``plus.mask_prior``).
     """
 
-    def __init__(self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, **kwargs):
+    def __init__(self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, prior_channels=1, **kwargs):
         super().__init__(**kwargs)
         self.skips = tuple(sorted(skips, key=lambda s: -PLUS_SKIPS[s]))  # coarse to fine
         self.width, self.residual = int(width), bool(residual)
+        self.prior_channels = int(prior_channels)
+        if self.prior_channels not in (1, 2):
+            raise ValueError(f"prior_channels must be 1 or 2, got {prior_channels}")
         dt = self.dtype_policy
 
         def conv(filters, k, name, **kw):
@@ -64,13 +69,14 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
 
     def build(self, taps_shape=None, prior_shape=None):
         self.reduce4.build((None, None, None, 512))
+        c = self.prior_channels
         for layer in self.convs4:  # each reads the previous stage and the read at stride 8
-            layer.build((None, None, None, 4 * self.width + 1))
+            layer.build((None, None, None, 4 * self.width + c))
         prev = 4 * self.width
         for s, (reduce, fuse) in zip(self.skips, self.stages):
             channels = {"block2_conv2": 128, "block3_conv3": 256}[s]
             reduce.build((None, None, None, channels))
-            fuse.build((None, None, None, prev + reduce.filters + 1))
+            fuse.build((None, None, None, prev + reduce.filters + c))
             prev = fuse.filters
         self.out.build((None, None, None, prev))
         self.built = True
@@ -91,7 +97,7 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
             x = fuse(ops.concatenate([x, skip, self._prior_at(prior, stride)], axis=-1))
         logits = ops.cast(self.out(x), "float32")
         if self.residual:
-            logits = logits + prior_logit(self._prior_at(prior, stride))
+            logits = logits + prior_logit(self._prior_at(prior[..., :1], stride))
         return logits
 
     @property
@@ -102,16 +108,28 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PlusModel(ArgsConfig, FromSaved, keras.Model):
     """The frozen backbone and :class:`PlusDecoder`: ``model(images, prior)`` -> logits at the
-    decoder's stride; images (B, h, w, 3) RGB in [0, 255], h and w multiples of 8; prior (B, h, w, 1).
+    decoder's stride; images (B, h, w, 3) RGB in [0, 255], h and w multiples of 8; prior (B, h, w,
+    ``prior_channels``).
     ``taps(images)`` gives the backbone's outputs the decoder and the memory read share."""
 
-    def __init__(self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, backbone_weights="hed", **kw):
+    def __init__(
+        self,
+        skips=("block2_conv2", "block3_conv3"),
+        width=32,
+        residual=True,
+        backbone_weights="hed",
+        prior_channels=1,
+        **kw,
+    ):
         super().__init__(**kw)
         self.skips, self.width, self.residual = tuple(skips), int(width), bool(residual)
+        self.prior_channels = int(prior_channels)
         self.backbone_weights = str(backbone_weights)
         self.backbone = VGGPool4(weights=backbone_weights, name="backbone", dtype=self.dtype_policy)
         self.backbone.build((None, None, None, 3))
-        self.decoder = PlusDecoder(self.skips, width, residual, name="decoder", dtype=self.dtype_policy)
+        self.decoder = PlusDecoder(
+            self.skips, width, residual, self.prior_channels, name="decoder", dtype=self.dtype_policy
+        )
         self.decoder.build()
         self.built = True
 
@@ -132,4 +150,5 @@ class PlusModel(ArgsConfig, FromSaved, keras.Model):
     def from_cfg(cls, cfg, name="plus_model", dtype=None):
         """Build from a :class:`pixtrack_tf.config.Config` (``cfg.plus``, ``cfg.backbone.weights``)."""
         p = cfg.plus
-        return cls(p.skips, p.width, p.residual, cfg.backbone.weights, name=name, dtype=dtype)
+        channels = 1 if p.mask_prior == "none" else 2
+        return cls(p.skips, p.width, p.residual, cfg.backbone.weights, channels, name=name, dtype=dtype)

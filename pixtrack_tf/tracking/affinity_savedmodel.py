@@ -24,7 +24,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from pixtrack_tf.config import save_config
+from pixtrack_tf.config import ConfigError, save_config
 from pixtrack_tf.ops.roi import mask_box_tf, roi_around
 from pixtrack_tf.tracking.affinity import AffinityCore, _one_hot, feature_grid
 
@@ -132,6 +132,11 @@ class PlusModule(AffinityModule):
     the trained model's backbone, and the read refined by its decoder."""
 
     def __init__(self, cfg, model, hw):
+        if cfg.plus.mask_prior != "none":
+            raise ConfigError(
+                f"a pixtrack+ model with plus.mask_prior {cfg.plus.mask_prior!r} has no SavedModel export yet "
+                "(its previous mask is not in the exported state); track it with pixtrack track --model RUN"
+            )
         self._model = lambda: model
         super().__init__(cfg, hw, name="pixtrack_plus")
 

@@ -13,11 +13,51 @@ at stride 2 of the half-size frame is small beside the backbone's (docs/REPRODUC
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.config import AFFINITY_LAYERS
 from pixtrack_tf.tracking.affinity import AffinityCore, MultiAffinityTracker, feature_grid
 from pixtrack_tf.tracking.common import check_frame
+
+
+class MaskFlow:
+    """Masks carried from the previous frame into the next by DIS optical flow (``plus.mask_prior:
+    flow``), at the resized frame's size ``size`` (h, w): as the optical-flow reference carries its
+    mask, without the decision (the probabilities stay soft)."""
+
+    def __init__(self, size):
+        import cv2
+
+        self.cv2, self.size = cv2, tuple(int(v) for v in size)
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        h, w = self.size
+        self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+
+    def _grey(self, frame):
+        small = self.cv2.resize(np.ascontiguousarray(frame), self.size[::-1], interpolation=self.cv2.INTER_AREA)
+        return self.cv2.cvtColor(small, self.cv2.COLOR_RGB2GRAY)
+
+    def start(self, frame):
+        self.prev = self._grey(frame)
+
+    def carry(self, frame, masks):
+        """(K, h, w) masks of the previous frame -> the same carried into ``frame`` (H, W, 3)."""
+        cur = self._grey(frame)
+        coords = self.grid + self.flow.calc(cur, self.prev, None)  # where each pixel of cur was in prev
+        self.prev = cur
+        warp = [
+            self.cv2.remap(
+                np.ascontiguousarray(m, np.float32),
+                coords[..., 0],
+                coords[..., 1],
+                self.cv2.INTER_LINEAR,
+                borderMode=self.cv2.BORDER_CONSTANT,
+                borderValue=0.0,
+            )
+            for m in masks
+        ]
+        return np.stack(warp).astype(np.float32)
 
 
 def resized_size(hw, acfg) -> tuple[int, int]:
@@ -52,25 +92,39 @@ class PlusTracker(MultiAffinityTracker):
         # the core propagates only: every feature comes from the model's backbone, in one pass
         super().__init__(cfg, core=AffinityCore(cfg.affinity, weights="none"))
         self.acfg, self.model = cfg.affinity, model
-        self.memory_from = cfg.plus.memory
+        self.memory_from, self.mask_prior = cfg.plus.memory, cfg.plus.mask_prior
         self._features = tf.function(self._features_fn)
         self._refine = tf.function(self._refine_fn)
 
     def _features_fn(self, frame, size):
         return plus_features(self.model, self.core, frame, size)
 
-    def _refine_fn(self, taps, read, size, hw):
-        """(K, H, W) refined probabilities from the taps (batch 1) and the read (K, H, W)."""
+    def _refine_fn(self, taps, read, previous, size, hw):
+        """(refined probabilities (K, H, W), the same at the resized frame's size (K, h, w)) from the
+        taps (batch 1), the read (K, H, W) and, with a mask prior, ``previous`` (K, h, w)."""
         k = tf.shape(read)[0]
         prior = tf.image.resize(read[..., None], size)  # (K, h, w, 1)
+        if previous is not None:
+            prior = tf.concat([prior, previous[..., None]], axis=-1)
         batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
-        p = tf.sigmoid(self.model.decoder(batch, prior))
-        return tf.image.resize(p, hw)[..., 0]
+        p = tf.sigmoid(self.model.decoder(batch, prior))  # at the decoder's stride
+        return tf.image.resize(p, hw)[..., 0], tf.image.resize(p, size)[..., 0]
 
     def _start(self, frame, masks):
         self.size = resized_size(frame.shape[:2], self.acfg)
         _, q = self._features(tf.constant(frame), self.size)
+        if self.mask_prior != "none":
+            self.previous = tf.image.resize(np.asarray(masks, np.float32)[..., None], self.size, method="area")[..., 0]
+            self.prior_flow = MaskFlow(self.size) if self.mask_prior == "flow" else None
+            if self.prior_flow is not None:
+                self.prior_flow.start(frame)
         return self.core.start(frame, masks, feats=q)
+
+    def _mask_prior(self, frame):
+        """The previous frame's output (K, h, w), carried into ``frame`` by optical flow with "flow"."""
+        if self.prior_flow is None:
+            return self.previous
+        return tf.constant(self.prior_flow.carry(frame, self.previous.numpy()))
 
     def read_and_refine(self, frame):
         """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame. The frame's
@@ -78,7 +132,9 @@ class PlusTracker(MultiAffinityTracker):
         refined probabilities (``"refined"``)."""
         taps, q = self._features(tf.constant(check_frame(frame, self.hw)), self.size)
         read, keys, labels = self.core.read(None, self.memory, feats=q)
-        refined = self._refine(taps, read, self.size, self.hw).numpy()
+        previous = None if self.mask_prior == "none" else self._mask_prior(frame)
+        refined, self.previous = self._refine(taps, read, previous, self.size, self.hw)
+        refined = refined.numpy()
         if self.memory_from == "refined":
             keys, labels = self.core.entry(self.memory, q, refined)
         self.core.push(self.memory, keys, labels)

@@ -68,8 +68,43 @@ def build_reads(cfg, sequences, root, progress=True) -> dict:
     return paths
 
 
+def deform_mask(mask, rng):
+    """MaskTrack's training prior (``plus.mask_prior``): a mask (h, w) in [0, 1] randomly deformed as a
+    tracker's previous output can be wrong: empty (lost, 1 in 10), shifted and scaled about its centre
+    (by ~5 % / 10 % of its size), dilated or eroded (up to 6 pixels), a part dropped (3 in 10), a false
+    blob added elsewhere (2 in 10), its edge softened. Returns float32 (h, w)."""
+    import cv2
+
+    h, w = mask.shape
+    m = (mask > 0.5).astype(np.float32)
+    ys, xs = np.nonzero(m)
+    if not len(ys) or rng.random() < 0.1:
+        return np.zeros((h, w), np.float32)
+    cy, cx = ys.mean(), xs.mean()
+    size = max(ys.max() - ys.min(), xs.max() - xs.min(), 4)
+    scale = float(np.exp(rng.normal(0, 0.1)))
+    ty, tx = rng.normal(0, 0.05 * size, 2)
+    a = np.array([[scale, 0, (1 - scale) * cx + tx], [0, scale, (1 - scale) * cy + ty]], np.float32)
+    m = cv2.warpAffine(m, a, (w, h), flags=cv2.INTER_LINEAR)
+    r = int(rng.integers(-6, 7))
+    if r:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(r) + 1, 2 * abs(r) + 1))
+        m = (cv2.dilate if r > 0 else cv2.erode)(m, kernel)
+    if rng.random() < 0.3:  # a part dropped
+        ph, pw = (rng.uniform(0.2, 0.5, 2) * size).astype(int) + 1
+        y0, x0 = int(cy + rng.uniform(-0.5, 0.5) * size), int(cx + rng.uniform(-0.5, 0.5) * size)
+        m[max(y0 - ph // 2, 0) : max(y0 + ph // 2, 0), max(x0 - pw // 2, 0) : max(x0 + pw // 2, 0)] = 0
+    if rng.random() < 0.2:  # a false blob
+        axes = tuple(int(v) for v in rng.uniform(0.1, 0.4, 2) * size + 1)
+        centre = (int(rng.integers(w)), int(rng.integers(h)))
+        cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+    return np.clip(cv2.GaussianBlur(m, (5, 5), 1.0), 0, 1).astype(np.float32)
+
+
 class _Samples:
-    """Random (frame, read, ground truth) crops of frames t >= 1, augmented; a numpy generator."""
+    """Random (frame, prior, ground truth) crops of frames t >= 1, augmented; a numpy generator. The
+    prior is the read, and with ``plus.mask_prior`` the previous frame's ground truth deformed
+    (:func:`deform_mask`) as a second channel."""
 
     def __init__(self, cfg, sequences, reads: dict, seed: int):
         self.cfg, self.seqs, self.rng = cfg, list(sequences), np.random.default_rng(seed)
@@ -79,10 +114,17 @@ class _Samples:
         p = self.cfg.plus
         seq = self.seqs[self.rng.integers(len(self.seqs))]
         t = int(self.rng.integers(1, len(seq)))
-        prior = self.priors[seq.name][t]
+        prior = self.priors[seq.name][t].astype(np.float32) / 255.0
         h, w = prior.shape
         frame = tf.image.resize(seq.frame(t)[None].astype(np.float32), (h, w), antialias=True).numpy()[0]
-        gt = tf.image.resize(seq.mask(t)[None, ..., None].astype(np.float32), (h, w), method="area").numpy()[0, ..., 0]
+
+        def small(mask):
+            return tf.image.resize(mask[None, ..., None].astype(np.float32), (h, w), method="area").numpy()[0, ..., 0]
+
+        gt = small(seq.mask(t))
+        prior = prior[..., None]
+        if p.mask_prior != "none":
+            prior = np.concatenate([prior, deform_mask(small(seq.mask(t - 1)), self.rng)[..., None]], axis=-1)
         c = min(p.crop, h // 8 * 8, w // 8 * 8)
         ys, xs = np.nonzero(gt > 0.5)
         if len(ys) and self.rng.random() < 0.8:  # mostly around the object, sometimes anywhere
@@ -92,7 +134,7 @@ class _Samples:
             y0, x0 = self.rng.integers(h - c + 1), self.rng.integers(w - c + 1)
         y0, x0 = int(np.clip(y0, 0, h - c)), int(np.clip(x0, 0, w - c))
         crop = (slice(y0, y0 + c), slice(x0, x0 + c))
-        frame, prior, gt = frame[crop], prior[crop].astype(np.float32) / 255.0, gt[crop]
+        frame, prior, gt = frame[crop], prior[crop], gt[crop]
         if p.flip and self.rng.random() < 0.5:
             frame, prior, gt = frame[:, ::-1], prior[:, ::-1], gt[:, ::-1]
         if p.jitter > 0:
@@ -102,7 +144,7 @@ class _Samples:
             frame = np.clip((mean + (frame - mean) * sat) * gain + bias, 0, 255)
         return (
             np.ascontiguousarray(frame, np.float32),
-            np.ascontiguousarray(prior[..., None], np.float32),
+            np.ascontiguousarray(prior, np.float32),
             np.ascontiguousarray(gt[..., None], np.float32),
         )
 
@@ -127,14 +169,15 @@ class PlusTask(Task):
                 yield samples.one()
 
         c = self.cfg.plus.crop
+        k = 1 if self.cfg.plus.mask_prior == "none" else 2
         spec = (
             tf.TensorSpec((None, None, 3), tf.float32),
-            tf.TensorSpec((None, None, 1), tf.float32),
+            tf.TensorSpec((None, None, k), tf.float32),
             tf.TensorSpec((None, None, 1), tf.float32),
         )
         ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
         ds = ds.map(lambda f, p, g: {"frame": f, "prior": p, "gt": g})
-        return ds.padded_batch(global_batch, {"frame": (c, c, 3), "prior": (c, c, 1), "gt": (c, c, 1)}).prefetch(2)
+        return ds.padded_batch(global_batch, {"frame": (c, c, 3), "prior": (c, c, k), "gt": (c, c, 1)}).prefetch(2)
 
     def per_example_loss(self, model, batch, training=True):
         logits = model(batch["frame"], batch["prior"], training=training)
@@ -150,12 +193,15 @@ class PlusTask(Task):
             inter = tf.reduce_sum(tf.cast(pred & gt, tf.float32))
             return inter / tf.maximum(tf.reduce_sum(tf.cast(pred | gt, tf.float32)), 1.0)
 
-        return {"iou_refined": iou(extras["logits"] > 0), "iou_read": iou(batch["prior"] >= 0.5)}
+        out = {"iou_refined": iou(extras["logits"] > 0), "iou_read": iou(batch["prior"][..., :1] >= 0.5)}
+        if self.cfg.plus.mask_prior != "none":
+            out["iou_mask_prior"] = iou(batch["prior"][..., 1:] >= 0.5)
+        return out
 
     def images(self, batch, extras) -> dict:
         return {
             "frame": batch["frame"][:1] / 255.0,
-            "read": batch["prior"][:1],
+            "read": batch["prior"][:1, ..., :1],
             "refined": tf.sigmoid(extras["logits"][:1]),
             "truth": batch["gt"][:1],
         }
