@@ -41,7 +41,8 @@ def test_the_untrained_decoder_is_the_read_itself():
 
 
 def test_plus_settings_are_checked():
-    for bad in ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both", "plus.mask_prior=x"):
+    bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
+    for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", [bad])
     cfg = load_config("plus")
