@@ -21,6 +21,7 @@ import tensorflow as tf
 from pixtrack_tf import provenance
 from pixtrack_tf.config import Config, save_config, to_dict
 from pixtrack_tf.models.base import restore_trainable, save_trainable  # noqa: F401 (their old home)
+from pixtrack_tf.training.snapshot import snapshot_state
 from pixtrack_tf.training.tasks import Task, summarize_images
 
 
@@ -144,7 +145,8 @@ class StallMonitor:
 
 def _restore(task: Task, out: Path, strategy):
     """(model, optimizer, step, checkpoint manager, finished) of a run folder part: from its latest
-    checkpoint, else ``task.init_weights``, else new; ``finished`` when a finished part has no
+    checkpoint, else a restored snapshot (:mod:`pixtrack_tf.training.snapshot`), else
+    ``task.init_weights``, else new; ``finished`` when a finished part has no
     checkpoints left (e.g. rebuilt from a committed trainable.npz), its weights loaded."""
     with strategy.scope():
         model = task.build_model()
@@ -159,6 +161,8 @@ def _restore(task: Task, out: Path, strategy):
         return model, optimizer, step, manager, True
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    elif (restored := snapshot_state(out, model.trainable_variables)) is not None:  # a committed snapshot
+        step.assign(restored)
     elif task.init_weights:
         model.load_weights(task.init_weights)
     return model, optimizer, step, manager, False
