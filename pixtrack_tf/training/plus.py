@@ -71,8 +71,12 @@ def build_reads(cfg, sequences, root, progress=True) -> dict:
 def deform_mask(mask, rng):
     """MaskTrack's training prior (``plus.mask_prior``): a mask (h, w) in [0, 1] randomly deformed as a
     tracker's previous output can be wrong: empty (lost, 1 in 10), shifted and scaled about its centre
-    (by ~5 % / 10 % of its size), dilated or eroded (up to 6 pixels), a part dropped (3 in 10), a false
-    blob added elsewhere (2 in 10), its edge softened. Returns float32 (h, w)."""
+    (by ~3 % / 5 % of its size), dilated or eroded (up to 2 pixels), a part dropped (2 in 10), a false
+    blob added elsewhere (2 in 10), its edge softened. On 300 random DAVIS train frames (at half size)
+    the previous frame's mask so deformed overlaps the current one at IoU 0.49 mean / 0.57 median (0.74
+    undeformed), about what a tracker's previous output gives; a first, stronger setting (IoU 0.43
+    with 10 % shift, 6-pixel erosion) was dropped after one look at its training log, before any
+    evaluation. Returns float32 (h, w)."""
     import cv2
 
     h, w = mask.shape
@@ -82,20 +86,20 @@ def deform_mask(mask, rng):
         return np.zeros((h, w), np.float32)
     cy, cx = ys.mean(), xs.mean()
     size = max(ys.max() - ys.min(), xs.max() - xs.min(), 4)
-    scale = float(np.exp(rng.normal(0, 0.1)))
-    ty, tx = rng.normal(0, 0.05 * size, 2)
+    scale = float(np.exp(rng.normal(0, 0.05)))
+    ty, tx = rng.normal(0, 0.03 * size, 2)
     a = np.array([[scale, 0, (1 - scale) * cx + tx], [0, scale, (1 - scale) * cy + ty]], np.float32)
     m = cv2.warpAffine(m, a, (w, h), flags=cv2.INTER_LINEAR)
-    r = int(rng.integers(-6, 7))
+    r = int(rng.integers(-2, 3))
     if r:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(r) + 1, 2 * abs(r) + 1))
         m = (cv2.dilate if r > 0 else cv2.erode)(m, kernel)
-    if rng.random() < 0.3:  # a part dropped
-        ph, pw = (rng.uniform(0.2, 0.5, 2) * size).astype(int) + 1
+    if rng.random() < 0.2:  # a part dropped
+        ph, pw = (rng.uniform(0.15, 0.35, 2) * size).astype(int) + 1
         y0, x0 = int(cy + rng.uniform(-0.5, 0.5) * size), int(cx + rng.uniform(-0.5, 0.5) * size)
         m[max(y0 - ph // 2, 0) : max(y0 + ph // 2, 0), max(x0 - pw // 2, 0) : max(x0 + pw // 2, 0)] = 0
     if rng.random() < 0.2:  # a false blob
-        axes = tuple(int(v) for v in rng.uniform(0.1, 0.4, 2) * size + 1)
+        axes = tuple(int(v) for v in rng.uniform(0.1, 0.3, 2) * size + 1)
         centre = (int(rng.integers(w)), int(rng.integers(h)))
         cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
     return np.clip(cv2.GaussianBlur(m, (5, 5), 1.0), 0, 1).astype(np.float32)
