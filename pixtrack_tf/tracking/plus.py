@@ -6,9 +6,10 @@ and conv2_2 / conv3_3; :class:`~pixtrack_tf.models.plus.PlusDecoder` turns them 
 object's probability) into the object's mask at stride 2 of the resized frame, upsampled to the frame.
 The memory is the reference's (first frame + a ring buffer of recent frames, flat in the video's
 length), its labels the read's own or, with ``plus.memory: refined``, the decoder's output; several
-objects of a palette mask are read in one pass and refined
-as one batch. The ROI is the whole frame: the read is computed there already, and the decoder's cost
-at stride 2 of the half-size frame is small beside the backbone's (docs/REPRODUCTION.md, pixtrack+).
+objects of a palette mask are read in one pass and refined as one batch. The ROI is the whole frame:
+the read is computed there already, and the decoder's cost at stride 2 of the half-size frame is small
+beside the backbone's (docs/REPRODUCTION.md, pixtrack+). With ``plus.mask_prior`` the decoder also
+gets the previous frame's output (MaskTrack's prior), as it is or carried by optical flow.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ import tensorflow as tf
 from pixtrack_tf.config import AFFINITY_LAYERS
 from pixtrack_tf.tracking.affinity import AffinityCore, MultiAffinityTracker, feature_grid
 from pixtrack_tf.tracking.common import check_frame
+from pixtrack_tf.tracking.reference import carry_by_flow, pixel_grid
 
 
 class MaskFlow:
     """Masks carried from the previous frame into the next by DIS optical flow (``plus.mask_prior:
     flow``), at the resized frame's size ``size`` (h, w): as the optical-flow reference carries its
-    mask, without the decision (the probabilities stay soft)."""
+    mask (:func:`~pixtrack_tf.tracking.reference.carry_by_flow`), without the decision (they stay soft)."""
 
     def __init__(self, size):
         import cv2
 
         self.cv2, self.size = cv2, tuple(int(v) for v in size)
         self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        h, w = self.size
-        self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+        self.grid = pixel_grid(*self.size)
 
     def _grey(self, frame):
         small = self.cv2.resize(np.ascontiguousarray(frame), self.size[::-1], interpolation=self.cv2.INTER_AREA)
@@ -44,20 +45,9 @@ class MaskFlow:
     def carry(self, frame, masks):
         """(K, h, w) masks of the previous frame -> the same carried into ``frame`` (H, W, 3)."""
         cur = self._grey(frame)
-        coords = self.grid + self.flow.calc(cur, self.prev, None)  # where each pixel of cur was in prev
+        warped = carry_by_flow(self.flow, cur, self.prev, self.grid, masks)
         self.prev = cur
-        warp = [
-            self.cv2.remap(
-                np.ascontiguousarray(m, np.float32),
-                coords[..., 0],
-                coords[..., 1],
-                self.cv2.INTER_LINEAR,
-                borderMode=self.cv2.BORDER_CONSTANT,
-                borderValue=0.0,
-            )
-            for m in masks
-        ]
-        return np.stack(warp).astype(np.float32)
+        return np.stack(warped).astype(np.float32)
 
 
 def resized_size(hw, acfg) -> tuple[int, int]:

@@ -70,6 +70,31 @@ class FirstMaskTracker(_ReferenceTracker):
         return self.mask
 
 
+def pixel_grid(h: int, w: int):
+    """(h, w, 2) float32 x, y coordinates of every pixel (what a flow field is added to)."""
+    return np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+
+
+def carry_by_flow(flow, cur, prev, grid, masks):
+    """Masks (float32 (h, w) each, soft or hard) of the grey frame ``prev`` carried into the grey frame
+    ``cur`` by the DIS ``flow`` engine: mask_t(x) = bilinear(mask_{t-1})(x + F(x)), F the flow from
+    ``cur`` to ``prev`` (pixels that flow from outside the frame read 0). ``grid``: :func:`pixel_grid`."""
+    import cv2
+
+    coords = grid + flow.calc(cur, prev, None)  # for each pixel of cur: where it was in prev
+    return [
+        cv2.remap(
+            np.ascontiguousarray(m, np.float32),
+            coords[..., 0],
+            coords[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0.0,
+        )
+        for m in masks
+    ]
+
+
 class OpticalFlowTracker(_ReferenceTracker):
     """Reference: the previous mask carried into the current frame by dense optical flow.
 
@@ -103,21 +128,12 @@ class OpticalFlowTracker(_ReferenceTracker):
         self.prev = self._grey(frame)
         self.mask = mask.astype(np.float32)
         h, w = self.hw
-        self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+        self.grid = pixel_grid(h, w)
 
     def _track(self, frame):
         cur = self._grey(frame)
         if self.mask.any():
-            flow = self.flow.calc(cur, self.prev, None)  # for each pixel of cur: where it was in prev
-            coords = self.grid + flow
-            warped = self.cv2.remap(
-                self.mask,
-                coords[..., 0],
-                coords[..., 1],
-                self.cv2.INTER_LINEAR,
-                borderMode=self.cv2.BORDER_CONSTANT,
-                borderValue=0.0,
-            )
+            (warped,) = carry_by_flow(self.flow, cur, self.prev, self.grid, [self.mask])
             self.mask = (warped >= self.threshold).astype(np.float32)
         self.prev = cur
         return self.mask > 0
