@@ -207,11 +207,13 @@ def test_deform_mask_makes_a_wrong_but_related_prior():
 @pytest.mark.parametrize("carry", ["previous", "flow"])
 def test_a_mask_prior_run_trains_and_tracks(tmp_path, carry):
     """plus.mask_prior: the decoder trains on (read, deformed previous ground truth) and tracks with the
-    previous output as it is or carried by optical flow; its SavedModel export is refused by name."""
+    previous output as it is or carried by optical flow; a SavedModel keeps the previous output as a
+    state and tracks as the tracker does ("previous"), and is refused by name for "flow"."""
     from pixtrack_tf.cli import export, train
     from pixtrack_tf.data import load_dataset
     from pixtrack_tf.runs import load_plus
     from pixtrack_tf.tracking.plus import SinglePlusTracker
+    from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
     out = tmp_path / "run"
     argv = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "3", "--num-frames", "8", "--stage", "plus"]
@@ -229,4 +231,14 @@ def test_a_mask_prior_run_trains_and_tracks(tmp_path, carry):
         r = tr.track(seq.frame(i))
         assert r.prob.shape == seq.mask(0).shape and np.isfinite(r.prob).all()
         assert tuple(tr.previous.shape) == (1, *tr.size)  # the output kept for the next frame's prior
-    assert export.main(["--run", str(out), "--out", str(tmp_path / "sm"), "--frame-size", "64x48"]) == 2
+    sm_args = ["--run", str(out), "--out", str(tmp_path / "sm"), "--frame-size", f"{seq.size[1]}x{seq.size[0]}"]
+    if carry == "flow":  # OpenCV's flow is not a TensorFlow op: refused by name
+        assert export.main(sm_args) == 2
+        return
+    assert export.main(sm_args) == 0  # the previous output is one more state of the SavedModel
+    sm = SavedModelTracker(tmp_path / "sm")
+    tr = SinglePlusTracker(cfg, model)
+    sm.init(seq.frame(0), seq.mask(0))
+    tr.init(seq.frame(0), seq.mask(0))
+    for i in range(1, 5):
+        assert np.abs(sm.track(seq.frame(i)).prob - tr.track(seq.frame(i)).prob).max() < 1e-3

@@ -12,7 +12,8 @@ whose :class:`~pixtrack_tf.tracking.savedmodel.SavedModelTracker` runs either)::
     step(frame: uint8[H, W, 3], state_...) -> {"mask": float32[H, W], "box": float32[4], "state_...": ...}
 
 One object; float32 arithmetic. :class:`PlusModule` is pixtrack+ the same way (the read refined by
-its trained decoder, every feature from one pass of its backbone): ``pixtrack export --run PLUS_RUN
+its trained decoder, every feature from one pass of its backbone; with ``plus.mask_prior: previous``
+the previous output is one more state, ``state_previous``): ``pixtrack export --run PLUS_RUN
 --frame-size WxH``.
 """
 
@@ -55,6 +56,7 @@ class AffinityModule(tf.Module):
             "state_recent_valid": tf.TensorSpec((N,), tf.bool),
             "state_next": tf.TensorSpec((), tf.int32),
             "state_box": tf.TensorSpec((4,), tf.float32),
+            **self._extra_specs(),
         }
         names = ", ".join(self.specs)
         namespace = {"_impl": self._step}
@@ -72,9 +74,17 @@ class AffinityModule(tf.Module):
         """(the frame's memory keys (P, C), what :meth:`_output` needs beside the read)."""
         return self._core().features(frame, self.grid), None
 
-    def _output(self, probs, extra):
-        """The object's probability (H, W) from the read ``probs`` (1, H, W)."""
-        return probs[0]
+    def _extra_specs(self) -> dict:
+        """State a subclass keeps beside the memory (name -> TensorSpec)."""
+        return {}
+
+    def _extra_initial(self, mask) -> dict:
+        """The initial values of :meth:`_extra_specs`'s state from the first mask (H, W) in [0, 1]."""
+        return {}
+
+    def _output(self, probs, extra, state):
+        """(the object's probability (H, W) from the read ``probs`` (1, H, W), updated extra state)."""
+        return probs[0], {}
 
     def _memory_labels(self, lab, prob):
         """The labels (P, 2) the frame's memory entry keeps: the read's own."""
@@ -95,18 +105,20 @@ class AffinityModule(tf.Module):
             "state_first_feats": f0,
             "state_first_labels": l0,
             "state_box": self._box(m, empty["state_box"]),
+            **self._extra_initial(m),
         }
 
     def _step(self, frame, state):
         core, acfg = self._core(), self.cfg.affinity
         lay = core.layout(self.grid)
-        f0, l0, feats, labels, valid, nxt, box = state
+        named = dict(zip(self.specs, state))
+        f0, l0, feats, labels, valid, nxt, box = (named[k] for k in list(self.specs)[:7])
         n = acfg.memory
         keys = [lay.gather(feats[i], lay.window_idx) for i in range(n)]
         labs = [lay.gather(labels[i], lay.window_idx) for i in range(n)]
         q, extra = self._features(frame)
         probs, lab = core.propagate_fn(q, tf.shape(frame)[:2], f0, l0, keys, labs, valid, self.grid)
-        prob = self._output(probs, extra)
+        prob, extra_state = self._output(probs, extra, named)
         lab = self._memory_labels(lab, prob)
         if n > 0:  # the ring buffer: the oldest slot takes the new frame
             feats = tf.tensor_scatter_nd_update(feats, [[nxt]], q[None])
@@ -124,6 +136,7 @@ class AffinityModule(tf.Module):
             "state_recent_valid": valid,
             "state_next": nxt,
             "state_box": box,
+            **extra_state,
         }
 
 
@@ -132,10 +145,11 @@ class PlusModule(AffinityModule):
     the trained model's backbone, and the read refined by its decoder."""
 
     def __init__(self, cfg, model, hw):
-        if cfg.plus.mask_prior != "none":
+        if cfg.plus.mask_prior == "flow":
             raise ConfigError(
-                f"a pixtrack+ model with plus.mask_prior {cfg.plus.mask_prior!r} has no SavedModel export yet "
-                "(its previous mask is not in the exported state); track it with pixtrack track --model RUN"
+                "a pixtrack+ model with plus.mask_prior 'flow' has no SavedModel export (the DIS flow that "
+                "carries its previous mask is OpenCV's, not a TensorFlow op); track it with pixtrack track "
+                "--model RUN (a model trained with a mask prior exports with plus.mask_prior: previous in its config)"
             )
         self._model = lambda: model
         super().__init__(cfg, hw, name="pixtrack_plus")
@@ -147,17 +161,36 @@ class PlusModule(AffinityModule):
         return [w.value for w in self._model().weights]
 
     def _features(self, frame):
-        from pixtrack_tf.tracking.plus import plus_features, resized_size
+        from pixtrack_tf.tracking.plus import plus_features
 
-        size = resized_size(self.hw, self.cfg.affinity)
+        size = self._size()
         taps, q = plus_features(self._model(), self._core(), frame, size)
         return q, (taps, size)
 
-    def _output(self, probs, extra):
+    def _size(self):
+        from pixtrack_tf.tracking.plus import resized_size
+
+        return resized_size(self.hw, self.cfg.affinity)
+
+    def _extra_specs(self) -> dict:
+        """With ``plus.mask_prior: previous``: the previous output at the resized frame's size."""
+        if self.cfg.plus.mask_prior == "previous":
+            return {"state_previous": tf.TensorSpec(self._size(), tf.float32)}
+        return {}
+
+    def _extra_initial(self, mask) -> dict:
+        if self.cfg.plus.mask_prior == "previous":
+            return {"state_previous": tf.image.resize(mask[..., None], self._size(), method="area")[..., 0]}
+        return {}
+
+    def _output(self, probs, extra, state):
         taps, size = extra
         prior = tf.image.resize(probs[..., None], size)
+        if "state_previous" in state:
+            prior = tf.concat([prior, state["state_previous"][None, ..., None]], axis=-1)
         p = tf.sigmoid(tf.cast(self._model().decoder(taps, prior), tf.float32))
-        return tf.image.resize(p, self.hw)[0, ..., 0]
+        extra_state = {"state_previous": tf.image.resize(p, size)[0, ..., 0]} if "state_previous" in state else {}
+        return tf.image.resize(p, self.hw)[0, ..., 0], extra_state
 
     def _memory_labels(self, lab, prob):
         """The read's own labels, or (``plus.memory: refined``) the refined probability, pooled."""
