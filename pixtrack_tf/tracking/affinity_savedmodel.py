@@ -112,7 +112,8 @@ class AffinityModule(tf.Module):
         core, acfg = self._core(), self.cfg.affinity
         lay = core.layout(self.grid)
         named = dict(zip(self.specs, state))
-        f0, l0, feats, labels, valid, nxt, box = (named[k] for k in list(self.specs)[:7])
+        keys = ("first_feats", "first_labels", "recent_feats", "recent_labels", "recent_valid", "next", "box")
+        f0, l0, feats, labels, valid, nxt, box = (named[f"state_{k}"] for k in keys)
         n = acfg.memory
         keys = [lay.gather(feats[i], lay.window_idx) for i in range(n)]
         labs = [lay.gather(labels[i], lay.window_idx) for i in range(n)]

@@ -90,15 +90,16 @@ class PlusTracker(MultiAffinityTracker):
         return plus_features(self.model, self.core, frame, size)
 
     def _refine_fn(self, taps, read, previous, size, hw):
-        """(refined probabilities (K, H, W), the same at the resized frame's size (K, h, w)) from the
-        taps (batch 1), the read (K, H, W) and, with a mask prior, ``previous`` (K, h, w)."""
+        """(refined probabilities (K, H, W), and with a mask prior the same at the resized frame's size
+        (K, h, w), the next frame's prior; else None) from the taps (batch 1), the read (K, H, W) and
+        ``previous`` (K, h, w) or None."""
         k = tf.shape(read)[0]
         prior = tf.image.resize(read[..., None], size)  # (K, h, w, 1)
         if previous is not None:
             prior = tf.concat([prior, previous[..., None]], axis=-1)
         batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
         p = tf.sigmoid(self.model.decoder(batch, prior))  # at the decoder's stride
-        return tf.image.resize(p, hw)[..., 0], tf.image.resize(p, size)[..., 0]
+        return tf.image.resize(p, hw)[..., 0], None if previous is None else tf.image.resize(p, size)[..., 0]
 
     def _start(self, frame, masks):
         self.size = resized_size(frame.shape[:2], self.acfg)
