@@ -159,14 +159,12 @@ def write_compact_run(
 
     ``parts``: which of the run's models to keep (those the run lacks are skipped). Returns ``out``.
     """
-    from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
+    from pixtrack_tf.models import model_class
     from pixtrack_tf.models.base import save_trainable
-    from pixtrack_tf.models.plus import PlusModel
 
     run_dir, out = Path(run_dir), Path(out)
     cfg = load_config(run_dir / "config.yaml")
     weights = find_weights(run_dir)
-    classes = {"local": LocalModel, "global": GlobalModel, "fcn": FCNModel, "plus": PlusModel}
     kept = [p for p in parts if p in weights]
     if not kept:
         raise FileNotFoundError(f"{run_dir}: none of the models {list(parts)} is trained there")
@@ -174,7 +172,7 @@ def write_compact_run(
     shutil.copy(run_dir / "config.yaml", out / "config.yaml")
     final = {}
     for p in kept:
-        model = load_trained(classes[p], cfg, weights[p])
+        model = load_trained(model_class(p), cfg, weights[p])
         save_trainable(model, out / f"{p}.npz")
         final[p] = f"{p}.npz"
     (out / "final.json").write_text(json.dumps(final, indent=1))

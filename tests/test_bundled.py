@@ -102,12 +102,11 @@ def test_the_bundled_embedded_models_are_the_default_config():
     """The bundled embedded run was trained with ``reproduce.yaml`` as it is (every section: the model's
     sizes, the training budgets and the inference settings), so the default ``reproduce`` and
     ``reproduce --retrain`` evaluate the same design; a change to one without the other fails here."""
-    from pixtrack_tf.config import load_config, to_dict
-    from pixtrack_tf.training.loop import _diff  # the check a resumed run makes against its saved config
+    from pixtrack_tf.config import differing_keys, load_config, to_dict  # as a resumed run checks its config
 
     default = load_config("reproduce")
     shipped = load_config(bundled.bundled_path("embedded") / "config.yaml")
-    differ = sorted(_diff(to_dict(default), to_dict(shipped)))
+    differ = differing_keys(to_dict(default), to_dict(shipped))
     assert not differ, f"reproduce.yaml and the bundled embedded config differ at: {', '.join(differ)}"
     assert default.local.roi_size == 128
 

@@ -42,6 +42,7 @@ def test_the_untrained_decoder_is_the_read_itself():
 
 def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
+    bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", [bad])
@@ -168,8 +169,12 @@ def test_memory_refined_remembers_the_decoders_output(plus_run):
     assert np.abs(runs["read"][1] - pooled).max() > 1e-3  # "read" remembers something else
 
 
-def test_a_refined_memory_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path):
-    """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers."""
+@pytest.mark.parametrize(
+    "switches", [("plus.memory=refined",), ("plus.guided_radius=3", "plus.guide=colour")], ids=["refined", "guided"]
+)
+def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
+    """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with
+    the guided filter on, it reports the same filtered mask."""
     from pixtrack_tf.data import load_dataset
     from pixtrack_tf.runs import load_plus
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
@@ -177,7 +182,7 @@ def test_a_refined_memory_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_pa
     from pixtrack_tf.tracking.savedmodel import SavedModelTracker
 
     seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
-    cfg, model = load_plus(plus_run, ["track.precision=float32", "affinity.precision=float32", "plus.memory=refined"])
+    cfg, model = load_plus(plus_run, ["track.precision=float32", "affinity.precision=float32", *switches])
     sm = SavedModelTracker(export_affinity(cfg, seq.size, tmp_path / "sm", model=model))
     tr = SinglePlusTracker(cfg, model)
     sm.init(seq.frame(0), seq.mask(0))
@@ -185,6 +190,28 @@ def test_a_refined_memory_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_pa
     for i in range(1, 5):
         a, b = sm.track(seq.frame(i)), tr.track(seq.frame(i))
         assert np.abs(a.prob - b.prob).max() < 1e-3
+
+
+def test_the_guided_filter_changes_only_the_reported_mask(plus_run):
+    """plus.guided_radius > 0: the output is the unfiltered output passed through the guided filter with
+    the frame as guide; the memory (the read's labels) and so the next frame's read are unchanged."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.guided import guided_filter
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    fixed = ["track.precision=float32", "affinity.precision=float32"]
+    got = {}
+    for radius in (0, 4):
+        tr = SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.guided_radius={radius}"]))
+        tr.init(seq.frame(0), seq.mask(0))
+        got[radius] = [tr.read_and_refine(seq.frame(i)) for i in (1, 2)]
+    for (read0, plain), (read4, filtered), i in zip(got[0], got[4], (1, 2)):
+        np.testing.assert_allclose(read0, read4, atol=1e-6)
+        want = guided_filter(seq.frame(i), plain, 4, 1e-3).numpy()
+        np.testing.assert_allclose(filtered, want, atol=1e-5)
+        assert np.abs(filtered - plain).max() > 1e-2
 
 
 def test_deform_mask_makes_a_wrong_but_related_prior():

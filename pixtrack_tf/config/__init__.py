@@ -17,10 +17,12 @@ Example::
 from pixtrack_tf.config.loading import (
     CONFIG_DIR,
     config_from_dict,
+    differing_keys,
     load_config,
     parse_override,
     resolve_config_path,
     save_config,
+    saved_config_tree,
     to_dict,
 )
 from pixtrack_tf.config.sections import (
@@ -30,6 +32,7 @@ from pixtrack_tf.config.sections import (
     CENTRE_FROM,
     DTYPE_POLICIES,
     LOCAL_REDUCTIONS,
+    PLUS_GUIDES,
     PLUS_MASK_PRIORS,
     PLUS_MEMORY,
     PLUS_SKIPS,
@@ -58,6 +61,7 @@ __all__ = [
     "CONFIG_DIR",
     "DTYPE_POLICIES",
     "LOCAL_REDUCTIONS",
+    "PLUS_GUIDES",
     "PLUS_MASK_PRIORS",
     "PLUS_MEMORY",
     "PLUS_SKIPS",
@@ -80,6 +84,8 @@ __all__ = [
     "parse_override",
     "resolve_config_path",
     "save_config",
+    "saved_config_tree",
+    "differing_keys",
     "to_dict",
     "validate",
 ]

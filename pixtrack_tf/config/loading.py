@@ -100,6 +100,26 @@ def to_dict(cfg) -> dict:
     return out
 
 
+def differing_keys(a: dict, b: dict, only_common: bool = False) -> list[str]:
+    """Sorted dotted keys whose values differ between two config trees (as :func:`to_dict` gives or a
+    saved ``config.yaml`` holds); with ``only_common``, keys present in only one of them are ignored
+    (a config saved before a key existed still matches)."""
+
+    def walk(x, y, prefix):
+        for k in (set(x) & set(y)) if only_common else (set(x) | set(y)):
+            if isinstance(x.get(k), dict) and isinstance(y.get(k), dict):
+                yield from walk(x[k], y[k], f"{prefix}{k}.")
+            elif x.get(k) != y.get(k):
+                yield f"{prefix}{k}"
+
+    return sorted(walk(a, b, ""))
+
+
+def saved_config_tree(path) -> dict:
+    """The plain tree of a saved ``config.yaml`` (empty for an empty file), for :func:`differing_keys`."""
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
 def _set_dotted(tree: dict, dotted: str, value) -> None:
     parts = dotted.split(".")
     node = tree

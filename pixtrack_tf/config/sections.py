@@ -240,6 +240,7 @@ class AffinityConfig:
 PLUS_SKIPS = {"block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
 PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder's second input channel
 PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
+PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,13 @@ class PlusConfig:
     # it is); "flow" (carried into the frame by DIS optical flow). Trained the same way for both: the
     # previous frame's ground truth, randomly deformed (no tracking pass)
     mask_prior: str = "none"
+    # edge-aware upsampling of the output (tracking/guided.py): the guided filter's window radius in
+    # pixels of the frame (0: off, bilinear upsampling only), its eps (on intensities in [0, 1]) and
+    # guide ("grey": the frame's luma; "colour": its three channels). Training-free; the memory is
+    # unchanged (it keeps the read's labels), only the reported mask follows the frame's edges
+    guided_radius: int = 0
+    guided_eps: float = 0.001
+    guide: str = "grey"
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -277,6 +285,13 @@ class PlusConfig:
             raise ConfigError(f"plus.memory must be one of {', '.join(PLUS_MEMORY)}, got {self.memory!r}")
         if self.steps < 1 or self.lr <= 0 or self.jitter < 0:
             raise ConfigError("plus.steps must be >= 1, plus.lr > 0 and plus.jitter >= 0")
+        if self.guided_radius < 0 or self.guided_eps <= 0:
+            raise ConfigError(
+                f"plus.guided_radius must be >= 0 (0: off) and plus.guided_eps > 0, got "
+                f"{self.guided_radius} and {self.guided_eps}"
+            )
+        if self.guide not in PLUS_GUIDES:
+            raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
 
 
 @dataclass(frozen=True)

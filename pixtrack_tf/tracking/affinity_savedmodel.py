@@ -166,7 +166,7 @@ class PlusModule(AffinityModule):
 
         size = self._size()
         taps, q = plus_features(self._model(), self._core(), frame, size)
-        return q, (taps, size)
+        return q, (taps, size, frame)
 
     def _size(self):
         from pixtrack_tf.tracking.plus import resized_size
@@ -185,13 +185,15 @@ class PlusModule(AffinityModule):
         return {}
 
     def _output(self, probs, extra, state):
-        taps, size = extra
+        from pixtrack_tf.tracking.plus import upsample_output
+
+        taps, size, frame = extra
         prior = tf.image.resize(probs[..., None], size)
         if "state_previous" in state:
             prior = tf.concat([prior, state["state_previous"][None, ..., None]], axis=-1)
         p = tf.sigmoid(tf.cast(self._model().decoder(taps, prior), tf.float32))
         extra_state = {"state_previous": tf.image.resize(p, size)[0, ..., 0]} if "state_previous" in state else {}
-        return tf.image.resize(p, self.hw)[0, ..., 0], extra_state
+        return upsample_output(p, frame, self.cfg.plus)[0], extra_state
 
     def _memory_labels(self, lab, prob):
         """The read's own labels, or (``plus.memory: refined``) the refined probability, pooled."""

@@ -9,7 +9,8 @@ length), its labels the read's own or, with ``plus.memory: refined``, the decode
 objects of a palette mask are read in one pass and refined as one batch. The ROI is the whole frame:
 the read is computed there already, and the decoder's cost at stride 2 of the half-size frame is small
 beside the backbone's (docs/REPRODUCTION.md, pixtrack+). With ``plus.mask_prior`` the decoder also
-gets the previous frame's output (MaskTrack's prior), as it is or carried by optical flow.
+gets the previous frame's output (MaskTrack's prior), as it is or carried by optical flow. With
+``plus.guided_radius`` > 0 the output is upsampled edge-aware (:func:`upsample_output`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tensorflow as tf
 from pixtrack_tf.config import AFFINITY_LAYERS
 from pixtrack_tf.tracking.affinity import AffinityCore, MultiAffinityTracker, feature_grid
 from pixtrack_tf.tracking.common import check_frame
+from pixtrack_tf.tracking.guided import guided_filter
 from pixtrack_tf.tracking.reference import carry_by_flow, pixel_grid
 
 
@@ -57,6 +59,15 @@ def resized_size(hw, acfg) -> tuple[int, int]:
     return grid[0] * stride, grid[1] * stride
 
 
+def upsample_output(p, frame, pcfg):
+    """The decoder's probabilities ``p`` (K, h, w, 1) at the frame's size (K, H, W): bilinear, then with
+    ``plus.guided_radius`` > 0 the guided filter with the frame (H, W, 3) as its guide (graph code)."""
+    up = tf.image.resize(p, tf.shape(frame)[:2])[..., 0]
+    if pcfg.guided_radius > 0:
+        up = guided_filter(frame, up, pcfg.guided_radius, pcfg.guided_eps, pcfg.guide)
+    return up
+
+
 def plus_features(model, core, frame, size):
     """(the model's backbone taps, the memory keys (P, C)) of a frame (H, W, 3) resized to ``size``:
     one backbone pass for the read and the decoder (graph code)."""
@@ -81,7 +92,7 @@ class PlusTracker(MultiAffinityTracker):
             raise ValueError(f"pixtrack+ reads the memory with conv4_3; affinity.layer is {cfg.affinity.layer}")
         # the core propagates only: every feature comes from the model's backbone, in one pass
         super().__init__(cfg, core=AffinityCore(cfg.affinity, weights="none"))
-        self.acfg, self.model = cfg.affinity, model
+        self.acfg, self.pcfg, self.model = cfg.affinity, cfg.plus, model
         self.memory_from, self.mask_prior = cfg.plus.memory, cfg.plus.mask_prior
         self._features = tf.function(self._features_fn)
         self._refine = tf.function(self._refine_fn)
@@ -89,17 +100,17 @@ class PlusTracker(MultiAffinityTracker):
     def _features_fn(self, frame, size):
         return plus_features(self.model, self.core, frame, size)
 
-    def _refine_fn(self, taps, read, previous, size, hw):
+    def _refine_fn(self, taps, read, previous, size, frame):
         """(refined probabilities (K, H, W), and with a mask prior the same at the resized frame's size
-        (K, h, w), the next frame's prior; else None) from the taps (batch 1), the read (K, H, W) and
-        ``previous`` (K, h, w) or None."""
+        (K, h, w), the next frame's prior; else None) from the taps (batch 1), the read (K, H, W),
+        ``previous`` (K, h, w) or None, and the frame (H, W, 3)."""
         k = tf.shape(read)[0]
         prior = tf.image.resize(read[..., None], size)  # (K, h, w, 1)
         if previous is not None:
             prior = tf.concat([prior, previous[..., None]], axis=-1)
         batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
         p = tf.sigmoid(self.model.decoder(batch, prior))  # at the decoder's stride
-        return tf.image.resize(p, hw)[..., 0], None if previous is None else tf.image.resize(p, size)[..., 0]
+        return upsample_output(p, frame, self.pcfg), None if previous is None else tf.image.resize(p, size)[..., 0]
 
     def _start(self, frame, masks):
         self.size = resized_size(frame.shape[:2], self.acfg)
@@ -121,10 +132,11 @@ class PlusTracker(MultiAffinityTracker):
         """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame. The frame's
         memory entry holds the read's own labels (``plus.memory`` "read", as the reference's), or the
         refined probabilities (``"refined"``)."""
-        taps, q = self._features(tf.constant(check_frame(frame, self.hw)), self.size)
+        frame = tf.constant(check_frame(frame, self.hw))
+        taps, q = self._features(frame, self.size)
         read, keys, labels = self.core.read(None, self.memory, feats=q)
-        previous = None if self.mask_prior == "none" else self._mask_prior(frame)
-        refined, self.previous = self._refine(taps, read, previous, self.size, self.hw)
+        previous = None if self.mask_prior == "none" else self._mask_prior(frame.numpy())
+        refined, self.previous = self._refine(taps, read, previous, self.size, frame)
         refined = refined.numpy()
         if self.memory_from == "refined":
             keys, labels = self.core.entry(self.memory, q, refined)

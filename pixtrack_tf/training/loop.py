@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from pixtrack_tf import provenance
-from pixtrack_tf.config import Config, save_config, to_dict
+from pixtrack_tf.config import Config, differing_keys, save_config, saved_config_tree, to_dict
 from pixtrack_tf.models.base import restore_trainable, save_trainable  # noqa: F401 (their old home)
 from pixtrack_tf.training.snapshot import snapshot_state
 from pixtrack_tf.training.tasks import Task, summarize_images
@@ -63,15 +63,13 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dic
                 f"{out} already holds a run; pass --resume to continue it (same config) or --force to start over"
             )
         elif cfg_path.exists():
-            import yaml
-
-            saved = yaml.safe_load(cfg_path.read_text()) or {}
-            diff = sorted(_diff(saved, to_dict(cfg), only_common=True))
+            saved = saved_config_tree(cfg_path)
+            diff = differing_keys(saved, to_dict(cfg), only_common=True)
             if diff:
                 raise RunDirError(
                     f"{out}: --resume with a different config ({', '.join(diff)}); use --force to start over"
                 )
-            added = sorted(_diff(saved, to_dict(cfg)))
+            added = differing_keys(saved, to_dict(cfg))
             if added:  # a config written before these keys existed: record the values now in force
                 save_config(cfg, cfg_path)
                 with open(out / "config_changes.log", "a") as f:
@@ -90,15 +88,6 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, force: bool, data: dic
         first = json.loads(run_json.read_text())
         first.setdefault("resumed", []).append({k: record[k] for k in ("commit", "time_utc", "command", "machine")})
         run_json.write_text(json.dumps(first, indent=2))
-
-
-def _diff(a: dict, b: dict, prefix="", only_common=False):
-    """Dotted keys whose values differ; with only_common, keys missing from ``a`` are ignored."""
-    for k in (set(a) & set(b)) if only_common else (set(a) | set(b)):
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            yield from _diff(a[k], b[k], f"{prefix}{k}.", only_common)
-        elif a.get(k) != b.get(k):
-            yield f"{prefix}{k}"
 
 
 class StallMonitor:

@@ -37,13 +37,12 @@ class SnapshotError(RuntimeError):
 
 def part_model_class(part: str):
     """The model class a run part trains, from its name (``step1_local_a``, ``step4_global``, ``fcn``...)."""
-    from pixtrack_tf.models import FCNModel, GlobalModel, LocalModel
-    from pixtrack_tf.models.plus import PlusModel
+    from pixtrack_tf.models import model_class
 
-    for key, cls in (("plus", PlusModel), ("fcn", FCNModel), ("global", GlobalModel), ("local", LocalModel)):
-        if key in part:
-            return cls
-    raise SnapshotError(f"{part}: not a model part (its name says neither local, global, fcn nor plus)")
+    try:
+        return model_class(part)
+    except ValueError as e:
+        raise SnapshotError(str(e)) from None
 
 
 def _part_weights(cfg, part_dir: Path):
@@ -113,15 +112,14 @@ def write_snapshot(run, dest) -> dict:
 def restore_snapshot(src, run) -> list[str]:
     """Put snapshot ``src`` back into run folder ``run`` (whose config.yaml must equal the snapshot's):
     parts already trained further in ``run`` are left alone. Returns the parts restored."""
-    import yaml
-
-    from pixtrack_tf.training.loop import _diff
+    from pixtrack_tf.config import differing_keys, saved_config_tree
 
     src, run = Path(src), Path(run)
     if not (src / "config.yaml").exists():
         raise SnapshotError(f"{src}: not a run snapshot (no config.yaml)")
-    mine, theirs = (yaml.safe_load((p / "config.yaml").read_text()) or {} for p in (run, src))
-    diff = sorted(_diff(theirs, mine, only_common=True))
+    diff = differing_keys(
+        saved_config_tree(src / "config.yaml"), saved_config_tree(run / "config.yaml"), only_common=True
+    )
     if diff:
         raise SnapshotError(f"{src}: the snapshot's config differs from {run}'s ({', '.join(diff)})")
     for name in ("halves.json", "final.json", *RUN_ARRAYS):
