@@ -44,14 +44,16 @@ def _jump(p, at=28):
     return row[at] - row[at - 1]
 
 
+@pytest.mark.parametrize("stride", [1, 4])
 @pytest.mark.parametrize("kind", ["grey", "colour"])
 @pytest.mark.parametrize("at", [26.0, 31.0])
-def test_the_mask_boundary_moves_onto_the_frames_edge(kind, at):
+def test_the_mask_boundary_moves_onto_the_frames_edge(kind, at, stride):
     """A blurred boundary 2-3 pixels off the frame's edge (a coarse mask upsampled) snaps onto it and
-    becomes a jump there."""
+    becomes a jump there -- also when the coefficients are fitted at 1/4 of the frame (the fast filter:
+    the edge is still the full-resolution frame's, not one on the coarse grid)."""
     frame, p = _edge_frame(at=28), _blurred_step(at=at)
     assert abs(_crossing(p) - at) <= 1 and _jump(p) < 0.15
-    q = guided_filter(frame, p, radius=8, eps=1e-3, kind=kind).numpy()
+    q = guided_filter(frame, p, radius=8, eps=1e-3, kind=kind, stride=stride).numpy()
     assert q.shape == p.shape and q.min() >= 0 and q.max() <= 1
     assert _crossing(q) == 28 and _jump(q) > 0.5
 
@@ -70,6 +72,24 @@ def test_only_the_colour_guide_follows_an_edge_of_equal_brightness():
     colour = guided_filter(frame, p, 8, 1e-3, kind="colour").numpy()
     assert _crossing(colour) == 28 and _jump(colour) > 0.5
     assert _crossing(grey) > 28 and _jump(grey) < 0.15
+
+
+@pytest.mark.parametrize("kind", ["grey", "colour"])
+def test_the_fast_filter_is_close_to_the_exact_one_on_a_smooth_scene(kind):
+    """stride 2 on a frame whose content varies slowly (as a photograph between edges): the output is the
+    exact filter's up to a small error; a frame of noise is where the two may differ, not here."""
+    yy, xx = np.mgrid[0:60, 0:80].astype(np.float32)
+    frame = np.stack([120 + 80 * np.sin(xx / 9), 120 + 80 * np.cos(yy / 11), 100 + xx], -1).astype(np.uint8)
+    p = np.clip((xx - 35) / 10 + 0.5, 0, 1)[None].astype(np.float32)
+    exact = guided_filter(frame, p, 8, 1e-3, kind).numpy()
+    fast = guided_filter(frame, p, 8, 1e-3, kind, stride=2).numpy()
+    assert fast.shape == exact.shape
+    assert np.abs(fast - exact).mean() < 0.02 and np.abs(fast - p).mean() > 4 * np.abs(fast - exact).mean()
+
+
+def test_a_stride_below_one_is_refused():
+    with pytest.raises(ValueError, match="stride"):
+        guided_filter(np.zeros((4, 4, 3), np.uint8), np.zeros((1, 4, 4), np.float32), 1, 1e-3, stride=0)
 
 
 def test_an_unknown_guide_is_refused():

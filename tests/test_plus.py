@@ -42,7 +42,7 @@ def test_the_untrained_decoder_is_the_read_itself():
 
 def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
-    bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb")
+    bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", [bad])
@@ -170,7 +170,7 @@ def test_memory_refined_remembers_the_decoders_output(plus_run):
 
 
 @pytest.mark.parametrize(
-    "switches", [("plus.memory=refined",), ("plus.guided_radius=3", "plus.guide=colour")], ids=["refined", "guided"]
+    "switches", [("plus.memory=refined",), ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2")], ids=["refined", "guided"]
 )
 def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
     """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with
@@ -210,7 +210,7 @@ def test_the_guided_filter_changes_only_the_reported_mask(plus_run):
     for (read0, plain), (read4, filtered), i in zip(got[0], got[4], (1, 2)):
         np.testing.assert_allclose(read0, read4, atol=1e-6)
         want = guided_filter(seq.frame(i), plain, 4, 1e-3).numpy()
-        np.testing.assert_allclose(filtered, want, atol=1e-5)
+        np.testing.assert_allclose(filtered, want, atol=5e-5)  # float32 running sums, graph vs eager
         assert np.abs(filtered - plain).max() > 1e-2
 
 

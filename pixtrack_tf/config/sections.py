@@ -261,10 +261,12 @@ class PlusConfig:
     # edge-aware upsampling of the output (tracking/guided.py): the guided filter's window radius in
     # pixels of the frame (0: off, bilinear upsampling only), its eps (on intensities in [0, 1]) and
     # guide ("grey": the frame's luma; "colour": its three channels). Training-free; the memory is
-    # unchanged (it keeps the read's labels), only the reported mask follows the frame's edges
+    # unchanged (it keeps the read's labels), only the reported mask follows the frame's edges;
+    # guided_stride s > 1: the fast guided filter (coefficients fitted at 1/s of the frame, ~s^2 cheaper)
     guided_radius: int = 0
     guided_eps: float = 0.001
     guide: str = "grey"
+    guided_stride: int = 1
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -285,10 +287,10 @@ class PlusConfig:
             raise ConfigError(f"plus.memory must be one of {', '.join(PLUS_MEMORY)}, got {self.memory!r}")
         if self.steps < 1 or self.lr <= 0 or self.jitter < 0:
             raise ConfigError("plus.steps must be >= 1, plus.lr > 0 and plus.jitter >= 0")
-        if self.guided_radius < 0 or self.guided_eps <= 0:
+        if self.guided_radius < 0 or self.guided_eps <= 0 or self.guided_stride < 1:
             raise ConfigError(
-                f"plus.guided_radius must be >= 0 (0: off) and plus.guided_eps > 0, got "
-                f"{self.guided_radius} and {self.guided_eps}"
+                f"plus.guided_radius must be >= 0 (0: off), plus.guided_eps > 0 and plus.guided_stride >= 1, "
+                f"got {self.guided_radius}, {self.guided_eps} and {self.guided_stride}"
             )
         if self.guide not in PLUS_GUIDES:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")

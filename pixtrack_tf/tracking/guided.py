@@ -39,32 +39,57 @@ def box_mean(x, r: int):
     return s / count
 
 
-def guided_filter(guide, p, radius: int, eps: float, kind: str = "grey"):
+def _mean_coefficients(guide, p, r: int, eps: float):
+    """The guided filter's linear coefficients for guide channels ``guide`` (C, H, W) and probabilities
+    ``p`` (K, H, W), averaged over each pixel's windows: (mean a (K, C, H, W), mean b (K, H, W)).
+    C = 1: a = cov(I, p) / (var(I) + eps); C = 3: a 3 x 3 system per pixel (He et al., Eq. 14)."""
+    mi, mp = box_mean(guide, r), box_mean(p, r)  # (C, H, W), (K, H, W)
+    cov_ip = box_mean(guide[None] * p[:, None], r) - mi[None] * mp[:, None]  # (K, C, H, W)
+    if guide.shape[0] == 1:
+        var = box_mean(guide * guide, r) - mi * mi  # (1, H, W)
+        a = cov_ip / (var[None] + eps)
+    else:
+        prod = box_mean(guide[:, None] * guide[None], r) - mi[:, None] * mi[None]  # (C, C, H, W)
+        sigma = tf.transpose(prod, (2, 3, 0, 1)) + eps * tf.eye(guide.shape[0])  # (H, W, C, C)
+        rhs = tf.transpose(cov_ip, (2, 3, 1, 0))  # (H, W, C, K)
+        a = tf.transpose(tf.linalg.solve(sigma, rhs), (3, 2, 0, 1))  # (K, C, H, W)
+    b = mp - tf.reduce_sum(a * mi[None], axis=1)
+    return box_mean(a, r), box_mean(b, r)
+
+
+def _resize_chw(x, size, method):
+    """Resize the last two axes of x (..., H, W) to ``size``."""
+    lead = tf.shape(x)[:-2]
+    hw = tf.shape(x)[-2:]
+    flat = tf.transpose(tf.reshape(x, tf.concat([[-1], hw], 0)), (1, 2, 0))  # (H, W, N)
+    out = tf.transpose(tf.image.resize(flat, size, method=method), (2, 0, 1))
+    return tf.reshape(out, tf.concat([lead, tf.shape(out)[-2:]], 0))
+
+
+def guided_filter(guide, p, radius: int, eps: float, kind: str = "grey", stride: int = 1):
     """Filter probabilities ``p`` (K, H, W) with the frame ``guide`` (H, W, 3) uint8 (or float in
     [0, 255]); returns (K, H, W) float32 in [0, 1]. ``kind``: "grey" (one guide channel, the frame's
     luma) or "colour" (the three channels, a 3 x 3 system per pixel: follows edges between colours of
-    equal brightness)."""
+    equal brightness). ``stride`` s > 1 is the fast guided filter (He and Sun, "Fast Guided Filter",
+    2015): the coefficients are fitted on the guide and p subsampled by s (area means) with radius
+    r / s, upsampled bilinearly and applied to the full-resolution guide -- about s^2 times cheaper,
+    with the output's edges still the full-resolution frame's."""
     if kind not in PLUS_GUIDES:
         raise ValueError(f"guide must be one of {', '.join(PLUS_GUIDES)}, got {kind!r}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
     p = tf.cast(p, tf.float32)
-    img = tf.cast(guide, tf.float32) / 255.0
-    r = int(radius)
-    mp = box_mean(p, r)
+    img = tf.transpose(tf.cast(guide, tf.float32) / 255.0, (2, 0, 1))  # (3, H, W)
     if kind == "grey":
-        grey = tf.tensordot(img, tf.constant([0.299, 0.587, 0.114]), 1)[None]  # (1, H, W)
-        mi = box_mean(grey, r)
-        var = box_mean(grey * grey, r) - mi * mi
-        a = (box_mean(grey * p, r) - mi * mp) / (var + eps)
-        b = mp - a * mi
-        q = box_mean(a, r) * grey + box_mean(b, r)
+        img = tf.tensordot(tf.constant([0.299, 0.587, 0.114]), img, 1)[None]  # (1, H, W)
+    if stride == 1:
+        ma, mb = _mean_coefficients(img, p, int(radius), eps)
     else:
-        chans = tf.transpose(img, (2, 0, 1))  # (3, H, W)
-        mi = box_mean(chans, r)  # (3, H, W)
-        cov_ip = box_mean(chans[None] * p[:, None], r) - mi[None] * mp[:, None]  # (K, 3, H, W)
-        prod = box_mean(chans[:, None] * chans[None], r) - mi[:, None] * mi[None]  # (3, 3, H, W)
-        sigma = tf.transpose(prod, (2, 3, 0, 1)) + eps * tf.eye(3)  # (H, W, 3, 3)
-        rhs = tf.transpose(cov_ip, (2, 3, 1, 0))  # (H, W, 3, K)
-        a = tf.transpose(tf.linalg.solve(sigma, rhs), (3, 2, 0, 1))  # (K, 3, H, W)
-        b = mp - tf.reduce_sum(a * mi[None], axis=1)
-        q = tf.reduce_sum(box_mean(a, r) * chans[None], axis=1) + box_mean(b, r)
+        hw = tf.shape(p)[-2:]
+        low = -(-hw // stride)  # ceil
+        ma, mb = _mean_coefficients(
+            _resize_chw(img, low, "area"), _resize_chw(p, low, "area"), max(1, round(radius / stride)), eps
+        )
+        ma, mb = _resize_chw(ma, hw, "bilinear"), _resize_chw(mb, hw, "bilinear")
+    q = tf.reduce_sum(ma * img[None], axis=1) + mb
     return tf.clip_by_value(q, 0.0, 1.0)

@@ -61,10 +61,11 @@ def resized_size(hw, acfg) -> tuple[int, int]:
 
 def upsample_output(p, frame, pcfg):
     """The decoder's probabilities ``p`` (K, h, w, 1) at the frame's size (K, H, W): bilinear, then with
-    ``plus.guided_radius`` > 0 the guided filter with the frame (H, W, 3) as its guide (graph code)."""
+    ``plus.guided_radius`` > 0 the guided filter with the frame (H, W, 3) as its guide, fitted at
+    ``plus.guided_stride`` (graph code)."""
     up = tf.image.resize(p, tf.shape(frame)[:2])[..., 0]
     if pcfg.guided_radius > 0:
-        up = guided_filter(frame, up, pcfg.guided_radius, pcfg.guided_eps, pcfg.guide)
+        up = guided_filter(frame, up, pcfg.guided_radius, pcfg.guided_eps, pcfg.guide, pcfg.guided_stride)
     return up
 
 
