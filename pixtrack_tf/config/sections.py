@@ -161,8 +161,9 @@ class TrackConfig:
     beta: float = 0.8  # Algorithm 1 smoothing of theta
     gt_beta: float = 0.8  # Table 2 ROI centre smoothing
     # Algorithm 1: keep theta_old when Z_hat_{t-1} is empty instead of reading the global model's
-    # theta (False: the global model's theta at every t >= train.loss_from, as written)
-    hold_empty: bool = True
+    # theta (not in the paper; False, the default: the global model's theta at every t >=
+    # train.loss_from, as written). On in reproduce/cpu/davis/tiny.yaml, whose results were made with it
+    hold_empty: bool = False
     # while the previous prediction holds no object pixel (p >= 0.5), each frame's ROI side grows by
     # this factor (up to data.roi_max), so an object that left the ROI can come back into it; the
     # side returns to the trackers' own rule once the object is seen. 1.0 = off (the paper);
