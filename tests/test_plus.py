@@ -214,6 +214,21 @@ def test_the_guided_filter_changes_only_the_reported_mask(plus_run):
         assert np.abs(filtered - plain).max() > 1e-2
 
 
+def test_plus_bench_times_the_guided_filter_in_turns(plus_run):
+    """bench --plus: with a guided filter set, the tracker as set and its bilinear twin are both timed and
+    the difference is reported; without one, only the tracker as set."""
+    from pixtrack_tf.bench.tracking import format_plus, plus_bench
+
+    kw = dict(precision="float32", rounds=1, reps=1, size=(48, 64))
+    r = plus_bench(plus_run, overrides=["plus.guided_radius=3"], **kw)
+    assert r["plus_upsampling"]["guided_radius"] == 3 and r["plus_frame"] == [64, 48]
+    assert r["plus_ms"] > 0 and r["plus_bilinear_ms"] > 0
+    assert r["plus_guided_ms"] == pytest.approx(r["plus_ms"] - r["plus_bilinear_ms"])
+    assert "guided filter costs" in format_plus(r)
+    plain = plus_bench(plus_run, **kw)
+    assert "plus_bilinear_ms" not in plain and "guided filter" not in format_plus(plain)
+
+
 def test_deform_mask_makes_a_wrong_but_related_prior():
     """MaskTrack's training prior: soft, in [0, 1], sometimes empty, mostly overlapping the mask
     without being it."""

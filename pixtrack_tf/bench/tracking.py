@@ -167,6 +167,65 @@ def format_affinity(r: dict) -> str:
     )
 
 
+def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), overrides=()) -> dict:
+    """pixtrack+ (the run folder ``run``, with ``overrides``) at ``size`` (H, W), one object: median ms per tracked frame with its
+    output upsampling as the run sets it and with bilinear upsampling only (``plus.guided_radius 0``,
+    the same weights), timed in turns in one process so that the guided filter's cost does not depend
+    on what else the machine did between two runs."""
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+
+    H, W = size
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (H, W, 3), dtype=np.uint8) for _ in range(2)]
+    mask = np.zeros((H, W), bool)
+    mask[H * 3 // 8 : H * 5 // 8, W * 2 // 5 : W * 3 // 5] = True
+    fixed = [f"affinity.precision={precision}", f"track.precision={precision}", *overrides]
+    cfg, model = load_plus(run, fixed)
+    trackers = {"as set": SinglePlusTracker(cfg, model)}
+    if cfg.plus.guided_radius > 0:
+        trackers["bilinear"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.guided_radius=0"]))
+    times = {k: [] for k in trackers}
+    for tr in trackers.values():
+        tr.init(frames[0], mask)
+        for i in range(cfg.affinity.memory + 1):  # the ring buffer full, as in a long video
+            tr.track(frames[i % 2])
+    for _ in range(rounds):
+        for k, tr in trackers.items():
+            times[k].append(_median_ms(lambda tr=tr: tr.track(frames[1]), warmup=1, reps=reps))
+    p = cfg.plus
+    out = {
+        "plus_run": str(run),
+        "plus_frame": [W, H],
+        "plus_precision": precision,
+        "plus_upsampling": {"guided_radius": p.guided_radius, "guided_eps": p.guided_eps, "guide": p.guide,
+                            "guided_stride": p.guided_stride},
+    }
+    for k, ts in times.items():
+        key = "plus_ms" if k == "as set" else "plus_bilinear_ms"
+        out[key] = float(np.median(ts))
+        out[key.replace("_ms", "_frames_per_s")] = 1000 / out[key]
+    if "plus_bilinear_ms" in out:
+        out["plus_guided_ms"] = out["plus_ms"] - out["plus_bilinear_ms"]
+    return out
+
+
+def format_plus(r: dict) -> str:
+    lines = [
+        f"pixtrack+ ({r['plus_run']}), frame {r['plus_frame'][0]}x{r['plus_frame'][1]}, one object, {r['plus_precision']}; output upsampling "
+        f"{r['plus_upsampling']}",
+        f"as set: {r['plus_ms']:.1f} ms = {r['plus_frames_per_s']:.2f} frames/s (the network step, no decoding "
+        "or writing: --command times those)",
+    ]
+    if "plus_bilinear_ms" in r:
+        lines.append(
+            f"bilinear upsampling only (plus.guided_radius 0, same weights): {r['plus_bilinear_ms']:.1f} ms = "
+            f"{r['plus_bilinear_frames_per_s']:.2f} frames/s; the guided filter costs {r['plus_guided_ms']:.1f} ms "
+            "a frame (timed in turns in this process)"
+        )
+    return "\n".join(lines)
+
+
 def paired_speedup(cfg, tracker, frame, mask, rounds=5, reps=5) -> dict:
     """bfloat16 against float32 timed in turns in one process (a float32 twin of ``tracker``, same
     weights), so that the ratio does not depend on what else the machine did between two runs."""

@@ -13,6 +13,8 @@ figures, the machine and the command to a Markdown file (``results/benchmarks.md
 ``--command`` times the whole ``pixtrack track`` command, as a user waits for it, on a generated
 600-frame 854x480 clip (:mod:`pixtrack_tf.bench.command`).
 
+``--plus`` times pixtrack+ per frame with its output upsampling as set and bilinear only, in turns.
+
 ``--affinity`` instead times the feature-affinity reference (``--set affinity.KEY=VALUE`` for its
 settings; ``--dtype`` its precision) at 854x480 for one and ``--objects`` objects, against its limit.
 
@@ -66,13 +68,21 @@ def build_parser():
         help="time the feature-affinity reference tracker (one and --objects objects) against its limit",
     )
     p.add_argument(
+        "--plus",
+        action="store_true",
+        help="time pixtrack+ (--model RUN, default the bundled one) per frame at 854x480, with its output "
+        "upsampling as set and bilinear only, in turns (--dtype: its precision, default bfloat16)",
+    )
+    p.add_argument(
         "--command",
         action="store_true",
         help="time the whole pixtrack track command (default tracker, --model to change) on a generated "
         "--frames-frame 854x480 clip: wall-clock frames/s, start-up, decode, model, write",
     )
     p.add_argument("--frames", type=int, default=600, help="with --command: frames of the generated clip")
-    p.add_argument("--model", help="with --command: pixtrack track's --model (default: its default tracker)")
+    p.add_argument(
+        "--model", help="with --command: pixtrack track's --model (default: its default tracker); with --plus: a run"
+    )
     p.add_argument("--work", default="out/bench-command", help="with --command: where the clip and output go")
     p.add_argument("--steps", type=int, default=4, help="with --train: timed training steps per measurement")
     p.add_argument("--dataset", default="embedded", help="with --train: embedded or davis2016 (its train split)")
@@ -102,6 +112,14 @@ def _bench(args) -> int:
         r = command_bench(Path(args.work), args.frames, args.model)
         r["report"] = format_command(r)
         args.dtype = r["precision"]
+        return _emit(r, args, cfg, provenance)
+    if args.plus:
+        from pixtrack_tf.bench.tracking import format_plus, plus_bench
+        from pixtrack_tf.runs import bundled_path
+
+        args.dtype = args.dtype or "bfloat16"
+        r = plus_bench(args.model or bundled_path("plus"), args.dtype)
+        r["report"], r["config_name"] = format_plus(r), "plus"
         return _emit(r, args, cfg, provenance)
     if args.affinity:
         from pixtrack_tf.bench.tracking import affinity_bench, format_affinity
@@ -144,10 +162,11 @@ def _emit(r, args, cfg, provenance) -> int:
     else:
         print(r["report"])
     if args.record:
-        prov = provenance.record(seed=cfg.seed, config=cfg.name)
+        name = r.get("config_name", cfg.name)  # --plus: the run's, not --config's
+        prov = provenance.record(seed=cfg.seed, config=name)
         with open(args.record, "a") as f:
             where = f", {r['backend']} on {r['device']}" if "backend" in r else ""
-            f.write(f"\n## {cfg.name}, {args.dtype}{where} — {prov['time_utc']}\n\n")
+            f.write(f"\n## {name}, {args.dtype}{where} — {prov['time_utc']}\n\n")
             f.write(
                 f"- command: `{prov['command']}`\n- commit: `{prov['commit']}`\n- machine: "
                 f"{prov['machine']['cpu']}, {prov['machine']['cpu_count']} cores, {prov['machine']['memory_gb']} GiB\n"
