@@ -170,7 +170,9 @@ def test_memory_refined_remembers_the_decoders_output(plus_run):
 
 
 @pytest.mark.parametrize(
-    "switches", [("plus.memory=refined",), ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2")], ids=["refined", "guided"]
+    "switches",
+    [("plus.memory=refined",), ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2")],
+    ids=["refined", "guided"],
 )
 def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
     """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with

@@ -168,10 +168,10 @@ def format_affinity(r: dict) -> str:
 
 
 def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), overrides=()) -> dict:
-    """pixtrack+ (the run folder ``run``, with ``overrides``) at ``size`` (H, W), one object: median ms per tracked frame with its
-    output upsampling as the run sets it and with bilinear upsampling only (``plus.guided_radius 0``,
-    the same weights), timed in turns in one process so that the guided filter's cost does not depend
-    on what else the machine did between two runs."""
+    """pixtrack+ (the run folder ``run``, with ``overrides``) at ``size`` (H, W), one object: median ms
+    per tracked frame with its output upsampling as the run sets it and with bilinear upsampling only
+    (``plus.guided_radius 0``, the same weights), timed in turns in one process so that the guided
+    filter's cost does not depend on what else the machine did between two runs."""
     from pixtrack_tf.runs import load_plus
     from pixtrack_tf.tracking.plus import SinglePlusTracker
 
@@ -198,8 +198,12 @@ def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), ove
         "plus_run": str(run),
         "plus_frame": [W, H],
         "plus_precision": precision,
-        "plus_upsampling": {"guided_radius": p.guided_radius, "guided_eps": p.guided_eps, "guide": p.guide,
-                            "guided_stride": p.guided_stride},
+        "plus_upsampling": {
+            "guided_radius": p.guided_radius,
+            "guided_eps": p.guided_eps,
+            "guide": p.guide,
+            "guided_stride": p.guided_stride,
+        },
     }
     for k, ts in times.items():
         key = "plus_ms" if k == "as set" else "plus_bilinear_ms"
@@ -212,8 +216,8 @@ def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), ove
 
 def format_plus(r: dict) -> str:
     lines = [
-        f"pixtrack+ ({r['plus_run']}), frame {r['plus_frame'][0]}x{r['plus_frame'][1]}, one object, {r['plus_precision']}; output upsampling "
-        f"{r['plus_upsampling']}",
+        f"pixtrack+ ({r['plus_run']}), frame {r['plus_frame'][0]}x{r['plus_frame'][1]}, one object, "
+        f"{r['plus_precision']}; output upsampling {r['plus_upsampling']}",
         f"as set: {r['plus_ms']:.1f} ms = {r['plus_frames_per_s']:.2f} frames/s (the network step, no decoding "
         "or writing: --command times those)",
     ]
