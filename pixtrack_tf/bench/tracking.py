@@ -33,6 +33,27 @@ def _median_ms(fn, warmup=3, reps=15):
     return float(np.median(_times_ms(fn, warmup, reps)))
 
 
+def _synthetic_frame(rng, size=(480, 854)):
+    """A random frame (H, W, 3) uint8 of ``size`` and a box mask on it (rows 180-300, columns 350-500 at
+    480 x 854, the same share of a frame of another size): what the tracking benches track."""
+    H, W = size
+    frame = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    mask = np.zeros((H, W), bool)
+    mask[H * 3 // 8 : H * 5 // 8, W * 350 // 854 : W * 500 // 854] = True
+    return frame, mask
+
+
+def _in_turns(fns: dict, rounds: int, reps: int) -> dict:
+    """Median ms of each callable in ``fns``, timed in turns (one median of ``reps`` calls per callable
+    and round, then the median over ``rounds``), so that a ratio between them does not depend on what
+    else the machine did between two runs."""
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(_median_ms(fn, warmup=1, reps=reps))
+    return {k: float(np.median(ts)) for k, ts in times.items()}
+
+
 def gemm_gflops(dtype="float32", n=2048, reps=10) -> float:
     """This machine's GEMM rate in ``dtype``: the fastest of ``reps`` timed 2048^3 products, since a
     limit is what the hardware reaches at best (a median let a moment of contention from another
@@ -61,9 +82,7 @@ def run_bench(cfg, dtype="float32", seq=None, pipelines=True, train=True, object
     S, M = cfg.local.roi_size, cfg.global_.map_size
     H, W = (480, 854)
     rng = np.random.default_rng(0)
-    frame = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
-    mask = np.zeros((H, W), bool)
-    mask[180:300, 350:500] = True
+    frame, mask = _synthetic_frame(rng, (H, W))
     tr = TwoStageTracker(lm, gm, cfg)
     tr.init(frame, mask)
     whole_ms = _median_ms(lambda: tr.track(frame))
@@ -129,10 +148,7 @@ def affinity_bench(cfg, objects=4) -> dict:
     a = cfg.affinity
     gemm = gemm_gflops(a.precision)
     H, W = 480, 854
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
-    mask = np.zeros((H, W), bool)
-    mask[180:300, 350:500] = True
+    frame, mask = _synthetic_frame(np.random.default_rng(0), (H, W))
     core = AffinityCore(a, cfg.backbone.weights)
     out = {"affinity": {k: getattr(a, k) for k in ("layer", "scale", "memory", "topk", "radius", "precision")}}
     out["affinity_gemm_gflops"] = gemm
@@ -176,23 +192,17 @@ def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), ove
     from pixtrack_tf.tracking.plus import SinglePlusTracker
 
     H, W = size
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 255, (H, W, 3), dtype=np.uint8) for _ in range(2)]
-    mask = np.zeros((H, W), bool)
-    mask[H * 3 // 8 : H * 5 // 8, W * 2 // 5 : W * 3 // 5] = True
+    frame, mask = _synthetic_frame(np.random.default_rng(0), size)
     fixed = [f"affinity.precision={precision}", f"track.precision={precision}", *overrides]
     cfg, model = load_plus(run, fixed)
-    trackers = {"as set": SinglePlusTracker(cfg, model)}
+    trackers = {"plus": SinglePlusTracker(cfg, model)}
     if cfg.plus.guided_radius > 0:
-        trackers["bilinear"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.guided_radius=0"]))
-    times = {k: [] for k in trackers}
+        trackers["plus_bilinear"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.guided_radius=0"]))
     for tr in trackers.values():
-        tr.init(frames[0], mask)
-        for i in range(cfg.affinity.memory + 1):  # the ring buffer full, as in a long video
-            tr.track(frames[i % 2])
-    for _ in range(rounds):
-        for k, tr in trackers.items():
-            times[k].append(_median_ms(lambda tr=tr: tr.track(frames[1]), warmup=1, reps=reps))
+        tr.init(frame, mask)
+        for _ in range(cfg.affinity.memory + 1):  # the ring buffer full, as in a long video
+            tr.track(frame)
+    ms = _in_turns({k: (lambda tr=tr: tr.track(frame)) for k, tr in trackers.items()}, rounds, reps)
     p = cfg.plus
     out = {
         "plus_run": str(run),
@@ -205,10 +215,8 @@ def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), ove
             "guided_stride": p.guided_stride,
         },
     }
-    for k, ts in times.items():
-        key = "plus_ms" if k == "as set" else "plus_bilinear_ms"
-        out[key] = float(np.median(ts))
-        out[key.replace("_ms", "_frames_per_s")] = 1000 / out[key]
+    for k, v in ms.items():
+        out[f"{k}_ms"], out[f"{k}_frames_per_s"] = v, 1000 / v
     if "plus_bilinear_ms" in out:
         out["plus_guided_ms"] = out["plus_ms"] - out["plus_bilinear_ms"]
     return out
@@ -241,14 +249,11 @@ def paired_speedup(cfg, tracker, frame, mask, rounds=5, reps=5) -> dict:
     gm.set_weights(tracker.gm.get_weights())
     ref = TwoStageTracker(lm, gm, cfg)
     ref.init(frame, mask)
-    t32, t16 = [], []
-    for _ in range(rounds):
-        t32.append(_median_ms(lambda: ref.track(frame), warmup=1, reps=reps))
-        t16.append(_median_ms(lambda: tracker.track(frame), warmup=1, reps=reps))
+    ms = _in_turns({"float32": lambda: ref.track(frame), "bfloat16": lambda: tracker.track(frame)}, rounds, reps)
     return {
-        "paired_float32_step_ms": float(np.median(t32)),
-        "paired_bfloat16_step_ms": float(np.median(t16)),
-        "bfloat16_speedup": float(np.median(t32) / np.median(t16)),
+        "paired_float32_step_ms": ms["float32"],
+        "paired_bfloat16_step_ms": ms["bfloat16"],
+        "bfloat16_speedup": ms["float32"] / ms["bfloat16"],
     }
 
 

@@ -119,8 +119,8 @@ def _bench(args) -> int:
 
         args.dtype = args.dtype or "bfloat16"
         r = plus_bench(args.model or bundled_path("plus"), args.dtype)
-        r["report"], r["config_name"] = format_plus(r), "plus"
-        return _emit(r, args, cfg, provenance)
+        r["report"] = format_plus(r)
+        return _emit(r, args, cfg, provenance, name="plus")
     if args.affinity:
         from pixtrack_tf.bench.tracking import affinity_bench, format_affinity
 
@@ -156,13 +156,15 @@ def _bench(args) -> int:
     return _emit(r, args, cfg, provenance)
 
 
-def _emit(r, args, cfg, provenance) -> int:
+def _emit(r, args, cfg, provenance, name=None) -> int:
+    """Print ``r``'s report (or its JSON); with --record, append it to the file under ``name`` (default
+    --config's name; --plus: the run's)."""
     if args.json:
         print(json.dumps({k: v for k, v in r.items() if k != "report"}, indent=1))
     else:
         print(r["report"])
     if args.record:
-        name = r.get("config_name", cfg.name)  # --plus: the run's, not --config's
+        name = name or cfg.name
         prov = provenance.record(seed=cfg.seed, config=name)
         with open(args.record, "a") as f:
             where = f", {r['backend']} on {r['device']}" if "backend" in r else ""
