@@ -120,10 +120,26 @@ def test_compare_results_side_by_side(tmp_path, capsys):
     args = ["--result", f"A={tmp_path / 'a.json'}", "--result", f"B={tmp_path / 'b.json'}", "--out", str(out)]
     assert compare.main(args + ["--claim", "the change helps: A > B", "--claim", "B > A"]) == 0
     doc = json.loads(out.with_suffix(".json").read_text())
-    (ab, ba) = doc["claims"]
+    (ab, ab_j, ba, ba_j) = doc["claims"]
     assert ab["holds"] and ab["claim"] == "the change helps" and abs(ab["mean_margin"] - 0.05) < 1e-9
     assert not ba["holds"] and ba["claim"] == "B beats A" and ba["cells_failing"] == 1
     assert "the change helps | **holds** | +0.0500" in out.read_text()
+    # and on DAVIS J over whole sequences (0.50 against 0.47), a claim of its own
+    assert ab_j["holds"] and ab_j["claim"] == "the change helps (DAVIS J mean, whole sequences)"
+    assert abs(ab_j["mean_margin"] - 0.03) < 1e-9 and not ba_j["holds"]
+    # a result of whole sequences only (reproduce --clips 0 --davis-measures): its J / F rows and claim
+    for name, j in (("c", 0.40), ("d", 0.45)):
+        doc = _table_doc(0.0, j)
+        doc["rows"], doc["auc"] = [], {}
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    cd_args = ["--result", f"C={tmp_path / 'c.json'}", "--result", f"D={tmp_path / 'd.json'}", "--reference", "C"]
+    assert compare.main(cd_args + ["--claim", "C > D", "--out", str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    d = [r for r in doc["rows"] if r["label"] == "D"][0]
+    assert abs(d["delta_J_mean"] - 0.05) < 1e-9 and abs(d["delta_F_mean"] - 0.025) < 1e-9
+    (cd,) = doc["claims"]
+    assert not cd["holds"] and abs(cd["mean_margin"] + 0.05) < 1e-9
+    assert "| D | ConvLSTM | - | 0.450 | 0.225 |" in out.read_text()
     assert compare.main(args + ["--claim", "A > Z"]) == 2 and "no result labelled 'Z'" in capsys.readouterr().err
     assert compare.main(args + ["--claim", "A is better"]) == 2
     (tmp_path / "bad.json").write_text("{}")

@@ -89,7 +89,7 @@ def format_claims(claims, title="Does the paper's claim hold here?") -> str:
     lines = [
         f"## {title} (computed from the rows above)",
         "",
-        "claim | verdict | mean IoU margin | cells where it fails",
+        "claim | verdict | mean margin (IoU, or J) | cells where it fails",
         "---|---|---|---",
     ]
     for c in claims:
@@ -107,7 +107,7 @@ def verdicts(claims) -> str:
         if "not a paper claim" not in c["claim"]:
             verdict = "HOLDS" if c["holds"] else "DOES NOT HOLD"
             lines.append(
-                f"{c['claim']}: {verdict} here (mean IoU margin {c['mean_margin']:+.3f}, "
+                f"{c['claim']}: {verdict} here (mean margin {c['mean_margin']:+.3f}, "
                 f"failing in {c['cells_failing']} of {c['cells']} cells)"
             )
     return "\n".join(lines)

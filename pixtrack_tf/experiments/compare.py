@@ -9,7 +9,9 @@ DAVIS J / F when the result has them. With ``--reference LABEL``, every other re
 difference to that one (the same clips and sequences are compared: ``reproduce`` seeds its clips).
 ``--claim "TEXT: A > B"`` states a claim about two results (e.g. the paper's ablations: "frame
 replacement helps: control > no frame replacement") and computes whether it holds, by the rule of
-:mod:`pixtrack_tf.experiments.claims`: A above B at every (threshold, length) cell of their common method.
+:mod:`pixtrack_tf.experiments.claims`: A above B at every (threshold, length) cell of their common method,
+and, where both results have DAVIS measures of it, above B in J mean over whole sequences (a claim of its
+own, as ``reproduce`` states it).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def rows_of(label: str, doc: dict) -> list[dict]:
             continue
         row = by_method.setdefault(r["method"], {"label": label, "method": r["method"], "iou": {}})
         row["iou"][f"{r['threshold']}@{r['length']}"] = r["iou"]
+    for m in davis:  # a result of whole sequences only (``--clips 0 --davis-measures``) has no IoU rows
+        by_method.setdefault(m, {"label": label, "method": m, "iou": {}})
     for m, row in by_method.items():
         row["auc"] = doc.get("auc", {}).get(m)
         if m in davis:
@@ -82,6 +86,13 @@ def label_claims(results: dict, claims) -> list[dict]:
             c = compare_cells(cells, a, b, text if len(shared) == 1 else f"{text} ({method})")
             if c:
                 out.append(c | {"method": method})
+        davis = {lab: {r["method"]: r for r in results[lab].get("davis", [])} for lab in (a, b)}
+        for method in sorted(set(davis[a]) & set(davis[b])):
+            j = {lab: davis[lab][method]["J_mean"] for lab in (a, b)}
+            cells = [{"method": lab, "threshold": "J", "length": "whole", "iou": j[lab], "source": "ours"} for lab in j]
+            named = text if len(davis[a].keys() & davis[b].keys()) == 1 else f"{text} ({method})"
+            c = compare_cells(cells, a, b, f"{named} (DAVIS J mean, whole sequences)")
+            out.append(c | {"method": method})
     return out
 
 
@@ -105,6 +116,7 @@ def compare(results: dict, reference: str | None = None, claims=()) -> dict:
             r["delta_iou"] = {k: v - base["iou"][k] for k, v in r["iou"].items() if k in base["iou"]}
             if "J_mean" in r and "J_mean" in base:
                 r["delta_J_mean"] = r["J_mean"] - base["J_mean"]
+                r["delta_F_mean"] = r["F_mean"] - base["F_mean"]
                 common = set(r["J_per_sequence"]) & set(base["J_per_sequence"])
                 r["max_abs_delta_J_sequence"] = (
                     max(abs(r["J_per_sequence"][s] - base["J_per_sequence"][s]) for s in common) if common else None
@@ -148,7 +160,8 @@ def to_markdown(doc: dict) -> str:
                 if "delta_J_mean" in r:
                     worst = r["max_abs_delta_J_sequence"]
                     d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {worst:.4f})"
-                lines.append(f"- {r['label']} / {r['method']}: {d}")
+                    d += f", F mean {r['delta_F_mean']:+.4f}"
+                lines.append(f"- {r['label']} / {r['method']}: {d.lstrip('; ')}")
     if doc.get("claims"):
         from pixtrack_tf.experiments.claims import format_claims
 
