@@ -64,20 +64,25 @@ def _pairs(table: int, methods) -> list[tuple[str, str, str]]:
     ]
 
 
+def j_cell(method: str, j_mean: float) -> dict:
+    """A DAVIS J mean over whole sequences as one cell of :func:`compare` (threshold "J")."""
+    return {"method": method, "threshold": "J", "length": "whole", "iou": j_mean, "source": "ours"}
+
+
+J_SUFFIX = " (DAVIS J mean, whole sequences)"
+
+
 def evaluate_claims(table: int, rows, davis_rows=None) -> list[dict]:
     """The paper's claims for ``table`` and every trained method against each reference tracker,
     from the IoU rows (and, when given, DAVIS J means: one cell, threshold "J")."""
     ours = {r["method"] for r in rows if r["source"] == "ours"}
     out = [c for b, w, t in _pairs(table, ours) if (c := compare(rows, b, w, t))]
     if davis_rows:
-        j_rows = [
-            {"method": r["method"], "threshold": "J", "length": "whole", "iou": r["J_mean"], "source": "ours"}
-            for r in davis_rows
-        ]
+        j_rows = [j_cell(r["method"], r["J_mean"]) for r in davis_rows]
         out += [
             c
             for b, w, t in _pairs(table, (r["method"] for r in davis_rows))
-            if (c := compare(j_rows, b, w, f"{t.split(': ', 1)[-1]} (DAVIS J mean, whole sequences)"))
+            if (c := compare(j_rows, b, w, t.split(": ", 1)[-1] + J_SUFFIX))
         ]
     return out
 

@@ -72,6 +72,7 @@ def label_claims(results: dict, claims) -> list[dict]:
     """Each (text, A, B) of ``claims``: does result A beat result B at every common cell of the
     method they share (:func:`pixtrack_tf.experiments.claims.compare` on the results' own rows,
     each method named by its result's label)?"""
+    from pixtrack_tf.experiments.claims import J_SUFFIX, j_cell
     from pixtrack_tf.experiments.claims import compare as compare_cells
 
     out = []
@@ -87,12 +88,11 @@ def label_claims(results: dict, claims) -> list[dict]:
             if c:
                 out.append(c | {"method": method})
         davis = {lab: {r["method"]: r for r in results[lab].get("davis", [])} for lab in (a, b)}
-        for method in sorted(set(davis[a]) & set(davis[b])):
-            j = {lab: davis[lab][method]["J_mean"] for lab in (a, b)}
-            cells = [{"method": lab, "threshold": "J", "length": "whole", "iou": j[lab], "source": "ours"} for lab in j]
-            named = text if len(davis[a].keys() & davis[b].keys()) == 1 else f"{text} ({method})"
-            c = compare_cells(cells, a, b, f"{named} (DAVIS J mean, whole sequences)")
-            out.append(c | {"method": method})
+        shared_j = sorted(set(davis[a]) & set(davis[b]))
+        for method in shared_j:
+            cells = [j_cell(lab, davis[lab][method]["J_mean"]) for lab in (a, b)]
+            named = text if len(shared_j) == 1 else f"{text} ({method})"
+            out.append(compare_cells(cells, a, b, named + J_SUFFIX) | {"method": method})
     return out
 
 
@@ -156,12 +156,14 @@ def to_markdown(doc: dict) -> str:
         lines += ["", f"Differences to `{doc['reference']}` (same clips and sequences):", ""]
         for r in doc["rows"]:
             if "delta_iou" in r:
-                d = ", ".join(f"IoU {k.replace('@', ' @ L')} {v:+.4f}" for k, v in r["delta_iou"].items())
+                parts = [", ".join(f"IoU {k.replace('@', ' @ L')} {v:+.4f}" for k, v in r["delta_iou"].items())]
                 if "delta_J_mean" in r:
                     worst = r["max_abs_delta_J_sequence"]
-                    d += f"; J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {worst:.4f})"
-                    d += f", F mean {r['delta_F_mean']:+.4f}"
-                lines.append(f"- {r['label']} / {r['method']}: {d.lstrip('; ')}")
+                    parts.append(
+                        f"J mean {r['delta_J_mean']:+.4f} (largest per-sequence |ΔJ| {worst:.4f}), "
+                        f"F mean {r['delta_F_mean']:+.4f}"
+                    )
+                lines.append(f"- {r['label']} / {r['method']}: {'; '.join(p for p in parts if p)}")
     if doc.get("claims"):
         from pixtrack_tf.experiments.claims import format_claims
 
