@@ -140,7 +140,23 @@ def test_compare_results_side_by_side(tmp_path, capsys):
     (cd,) = doc["claims"]
     assert not cd["holds"] and abs(cd["mean_margin"] + 0.05) < 1e-9
     assert "| D | ConvLSTM | - | 0.450 | 0.225 |" in out.read_text()
+    # seeds: a side naming several results decides by their spread (RULE.md's addendum)
+    for name, cell, j in (("a2", 0.28, 0.49), ("a3", 0.20, 0.44)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_table_doc(cell, j)))
+    seeded = args + ["--result", f"A2={tmp_path / 'a2.json'}", "--result", f"A3={tmp_path / 'a3.json'}"]
+    claims = ["--claim", "seeds: A|A2 > B", "--claim", "A|A3 > B", "--claim", "B > A|A2"]
+    assert compare.main(seeded + claims) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    held, held_j, split, split_j, lost, lost_j = doc["claims"]
+    assert held["holds"] is True and abs(held["seed_spread"] - 0.02) < 1e-9  # margins 0.05, 0.03 > spread 0.02
+    assert held_j["holds"] is True and abs(held_j["seed_spread"] - 0.01) < 1e-9  # J margins 0.03, 0.02 > 0.01
+    assert split["holds"] is None and split_j["holds"] is None  # margins of both signs: not settled
+    assert lost["holds"] is False and lost_j["holds"] is False and lost["cells_failing"] == 2
+    md = out.read_text()
+    assert "A|A3 beats B | **not settled by these seeds** |" in md and "seed spread 0.1000" in md
+    assert "seeds | **holds** | +0.0400 (A > B: +0.0500, A2 > B: +0.0300; seed spread 0.0200)" in md
     assert compare.main(args + ["--claim", "A > Z"]) == 2 and "no result labelled 'Z'" in capsys.readouterr().err
+    assert compare.main(args + ["--claim", "A|Z > B"]) == 2 and "no result labelled 'Z'" in capsys.readouterr().err
     assert compare.main(args + ["--claim", "A is better"]) == 2
     (tmp_path / "bad.json").write_text("{}")
     assert compare.main(["--result", f"X={tmp_path / 'bad.json'}"]) == 2

@@ -22,7 +22,8 @@ def main(argv=None) -> int:
         action="append",
         default=[],
         metavar="TEXT: A > B",
-        help="a claim to check: result A above result B at every cell (e.g. 'peepholes help: control > no peepholes')",
+        help="a claim to check: result A above result B at every cell (e.g. 'peepholes help: control > no peepholes'); "
+        "a side may join seeds of one model with | ('control|control-s1 > no peepholes'): decided by their spread",
     )
     p.add_argument("--out", help="write Markdown here (and JSON beside it); default: print")
     args = p.parse_args(argv)

@@ -98,10 +98,15 @@ def format_claims(claims, title="Does the paper's claim hold here?") -> str:
         "---|---|---|---",
     ]
     for c in claims:
-        verdict = "**holds**" if c["holds"] else "**does not hold**"
-        fails = ", ".join(f"{f['threshold']}/L={f['length']}" for f in c["failing"]) or "none"
+        verdict = {True: "**holds**", False: "**does not hold**", None: "**not settled by these seeds**"}[c["holds"]]
+        where = lambda f: f"{f['threshold']}/L={f['length']}" + (f" ({f['pair']})" if "pair" in f else "")  # noqa: E731
+        fails = ", ".join(where(f) for f in c["failing"]) or "none"
         n = f"({c['cells_failing']}/{c['cells']})"
-        lines.append(f"{c['claim']} | {verdict} | {c['mean_margin']:+.4f} | {fails} {n}")
+        margin = f"{c['mean_margin']:+.4f}"
+        if "pair_margins" in c:  # several seeds a side (pixtrack_tf.experiments.compare.seeded_claim)
+            pairs = ", ".join(f"{k}: {v:+.4f}" for k, v in c["pair_margins"].items())
+            margin += f" ({pairs}; seed spread {c['seed_spread']:.4f})"
+        lines.append(f"{c['claim']} | {verdict} | {margin} | {fails} {n}")
     return "\n".join(lines) + "\n"
 
 

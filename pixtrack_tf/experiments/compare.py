@@ -11,13 +11,18 @@ difference to that one (the same clips and sequences are compared: ``reproduce``
 replacement helps: control > no frame replacement") and computes whether it holds, by the rule of
 :mod:`pixtrack_tf.experiments.claims`: A above B at every (threshold, length) cell of their common method,
 and, where both results have DAVIS measures of it, above B in J mean over whole sequences (a claim of its
-own, as ``reproduce`` states it).
+own, as ``reproduce`` states it). A side of a claim may name several results joined by ``|``, the same
+model trained with different seeds (``"peepholes help: control|control-s1 > no peepholes"``): then
+:func:`seeded_claim` decides by the seeds' spread.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from pixtrack_tf.experiments.claims import J_SUFFIX, format_claims, j_cell
+from pixtrack_tf.experiments.claims import compare as compare_cells
 
 
 def load_results(pairs) -> dict:
@@ -72,14 +77,14 @@ def label_claims(results: dict, claims) -> list[dict]:
     """Each (text, A, B) of ``claims``: does result A beat result B at every common cell of the
     method they share (:func:`pixtrack_tf.experiments.claims.compare` on the results' own rows,
     each method named by its result's label)?"""
-    from pixtrack_tf.experiments.claims import J_SUFFIX, j_cell
-    from pixtrack_tf.experiments.claims import compare as compare_cells
-
     out = []
     for text, a, b in claims:
-        missing = [lab for lab in (a, b) if lab not in results]
+        missing = [lab for lab in (*a.split("|"), *b.split("|")) if lab not in results]
         if missing:
             raise ValueError(f"--claim {text!r}: no result labelled {missing[0]!r}")
+        if "|" in a or "|" in b:
+            out += seeded_claim(results, text, a.split("|"), b.split("|"))
+            continue
         ours = {lab: [r for r in results[lab]["rows"] if r.get("source") == "ours"] for lab in (a, b)}
         shared = sorted({r["method"] for r in ours[a]} & {r["method"] for r in ours[b]})
         for method in shared:
@@ -94,6 +99,64 @@ def label_claims(results: dict, claims) -> list[dict]:
             named = text if len(shared_j) == 1 else f"{text} ({method})"
             out.append(compare_cells(cells, a, b, named + J_SUFFIX) | {"method": method})
     return out
+
+
+def seeded_claim(results: dict, text: str, better: list, worse: list) -> list[dict]:
+    """A claim whose sides are several seeds of one model each (``better``, ``worse``: labels).
+
+    Every pair (one seed of each side) is compared as a single claim is (:func:`label_claims`), on the
+    clip cells of each shared method and on DAVIS J. The **seed spread** of a side is the largest
+    difference between its seeds on the claim's measure (the mean over the cells, or J mean); the
+    claim's spread is the larger of its two sides'. Verdict (results/davis2016/roi224/RULE.md,
+    addendum): ``holds`` when every pair holds at every cell and the smallest pair margin exceeds the
+    spread; ``does not hold`` when no pair's mean margin is positive; otherwise ``not settled`` by these
+    seeds (``holds`` is then None)."""
+    pairs = [label_claims(results, [(text, a, b)]) for a in better for b in worse]
+    means = {}  # (label, claim name) -> the label's mean over the claim's cells
+    for per_pair, (a, b) in zip(pairs, [(a, b) for a in better for b in worse]):
+        for c in per_pair:
+            cells = _claim_cells(results, a, b, c)
+            means[(a, c["claim"])], means[(b, c["claim"])] = cells
+    out = []
+    for k, first in enumerate(pairs[0]):
+        group = [p[k] for p in pairs]
+        name = first["claim"]
+        spread = max(max(v) - min(v) for v in ([means[(lab, name)] for lab in side] for side in (better, worse)))
+        margins = [c["mean_margin"] for c in group]
+        if all(c["holds"] for c in group) and min(margins) > spread:
+            holds = True
+        elif max(margins) <= 0:
+            holds = False
+        else:
+            holds = None
+        fails = [f | {"pair": f"{c['better']} > {c['worse']}"} for c in group for f in c["failing"]]
+        out.append(
+            first
+            | {
+                "better": "|".join(better),
+                "worse": "|".join(worse),
+                "holds": holds,
+                "mean_margin": float(sum(margins) / len(margins)),
+                "pair_margins": {f"{c['better']} > {c['worse']}": c["mean_margin"] for c in group},
+                "seed_spread": float(spread),
+                "cells": sum(c["cells"] for c in group),
+                "cells_failing": len(fails),
+                "failing": fails,
+            }
+        )
+    return out
+
+
+def _claim_cells(results: dict, a: str, b: str, claim: dict) -> tuple[float, float]:
+    """The means of results ``a`` and ``b`` over the cells of one of their pair's claims."""
+    method = claim["method"]
+    if claim["claim"].endswith(J_SUFFIX):
+        davis = [{r["method"]: r for r in results[lab].get("davis", [])} for lab in (a, b)]
+        return davis[0][method]["J_mean"], davis[1][method]["J_mean"]
+    rows = [[r for r in results[lab]["rows"] if r.get("source") == "ours" and r["method"] == method] for lab in (a, b)]
+    cells = [{(r["threshold"], r["length"]): r["iou"] for r in these} for these in rows]
+    common = set(cells[0]) & set(cells[1])
+    return tuple(float(sum(c[k] for k in common) / len(common)) for c in cells)
 
 
 def compare(results: dict, reference: str | None = None, claims=()) -> dict:
@@ -165,8 +228,6 @@ def to_markdown(doc: dict) -> str:
                     )
                 lines.append(f"- {r['label']} / {r['method']}: {'; '.join(p for p in parts if p)}")
     if doc.get("claims"):
-        from pixtrack_tf.experiments.claims import format_claims
-
         lines += ["", format_claims(doc["claims"], "Do the claims hold?").rstrip()]
     lines += ["", "Sources:", ""]
     for label, s in doc["sources"].items():
