@@ -112,16 +112,15 @@ def seeded_claim(results: dict, text: str, better: list, worse: list) -> list[di
     spread; ``does not hold`` when no pair's mean margin is positive; otherwise ``not settled`` by these
     seeds (``holds`` is then None)."""
     pairs = [label_claims(results, [(text, a, b)]) for a in better for b in worse]
-    means = {}  # (label, claim name) -> the label's mean over the claim's cells
-    for per_pair, (a, b) in zip(pairs, [(a, b) for a in better for b in worse]):
-        for c in per_pair:
-            cells = _claim_cells(results, a, b, c)
-            means[(a, c["claim"])], means[(b, c["claim"])] = cells
     out = []
     for k, first in enumerate(pairs[0]):
         group = [p[k] for p in pairs]
-        name = first["claim"]
-        spread = max(max(v) - min(v) for v in ([means[(lab, name)] for lab in side] for side in (better, worse)))
+        m = {(c["better"], c["worse"]): c["mean_margin"] for c in group}
+        # two seeds' difference on the claim's measure = the difference of their margins to one opponent
+        spread = max(
+            [max(m[a, b] for a in better) - min(m[a, b] for a in better) for b in worse]
+            + [max(m[a, b] for b in worse) - min(m[a, b] for b in worse) for a in better]
+        )
         margins = [c["mean_margin"] for c in group]
         if all(c["holds"] for c in group) and min(margins) > spread:
             holds = True
@@ -145,18 +144,6 @@ def seeded_claim(results: dict, text: str, better: list, worse: list) -> list[di
             }
         )
     return out
-
-
-def _claim_cells(results: dict, a: str, b: str, claim: dict) -> tuple[float, float]:
-    """The means of results ``a`` and ``b`` over the cells of one of their pair's claims."""
-    method = claim["method"]
-    if claim["claim"].endswith(J_SUFFIX):
-        davis = [{r["method"]: r for r in results[lab].get("davis", [])} for lab in (a, b)]
-        return davis[0][method]["J_mean"], davis[1][method]["J_mean"]
-    rows = [[r for r in results[lab]["rows"] if r.get("source") == "ours" and r["method"] == method] for lab in (a, b)]
-    cells = [{(r["threshold"], r["length"]): r["iou"] for r in these} for these in rows]
-    common = set(cells[0]) & set(cells[1])
-    return tuple(float(sum(c[k] for k in common) / len(common)) for c in cells)
 
 
 def compare(results: dict, reference: str | None = None, claims=()) -> dict:
