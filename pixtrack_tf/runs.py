@@ -203,10 +203,12 @@ def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = 
 
 def export_plus_savedmodel(run_dir, out, hw, what: str = "") -> Path:
     """A pixtrack+ run as a SavedModel for frames of size ``hw`` (H, W) (``initialize``/``step``, like
-    the other exports; float32), with ``MODEL.json``."""
+    the other exports; float32), with ``MODEL.json``. It computes the whole frame (``plus.roi: frame``)
+    whatever the run sets: the box around the previous mask (``plus.roi: mask``) is the in-process
+    tracker's only."""
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
 
-    cfg, model = load_plus(run_dir, ["track.precision=float32", "affinity.precision=float32"])
+    cfg, model = load_plus(run_dir, ["track.precision=float32", "affinity.precision=float32", "plus.roi=frame"])
     export_affinity(cfg, hw, out, model=model)
     write_model_json(run_dir, out, what, {"plus": find_weights(run_dir)["plus"]}, precision="float32")
     return Path(out)

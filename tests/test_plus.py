@@ -43,9 +43,10 @@ def test_the_untrained_decoder_is_the_read_itself():
 def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
+    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
-            load_config("plus", [bad])
+            load_config("plus", bad.split())
     cfg = load_config("plus")
     assert cfg.plus.skips == ("block2_conv2", "block3_conv3") and cfg.affinity.layer == "block4_conv3"
 
@@ -286,3 +287,76 @@ def test_a_mask_prior_run_trains_and_tracks(tmp_path, carry):
     tr.init(seq.frame(0), seq.mask(0))
     for i in range(1, 5):
         assert np.abs(sm.track(seq.frame(i)).prob - tr.track(seq.frame(i)).prob).max() < 1e-3
+
+
+def test_mask_roi_boxes_the_previous_output_in_feature_cells():
+    """plus.roi mask: the previous output's box in cells, grown by the margin and clipped to the grid;
+    every object counts; an empty output gives the whole grid."""
+    from pixtrack_tf.tracking.plus import ROI_CONTEXT, MaskROI
+
+    roi = MaskROI((160, 320), (10, 20), margin=2)  # 16 pixels a cell
+    masks = np.zeros((2, 160, 320), np.float32)
+    masks[0, 48:64, 96:128] = 0.9
+    assert roi.box(masks) == (1, 6, 4, 10) and roi.share((1, 6, 4, 10)) == pytest.approx(30 / 200)
+    masks[1, 150:160, 300:320] = 0.6  # a second object in the corner: the union, clipped
+    assert roi.box(masks) == (1, 10, 4, 20)
+    assert roi.box(masks * 0.4) == (0, 10, 0, 20)  # nothing >= 0.5: the whole grid
+    c = ROI_CONTEXT
+    assert roi.context((1, 6, 4, 10)) == (0, 6 + c, 4 - c, 10 + c)
+
+
+@pytest.mark.parametrize("radius", [6, 1], ids=["one-tile", "tiles"])
+def test_roi_mask_reads_and_refines_only_the_box(plus_run, radius):
+    """plus.roi mask: with the box the whole grid it is the whole-frame tracker exactly (one tile, or
+    the read's tiles at radius 1); with a box around part of the frame, the read and the output are
+    zero beyond the box (and the output filter's reach), and the next box follows the output."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker, filter_reach
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    fixed = ["track.precision=float32", "affinity.precision=float32", f"affinity.radius={radius}"]
+    fixed += ["plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2"]
+    trs = {r: SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.roi={r}"])) for r in ("frame", "mask")}
+    for tr in trs.values():
+        tr.init(seq.frame(0), seq.mask(0))
+    tr = trs["mask"]
+    gh, gw = tr.roi.grid
+    assert (tr.core.layout((gh, gw)).tiles > 1) == (radius == 1)
+    tr.box = (0, gh, 0, gw)
+    for a, b in zip(trs["frame"].read_and_refine(seq.frame(1)), tr.read_and_refine(seq.frame(1))):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert tr.roi_shares == [1.0]
+    tr.box = box = (2, gh - 3, 3, gw - 6)
+    read, refined = tr.read_and_refine(seq.frame(2))
+    cy, cx = seq.size[0] / gh, seq.size[1] / gw  # pixels a cell
+    outside = np.ones(seq.size, bool)
+    outside[int(box[0] * cy) : int(np.ceil(box[1] * cy)), int(box[2] * cx) : int(np.ceil(box[3] * cx))] = False
+    assert read[0][outside].max() < 0.5
+    m = filter_reach(tr.pcfg, int(cy / 2))  # the decoder's cell: stride 2 of the half-size frame
+    y0, y1, x0, x1 = (
+        max(0, int(box[0] * cy) - m),
+        int(box[1] * cy) + m,
+        max(0, int(box[2] * cx) - m),
+        int(box[3] * cx) + m,
+    )
+    far = np.ones(seq.size, bool)
+    far[y0:y1, x0:x1] = False
+    assert far.any() and refined[0][far].max() == 0.0 and refined[0][~outside].max() > 0
+    assert tr.box == tr.roi.box(refined) and tr.roi_shares[-1] == pytest.approx(tr.roi.share(box))
+
+
+def test_upsample_bilinear_is_the_resize_for_sizes_known_late():
+    """The decoder's upsampling for boxes whose size is known only when the graph runs gives what
+    ops.image.resize gives for known sizes (factors 2 and 4; eager and in a graph of unknown shape)."""
+    import tensorflow as tf
+    from keras import ops
+
+    from pixtrack_tf.models.plus import upsample_bilinear
+
+    x = np.random.default_rng(0).uniform(size=(2, 5, 7, 3)).astype("float32")
+    for f in (2, 4):
+        want = np.asarray(ops.image.resize(x, (5 * f, 7 * f), interpolation="bilinear"))
+        graph = tf.function(lambda t, f=f: upsample_bilinear(t, f), input_signature=[tf.TensorSpec((None,) * 3 + (3,))])
+        for got in (upsample_bilinear(x, f), graph(x)):
+            np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)

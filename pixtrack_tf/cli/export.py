@@ -72,6 +72,7 @@ def _frame_size(text):
 
 
 def _export_run(args, out: Path) -> int:
+    from pixtrack_tf.config import load_config
     from pixtrack_tf.runs import export_plus_savedmodel, export_savedmodel, is_plus_run, write_compact_run
 
     if is_plus_run(args.run) and not args.compact:  # pixtrack+: a SavedModel per frame size
@@ -83,6 +84,12 @@ def _export_run(args, out: Path) -> int:
         export_plus_savedmodel(args.run, out, hw, args.what)
         size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
         print(f"wrote SavedModel {out} ({size}; pixtrack+, frames {hw[1]}x{hw[0]}); signatures: initialize, step")
+        if load_config(Path(args.run) / "config.yaml").plus.roi != "frame":
+            print(
+                "note: the SavedModel computes the whole frame (plus.roi: frame); the run's box around the "
+                "previous mask (plus.roi: mask) is pixtrack track --model RUN's only",
+                file=sys.stderr,
+            )
         return 0
     if args.compact:
         write_compact_run(args.run, out, what=args.what)

@@ -242,6 +242,7 @@ PLUS_SKIPS = {"block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbon
 PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder's second input channel
 PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
 PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows
+PLUS_ROIS = ("frame", "mask")  # plus.roi: where the backbone, the read and the decoder run
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,10 @@ class PlusConfig:
     guided_eps: float = 0.001
     guide: str = "grey"
     guided_stride: int = 1
+    # where a tracked frame is computed (tracking only; tracking/plus.py): "frame" (the whole frame) or
+    # "mask" (a box around the previous frame's output, grown by affinity.radius cells and snapped to the
+    # read's tiles; outside it the frame is background; an empty previous mask gives the whole frame)
+    roi: str = "frame"
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -295,6 +300,10 @@ class PlusConfig:
             )
         if self.guide not in PLUS_GUIDES:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
+        if self.roi not in PLUS_ROIS:
+            raise ConfigError(f"plus.roi must be one of {', '.join(PLUS_ROIS)}, got {self.roi!r}")
+        if self.roi == "mask" and (self.mask_prior != "none" or self.memory != "read"):
+            raise ConfigError("plus.roi=mask is built for plus.mask_prior=none and plus.memory=read only")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,28 @@ def prior_logit(p):
     return ops.log(p) - ops.log(1.0 - p)
 
 
+def upsample_bilinear(x, factor: int):
+    """(B, h, w, C) -> (B, factor h, factor w, C), bilinear with half-pixel centres and clamped edges: what
+    ``ops.image.resize(x, (factor h, factor w))`` gives, for spatial sizes only known when the graph runs
+    (pixtrack+'s ``plus.roi: mask`` boxes), where ``ops.image.resize`` needs them as numbers."""
+    for axis in (1, 2):
+        n = ops.shape(x)[axis]
+        first = ops.take(x, ops.convert_to_tensor([0]), axis=axis)
+        last = ops.take(x, ops.convert_to_tensor([-1]) + n, axis=axis)
+        prev = ops.concatenate([first, ops.take(x, ops.arange(n - 1), axis=axis)], axis=axis)
+        nxt = ops.concatenate([ops.take(x, ops.arange(1, n), axis=axis), last], axis=axis)
+        phases = []
+        for r in range(factor):  # output position factor i + r reads source position i + d
+            d = (r + 0.5) / factor - 0.5
+            phases.append((1.0 - abs(d)) * x + abs(d) * (prev if d < 0 else nxt))
+        x = ops.stack(phases, axis=axis + 1)
+        shape = ops.shape(x)
+        new = [shape[0], shape[1], shape[2], shape[-1]] if axis == 2 else [shape[0], shape[1], shape[3], shape[-1]]
+        new[axis] = n * factor
+        x = ops.reshape(x, new)
+    return x
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PlusDecoder(ArgsConfig, keras.layers.Layer):
     """Backbone taps + the memory read -> object logits at the finest skip's stride.
@@ -89,11 +111,16 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
         x = self.reduce4(ops.cast(taps["block4_conv3"], self.compute_dtype))
         for layer in self.convs4:
             x = layer(ops.concatenate([x, self._prior_at(prior, 8)], axis=-1))
-        stride = 8
+        stride = prev_stride = 8
         for s, (reduce, fuse) in zip(self.skips, self.stages):
             stride = PLUS_SKIPS[s]
             skip = reduce(ops.cast(taps[s], self.compute_dtype))
-            x = ops.image.resize(x, ops.shape(skip)[1:3], interpolation="bilinear")
+            size = ops.shape(skip)[1:3]
+            if all(isinstance(v, int) for v in size):
+                x = ops.image.resize(x, size, interpolation="bilinear")
+            else:  # sizes known only when the graph runs (a box of the frame): the same upsampling
+                x = upsample_bilinear(x, prev_stride // stride)
+            prev_stride = stride
             x = fuse(ops.concatenate([x, skip, self._prior_at(prior, stride)], axis=-1))
         logits = ops.cast(self.out(x), "float32")
         if self.residual:

@@ -155,7 +155,7 @@ class AffinityCore:
         self.compute_dtype = tf.bfloat16 if acfg.precision == "bfloat16" else tf.float32
         self._step = tf.function(self._step_fn)
         self._init = tf.function(self.init_fn)
-        self._read = tf.function(self._read_fn)
+        self._read = tf.function(self._read_fn, reduce_retracing=True)  # region: its tiles vary
         self._layouts = {}
 
     def layout(self, grid) -> Layout:
@@ -192,29 +192,51 @@ class AffinityCore:
         hw = tf.shape(frame)[:2]
         return self._read_fn(q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid)
 
-    def _read_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid):
+    def _read_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid, region=None):
         """Everything after the features: propagation, decision, the new memory entry."""
-        args = (first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid)
+        args = (first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid, region)
         probs, lab = self.propagate_fn(q, hw, *args)
         keys, labels = self._entry(q, lab, self.layout(grid)) if self.acfg.memory > 0 else (None, None)
         return probs, keys, labels
 
-    def propagate_fn(self, q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid):
+    def propagate_fn(
+        self, q, hw, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid, region=None
+    ):
         """The frame's object probabilities (K, H, W) from its features q (P, C), and the labels (P, L)
-        its memory entry keeps (soft: the propagated ones; hard: the decided mask, pooled). Graph code."""
+        its memory entry keeps (soft: the propagated ones; hard: the decided mask, pooled). Graph code.
+        ``region`` (y0, y1, x0, x1) feature cells: only the :class:`Layout`'s tiles over it are read, and
+        every position outside it gets the background's label (pixtrack+'s ``plus.roi: mask``)."""
         a, lay = self.acfg, self.layout(grid)
+        query_idx, allowed = lay.query_idx, tf.constant(lay.allowed)
+        if region is not None:
+            nx = -(-grid[1] // TILE) if lay.tiles > 1 else 1
+            t = TILE if lay.tiles > 1 else max(grid)
+            ty = tf.range(region[0] // t, (region[1] + t - 1) // t)
+            tx = tf.range(region[2] // t, (region[3] + t - 1) // t)
+            tile_ids = tf.reshape(ty[:, None] * nx + tx[None], [-1])
+            query_idx, allowed = tf.gather(query_idx, tile_ids), tf.gather(allowed, tile_ids)
+            recent_keys = [tf.gather(k, tile_ids) for k in recent_keys]
+            recent_labels = [tf.gather(v, tile_ids) for v in recent_labels]
         tiles = propagate(
-            lay.gather(q, lay.query_idx),
+            lay.gather(q, query_idx),
             first_feats,
             first_labels,
             recent_keys,
             recent_labels,
             recent_valid,
-            tf.constant(lay.allowed),
+            allowed,
             a.topk,
             a.temperature,
         )
-        lab = tf.gather(tf.reshape(tiles, (-1, tf.shape(tiles)[-1])), lay.back_idx)  # (P, L)
+        flat = tf.reshape(tiles, (-1, tf.shape(tiles)[-1]))
+        if region is None:
+            lab = tf.gather(flat, lay.back_idx)  # (P, L)
+        else:  # the tiles' positions into a background map (index P: outside the grid, dropped)
+            background = tf.one_hot(tf.zeros(lay.P + 1, tf.int32), tf.shape(flat)[-1], dtype=flat.dtype)
+            lab = tf.tensor_scatter_nd_update(background, tf.reshape(query_idx, (-1, 1)), flat)[: lay.P]
+            yy, xx = (tf.constant(v) for v in np.divmod(np.arange(lay.P, dtype=np.int32), grid[1]))
+            inside = (yy >= region[0]) & (yy < region[1]) & (xx >= region[2]) & (xx < region[3])
+            lab = tf.where(inside[:, None], lab, background[: lay.P])
         if a.normalise == "minmax":
             lo, hi = tf.reduce_min(lab, axis=0), tf.reduce_max(lab, axis=0)
             lab = (lab - lo) / tf.maximum(hi - lo, 1e-6)
@@ -255,13 +277,16 @@ class AffinityCore:
         self.push(memory, keys, labels)
         return probs.numpy()
 
-    def read(self, frame, memory, feats=None):
-        """(the probabilities (K, H, W), the frame's memory entry: keys, labels) without changing ``memory``."""
+    def read(self, frame, memory, feats=None, region=None):
+        """(the probabilities (K, H, W), the frame's memory entry: keys, labels) without changing ``memory``.
+        ``region`` (with ``feats``): (y0, y1, x0, x1) feature cells, the only ones read (:meth:`propagate_fn`)."""
         m = memory
         keys, labels = [k for k, _ in m["recent"]], [v for _, v in m["recent"]]
         args = (m["first_feats"], m["first_labels"], keys, labels, tf.constant(m["valid"], tf.bool), m["grid"])
         if feats is None:
             return self._step(tf.constant(frame), *args)
+        if region is not None:
+            args = (*args, tf.constant(region, tf.int32))
         return self._read(tf.cast(feats, self.compute_dtype), tf.constant(m["hw"]), *args)
 
     def entry(self, memory, feats, masks):

@@ -152,6 +152,12 @@ class PlusModule(AffinityModule):
                 "carries its previous mask is OpenCV's, not a TensorFlow op); track it with pixtrack track "
                 "--model RUN (a model trained with a mask prior exports with plus.mask_prior: previous in its config)"
             )
+        if cfg.plus.roi != "frame":
+            raise ConfigError(
+                f"a pixtrack+ SavedModel computes the whole frame; plus.roi is {cfg.plus.roi!r} (the box around "
+                "the previous mask is the in-process tracker's, pixtrack track --model RUN): export with "
+                "--set plus.roi=frame"
+            )
         self._model = lambda: model
         super().__init__(cfg, hw, name="pixtrack_plus")
 

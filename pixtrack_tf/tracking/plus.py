@@ -10,7 +10,9 @@ objects of a palette mask are read in one pass and refined as one batch. The ROI
 the read is computed there already, and the decoder's cost at stride 2 of the half-size frame is small
 beside the backbone's (docs/REPRODUCTION.md, pixtrack+). With ``plus.mask_prior`` the decoder also
 gets the previous frame's output (MaskTrack's prior), as it is or carried by optical flow. With
-``plus.guided_radius`` > 0 the output is upsampled edge-aware (:func:`upsample_output`).
+``plus.guided_radius`` > 0 the output is upsampled edge-aware (:func:`upsample_output`). With
+``plus.roi: mask`` the backbone, the read's queries and the decoder run only on a box around the previous
+frame's output (:func:`mask_roi`), the rest of the frame being background.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from pixtrack_tf.config import AFFINITY_LAYERS
+from pixtrack_tf.config import AFFINITY_LAYERS, PLUS_SKIPS
 from pixtrack_tf.tracking.affinity import AffinityCore, MultiAffinityTracker, feature_grid
 from pixtrack_tf.tracking.common import check_frame
 from pixtrack_tf.tracking.guided import guided_filter
@@ -59,14 +61,67 @@ def resized_size(hw, acfg) -> tuple[int, int]:
     return grid[0] * stride, grid[1] * stride
 
 
-def upsample_output(p, frame, pcfg):
+def upsample_output(p, frame, pcfg, region=None):
     """The decoder's probabilities ``p`` (K, h, w, 1) at the frame's size (K, H, W): bilinear, then with
     ``plus.guided_radius`` > 0 the guided filter with the frame (H, W, 3) as its guide, fitted at
-    ``plus.guided_stride`` (graph code)."""
-    up = tf.image.resize(p, tf.shape(frame)[:2])[..., 0]
-    if pcfg.guided_radius > 0:
-        up = guided_filter(frame, up, pcfg.guided_radius, pcfg.guided_eps, pcfg.guide, pcfg.guided_stride)
-    return up
+    ``plus.guided_stride`` (graph code). ``region`` (y0, y1, x0, x1) pixels: ``p`` is zero outside it
+    (``plus.roi: mask``), so the filter runs on it grown by its reach (two windows, a stride-s fit and
+    the bilinear spread: :func:`filter_reach`), zero beyond."""
+    hw = tf.shape(frame)[:2]
+    up = tf.image.resize(p, hw)[..., 0]
+    if pcfg.guided_radius <= 0:
+        return up
+    args = (pcfg.guided_radius, pcfg.guided_eps, pcfg.guide, pcfg.guided_stride)
+    if region is None:
+        return guided_filter(frame, up, *args)
+    s, m = pcfg.guided_stride, filter_reach(pcfg, tf.cast(hw[0] // tf.shape(p)[1], tf.int32))
+    y0, x0 = tf.maximum(region[0] - m, 0) // s * s, tf.maximum(region[2] - m, 0) // s * s
+    y1, x1 = tf.minimum(region[1] + m, hw[0]), tf.minimum(region[3] + m, hw[1])
+    q = guided_filter(frame[y0:y1, x0:x1], up[:, y0:y1, x0:x1], *args)
+    return tf.pad(q, [[0, 0], [y0, hw[0] - y1], [x0, hw[1] - x1]])
+
+
+def filter_reach(pcfg, cell):
+    """How far (pixels) outside the decoder's nonzero region the upsampled, filtered output can be
+    nonzero: the guided filter's two windows (2 r), its stride-s fit (2 s) and one decoder cell of
+    bilinear spread, plus one more of each for rounding."""
+    return 2 * pcfg.guided_radius + 4 * pcfg.guided_stride + 2 * cell
+
+
+ROI_CONTEXT = 2  # plus.roi mask: feature cells of the frame the backbone sees around the box on each side
+
+
+class MaskROI:
+    """``plus.roi: mask`` -- the box of the feature grid a frame is computed in: the previous frame's
+    output (every object's pixels >= 0.5) in feature cells, grown by ``margin`` cells on each side and
+    clipped to the grid; the whole grid when the output is empty (the read may then find the object
+    again anywhere, from the first frame).
+
+    ``box(masks)`` -> (y0, y1, x0, x1) cells; ``context(box)`` -> the box grown by :data:`ROI_CONTEXT`
+    cells and clipped: what the backbone sees."""
+
+    def __init__(self, hw, grid, margin: int):
+        self.hw, self.grid, self.margin = tuple(hw), tuple(grid), int(margin)
+
+    def box(self, masks):
+        gh, gw = self.grid
+        on = (np.asarray(masks) >= 0.5).any(axis=0)
+        if not on.any():
+            return (0, gh, 0, gw)
+        rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+        H, W = self.hw
+        y0, y1 = rows[0] * gh // H - self.margin, rows[-1] * gh // H + 1 + self.margin
+        x0, x1 = cols[0] * gw // W - self.margin, cols[-1] * gw // W + 1 + self.margin
+        return (max(0, int(y0)), min(gh, int(y1)), max(0, int(x0)), min(gw, int(x1)))
+
+    def context(self, box):
+        y0, y1, x0, x1 = box
+        c, (gh, gw) = ROI_CONTEXT, self.grid
+        return (max(0, y0 - c), min(gh, y1 + c), max(0, x0 - c), min(gw, x1 + c))
+
+    def share(self, box) -> float:
+        """The box's share of the grid's area."""
+        return (box[1] - box[0]) * (box[3] - box[2]) / (self.grid[0] * self.grid[1])
 
 
 def plus_features(model, core, frame, size):
@@ -97,6 +152,10 @@ class PlusTracker(MultiAffinityTracker):
         self.memory_from, self.mask_prior = cfg.plus.memory, cfg.plus.mask_prior
         self._features = tf.function(self._features_fn)
         self._refine = tf.function(self._refine_fn)
+        # plus.roi mask: one graph whatever the box (its size changes from frame to frame)
+        self._roi_features = tf.function(self._roi_features_fn, reduce_retracing=True)
+        self._roi_refine = tf.function(self._roi_refine_fn, reduce_retracing=True)
+        self.roi_shares = []  # plus.roi mask: each tracked frame's box, as a share of the frame
 
     def _features_fn(self, frame, size):
         return plus_features(self.model, self.core, frame, size)
@@ -113,8 +172,44 @@ class PlusTracker(MultiAffinityTracker):
         p = tf.sigmoid(self.model.decoder(batch, prior))  # at the decoder's stride
         return upsample_output(p, frame, self.pcfg), None if previous is None else tf.image.resize(p, size)[..., 0]
 
+    def _roi_features_fn(self, frame, size, box, context):
+        """plus.roi mask: (the backbone's taps inside ``box``, the memory keys (P, C) of the whole grid,
+        zero outside the box) from one backbone pass over ``context`` (boxes (y0, y1, x0, x1) in
+        feature cells; graph code)."""
+        s = AFFINITY_LAYERS["block4_conv3"]
+        x = tf.image.resize(tf.cast(frame, tf.float32)[None], size, antialias=True)
+        x = x[:, context[0] * s : context[1] * s, context[2] * s : context[3] * s]
+        taps = {}
+        for name, t in self.model.taps(x).items():
+            f = s // PLUS_SKIPS.get(name, s)  # the tap's positions per feature cell
+            dy, dx = (box[0] - context[0]) * f, (box[2] - context[2]) * f
+            taps[name] = t[:, dy : dy + (box[1] - box[0]) * f, dx : dx + (box[3] - box[2]) * f]
+        grid = (size[0] // s, size[1] // s)
+        pad = [[0, 0], [box[0], grid[0] - box[1]], [box[2], grid[1] - box[3]], [0, 0]]
+        return taps, self.core.keys(tf.pad(taps["block4_conv3"], pad))
+
+    def _roi_refine_fn(self, taps, read, size, frame, box):
+        """plus.roi mask: :meth:`_refine_fn` inside ``box`` (cells), zero probability outside it."""
+        s, d = AFFINITY_LAYERS["block4_conv3"], self.model.decoder.stride
+        k = tf.shape(read)[0]
+        prior = tf.image.resize(read[..., None], size)[:, box[0] * s : box[1] * s, box[2] * s : box[3] * s]
+        batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
+        p = tf.sigmoid(self.model.decoder(batch, prior))  # (K, box at the decoder's stride, 1)
+        f, (h, w) = s // d, (size[0] // d, size[1] // d)
+        p = tf.pad(p, [[0, 0], [box[0] * f, h - box[1] * f], [box[2] * f, w - box[3] * f], [0, 0]])
+        H, W = tf.shape(frame)[0], tf.shape(frame)[1]
+        lo = lambda c, n, full: c * s * full // n  # noqa: E731 -- a cell's first pixel of the frame
+        hi = lambda c, n, full: -(-c * s * full // n)  # noqa: E731 -- past its last
+        region = (lo(box[0], size[0], H), hi(box[1], size[0], H), lo(box[2], size[1], W), hi(box[3], size[1], W))
+        return upsample_output(p, frame, self.pcfg, region)
+
     def _start(self, frame, masks):
         self.size = resized_size(frame.shape[:2], self.acfg)
+        if self.pcfg.roi == "mask":
+            grid = feature_grid(frame.shape[:2], self.acfg)
+            self.roi = MaskROI(frame.shape[:2], grid, self.acfg.radius)
+            self.box = self.roi.box(masks)
+            self.roi_shares = []
         _, q = self._features(tf.constant(frame), self.size)
         if self.mask_prior != "none":
             self.previous = tf.image.resize(np.asarray(masks, np.float32)[..., None], self.size, method="area")[..., 0]
@@ -134,6 +229,8 @@ class PlusTracker(MultiAffinityTracker):
         memory entry holds the read's own labels (``plus.memory`` "read", as the reference's), or the
         refined probabilities (``"refined"``)."""
         frame = tf.constant(check_frame(frame, self.hw))
+        if self.pcfg.roi == "mask":
+            return self._read_and_refine_roi(frame)
         taps, q = self._features(frame, self.size)
         read, keys, labels = self.core.read(None, self.memory, feats=q)
         previous = None if self.mask_prior == "none" else self._mask_prior(frame.numpy())
@@ -142,6 +239,19 @@ class PlusTracker(MultiAffinityTracker):
         if self.memory_from == "refined":
             keys, labels = self.core.entry(self.memory, q, refined)
         self.core.push(self.memory, keys, labels)
+        return read.numpy(), refined
+
+    def _read_and_refine_roi(self, frame):
+        """:meth:`read_and_refine` with ``plus.roi: mask``: everything inside the box around the previous
+        output; the next frame's box from this frame's output."""
+        box = self.box
+        self.roi_shares.append(self.roi.share(box))
+        b = tf.constant(box, tf.int32)
+        taps, q = self._roi_features(frame, self.size, b, tf.constant(self.roi.context(box), tf.int32))
+        read, keys, labels = self.core.read(None, self.memory, feats=q, region=box)
+        refined = self._roi_refine(taps, read, self.size, frame, b).numpy()
+        self.core.push(self.memory, keys, labels)
+        self.box = self.roi.box(refined)
         return read.numpy(), refined
 
     def _probs(self, frame):
