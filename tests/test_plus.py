@@ -230,6 +230,12 @@ def test_plus_bench_times_the_guided_filter_in_turns(plus_run):
     assert "guided filter costs" in format_plus(r)
     plain = plus_bench(plus_run, **kw)
     assert "plus_bilinear_ms" not in plain and "guided filter" not in format_plus(plain)
+    assert "plus_whole_frame_ms" not in plain
+    roi = plus_bench(plus_run, overrides=["plus.roi=mask"], **kw)  # the whole frame timed beside the box
+    assert 0 < roi["plus_roi_share"] <= 1 and roi["plus_roi_speedup"] == pytest.approx(
+        roi["plus_whole_frame_ms"] / roi["plus_ms"]
+    )
+    assert "box is" in format_plus(roi) and "plus.roi mask" in format_plus(roi)
 
 
 def test_deform_mask_makes_a_wrong_but_related_prior():
@@ -330,8 +336,8 @@ def test_roi_mask_reads_and_refines_only_the_box(plus_run, radius):
     tr.box = box = (2, gh - 3, 3, gw - 6)
     read, refined = tr.read_and_refine(seq.frame(2))
     cy, cx = seq.size[0] / gh, seq.size[1] / gw  # pixels a cell
-    outside = np.ones(seq.size, bool)
-    outside[int(box[0] * cy) : int(np.ceil(box[1] * cy)), int(box[2] * cx) : int(np.ceil(box[3] * cx))] = False
+    outside = np.ones(seq.size, bool)  # beyond the box and the read's bilinear spread (one cell)
+    outside[int((box[0] - 1) * cy) : int((box[1] + 1) * cy), int((box[2] - 1) * cx) : int((box[3] + 1) * cx)] = False
     assert read[0][outside].max() < 0.5
     m = filter_reach(tr.pcfg, int(cy / 2))  # the decoder's cell: stride 2 of the half-size frame
     y0, y1, x0, x1 = (
@@ -342,7 +348,7 @@ def test_roi_mask_reads_and_refines_only_the_box(plus_run, radius):
     )
     far = np.ones(seq.size, bool)
     far[y0:y1, x0:x1] = False
-    assert far.any() and refined[0][far].max() == 0.0 and refined[0][~outside].max() > 0
+    assert far.any() and refined[0][far].max() == 0.0 and refined[0][~outside].max() > 0.5
     assert tr.box == tr.roi.box(refined) and tr.roi_shares[-1] == pytest.approx(tr.roi.share(box))
 
 
@@ -360,3 +366,19 @@ def test_upsample_bilinear_is_the_resize_for_sizes_known_late():
         graph = tf.function(lambda t, f=f: upsample_bilinear(t, f), input_signature=[tf.TensorSpec((None,) * 3 + (3,))])
         for got in (upsample_bilinear(x, f), graph(x)):
             np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
+
+
+def test_plus_bench_times_real_sequences_against_the_whole_frame(plus_run):
+    """bench --plus --root: on sequences, the box (plus.roi mask) and the whole frame in turns, per
+    sequence and over frames; the report's table has a row per sequence."""
+    from pixtrack_tf.bench.tracking import format_plus_sequences, plus_sequence_bench
+    from pixtrack_tf.data import load_dataset
+
+    seqs = load_dataset("embedded", num_sequences=4, n_frames=10)[:2]
+    r = plus_sequence_bench(plus_run, seqs, "float32", ["plus.roi=mask"], max_frames=5)
+    assert [row["frames"] for row in r["sequences"]] == [3, 3] and r["plus_roi"] == "mask"
+    assert 0 < r["roi_share"] <= 1 and r["plus_roi_speedup"] == pytest.approx(r["plus_whole_frame_ms"] / r["plus_ms"])
+    text = format_plus_sequences(r)
+    assert text.count("\n| ") == 4 and "box is" in text  # header, rule, two sequences
+    plain = plus_sequence_bench(plus_run, seqs[:1], "float32", max_frames=4)
+    assert "plus_whole_frame_ms" not in plain and "box" not in format_plus_sequences(plain)

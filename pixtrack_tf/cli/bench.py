@@ -79,15 +79,32 @@ def build_parser():
         help="time the whole pixtrack track command (default tracker, --model to change) on a generated "
         "--frames-frame 854x480 clip: wall-clock frames/s, start-up, decode, model, write",
     )
-    p.add_argument("--frames", type=int, default=600, help="with --command: frames of the generated clip")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=600,
+        help="with --command: frames of the generated clip; with --plus --root: at most this many a sequence",
+    )
     p.add_argument(
         "--model", help="with --command: pixtrack track's --model (default: its default tracker); with --plus: a run"
     )
     p.add_argument("--work", default="out/bench-command", help="with --command: where the clip and output go")
     p.add_argument("--steps", type=int, default=4, help="with --train: timed training steps per measurement")
-    p.add_argument("--dataset", default="embedded", help="with --train: embedded or davis2016 (its train split)")
-    p.add_argument("--root", help="with --train: dataset root")
-    p.add_argument("--sequences", type=int, default=4, help="with --train: how many sequences to build the store of")
+    p.add_argument(
+        "--dataset",
+        default="embedded",
+        help="with --train: embedded or davis2016 (its train split); with --plus --root: davis2016",
+    )
+    p.add_argument("--root", help="with --train: dataset root; with --plus: time real sequences of it")
+    p.add_argument(
+        "--split", default="val", help="with --plus --root: the split whose sequences are timed (default val)"
+    )
+    p.add_argument(
+        "--sequences",
+        type=int,
+        default=4,
+        help="with --train: how many sequences to build the store of; with --plus --root: how many are timed",
+    )
     p.add_argument(
         "--store-root", default="out/feature_stores", help="with --train: where stores are built (default as train's)"
     )
@@ -118,7 +135,17 @@ def _bench(args) -> int:
         from pixtrack_tf.runs import bundled_path
 
         args.dtype = args.dtype or "bfloat16"
-        r = plus_bench(args.model or bundled_path("plus"), args.dtype)
+        run = args.model or bundled_path("plus")
+        if args.root:  # real sequences (DAVIS val by default), in turns against the whole frame
+            from pixtrack_tf.bench.tracking import format_plus_sequences, plus_sequence_bench
+            from pixtrack_tf.data import load_dataset
+
+            dataset = "davis2016" if args.dataset == "embedded" else args.dataset
+            seqs = load_dataset(dataset, args.root, args.split, seed=cfg.seed)[: args.sequences]
+            r = plus_sequence_bench(run, seqs, args.dtype, args.set, args.frames)
+            r["report"] = format_plus_sequences(r)
+            return _emit(r, args, cfg, provenance, name="plus")
+        r = plus_bench(run, args.dtype, overrides=args.set)
         r["report"] = format_plus(r)
         return _emit(r, args, cfg, provenance, name="plus")
     if args.affinity:
