@@ -201,14 +201,18 @@ def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = 
     return None
 
 
+WHOLE_FRAME = ("plus.roi=frame", "plus.components=all")  # what a pixtrack+ SavedModel computes
+
+
 def export_plus_savedmodel(run_dir, out, hw, what: str = "") -> Path:
     """A pixtrack+ run as a SavedModel for frames of size ``hw`` (H, W) (``initialize``/``step``, like
-    the other exports; float32), with ``MODEL.json``. It computes the whole frame (``plus.roi: frame``)
-    whatever the run sets: the box around the previous mask (``plus.roi: mask``) is the in-process
-    tracker's only."""
+    the other exports; float32), with ``MODEL.json``. It computes the whole frame and reports every
+    component of the output (``plus.roi: frame``, ``plus.components: all``) whatever the run sets: the
+    box around the previous mask and the components dropped away from it are the in-process tracker's
+    only (they follow the output from frame to frame in NumPy / OpenCV)."""
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
 
-    cfg, model = load_plus(run_dir, ["track.precision=float32", "affinity.precision=float32", "plus.roi=frame"])
+    cfg, model = load_plus(run_dir, ["track.precision=float32", "affinity.precision=float32", *WHOLE_FRAME])
     export_affinity(cfg, hw, out, model=model)
     write_model_json(run_dir, out, what, {"plus": find_weights(run_dir)["plus"]}, precision="float32")
     return Path(out)

@@ -382,3 +382,41 @@ def test_plus_bench_times_real_sequences_against_the_whole_frame(plus_run):
     assert text.count("\n| ") == 4 and "box is" in text  # header, rule, two sequences
     plain = plus_sequence_bench(plus_run, seqs[:1], "float32", max_frames=4)
     assert "plus_whole_frame_ms" not in plain and "box" not in format_plus_sequences(plain)
+
+
+def test_keep_near_drops_components_away_from_the_previous_mask():
+    """plus.components near: a component overlapping the previous mask dilated by a cell stays, one
+    farther away goes to 0, pixels below 0.5 are untouched; an empty previous mask keeps everything."""
+    from pixtrack_tf.tracking.plus import keep_near
+
+    probs = np.full((2, 40, 60), 0.2, np.float32)
+    probs[0, 5:10, 5:10] = 0.9  # overlaps the previous mask
+    probs[0, 5:10, 12:16] = 0.8  # 4 px from it (a separate component): within a cell of 5
+    probs[0, 30:35, 40:50] = 0.7  # far: dropped
+    probs[1, 30:35, 40:50] = 0.7  # object 2 had no previous mask: kept
+    previous = np.zeros((2, 40, 60), bool)
+    previous[0, 4:9, 4:9] = True
+    out = keep_near(probs, previous, cell=5)
+    assert out[0, 7, 7] == np.float32(0.9) and out[0, 7, 13] == np.float32(0.8) and out[0, 32, 45] == 0.0
+    assert out[0, 20, 20] == np.float32(0.2) and np.array_equal(out[1], probs[1])
+    assert keep_near(probs, previous, cell=1)[0, 7, 13] == 0.0  # 4 px away is beyond a 1-px cell
+
+
+def test_components_near_changes_only_the_reported_mask_and_the_box(plus_run):
+    """The tracker with plus.components near reports keep_near of what it would report with "all" on the
+    same read, remembering its own output as the previous mask."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker, keep_near
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    fixed = ["track.precision=float32", "affinity.precision=float32"]
+    trs = {c: SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.components={c}"])) for c in ("all", "near")}
+    for tr in trs.values():
+        tr.init(seq.frame(0), seq.mask(0))
+    near = trs["near"]
+    previous = near.previous_out.copy()
+    (read_a, all_), (read_n, kept) = (tr.read_and_refine(seq.frame(1)) for tr in trs.values())
+    np.testing.assert_allclose(read_a, read_n, atol=1e-6)
+    np.testing.assert_allclose(kept, keep_near(all_, previous, near.cell), atol=1e-6)
+    assert np.array_equal(near.previous_out, kept >= 0.5)

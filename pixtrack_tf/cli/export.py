@@ -84,10 +84,12 @@ def _export_run(args, out: Path) -> int:
         export_plus_savedmodel(args.run, out, hw, args.what)
         size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
         print(f"wrote SavedModel {out} ({size}; pixtrack+, frames {hw[1]}x{hw[0]}); signatures: initialize, step")
-        if load_config(Path(args.run) / "config.yaml").plus.roi != "frame":
+        plus = load_config(Path(args.run) / "config.yaml").plus
+        if (plus.roi, plus.components) != ("frame", "all"):
             print(
-                "note: the SavedModel computes the whole frame (plus.roi: frame); the run's box around the "
-                "previous mask (plus.roi: mask) is pixtrack track --model RUN's only",
+                "note: the SavedModel computes the whole frame and reports every component of the output "
+                f"(plus.roi: frame, plus.components: all); the run's plus.roi {plus.roi}, plus.components "
+                f"{plus.components} are pixtrack track --model RUN's only",
                 file=sys.stderr,
             )
         return 0

@@ -243,6 +243,7 @@ PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder'
 PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
 PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows
 PLUS_ROIS = ("frame", "mask")  # plus.roi: where the backbone, the read and the decoder run
+PLUS_COMPONENTS = ("all", "near")  # plus.components: which connected components of the output are kept
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,9 @@ class PlusConfig:
     # "mask" (a box around the previous frame's output, grown by affinity.radius cells and snapped to the
     # read's tiles; outside it the frame is background; an empty previous mask gives the whole frame)
     roi: str = "frame"
+    # which connected components of each object's output (>= 0.5) are reported: "all", or "near" (those
+    # overlapping the previous output dilated by one feature cell; all when the previous one is empty)
+    components: str = "all"
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -300,6 +304,8 @@ class PlusConfig:
             )
         if self.guide not in PLUS_GUIDES:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
+        if self.components not in PLUS_COMPONENTS:
+            raise ConfigError(f"plus.components must be one of {', '.join(PLUS_COMPONENTS)}, got {self.components!r}")
         if self.roi not in PLUS_ROIS:
             raise ConfigError(f"plus.roi must be one of {', '.join(PLUS_ROIS)}, got {self.roi!r}")
         if self.roi == "mask" and (self.mask_prior != "none" or self.memory != "read"):

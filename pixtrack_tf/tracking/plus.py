@@ -12,7 +12,8 @@ beside the backbone's (docs/REPRODUCTION.md, pixtrack+). With ``plus.mask_prior`
 gets the previous frame's output (MaskTrack's prior), as it is or carried by optical flow. With
 ``plus.guided_radius`` > 0 the output is upsampled edge-aware (:func:`upsample_output`). With
 ``plus.roi: mask`` the backbone, the read's queries and the decoder run only on a box around the previous
-frame's output (:func:`mask_roi`), the rest of the frame being background.
+frame's output (:class:`MaskROI`), the rest of the frame being background. With ``plus.components:
+near`` the output's components away from the previous output are dropped (:func:`keep_near`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,29 @@ class MaskFlow:
         warped = carry_by_flow(self.flow, cur, self.prev, self.grid, masks)
         self.prev = cur
         return np.stack(warped).astype(np.float32)
+
+
+def keep_near(probs, previous, cell: int):
+    """``plus.components: near`` -- each object's probabilities (K, H, W) with the connected components
+    of its mask (>= 0.5, 8-connected) that do not overlap its ``previous`` mask (K, H, W bool) dilated by
+    ``cell`` pixels set to 0; an object whose previous mask is empty keeps everything."""
+    import cv2
+
+    out = np.array(probs, np.float32, copy=True)
+    kernel = np.ones((2 * cell + 1, 2 * cell + 1), np.uint8)
+    for k, prev in enumerate(previous):
+        on = (out[k] >= 0.5).astype(np.uint8)
+        if not prev.any() or not on.any():
+            continue
+        n, label = cv2.connectedComponents(on, connectivity=8)
+        if n <= 1:
+            continue
+        near = cv2.dilate(prev.astype(np.uint8), kernel) > 0
+        keep = np.zeros(n, bool)
+        keep[np.unique(label[near & (on > 0)])] = True
+        keep[0] = True  # the pixels below 0.5
+        out[k][~keep[label]] = 0.0
+    return out
 
 
 def resized_size(hw, acfg) -> tuple[int, int]:
@@ -210,6 +234,9 @@ class PlusTracker(MultiAffinityTracker):
             self.roi = MaskROI(frame.shape[:2], grid, self.acfg.radius)
             self.box = self.roi.box(masks)
             self.roi_shares = []
+        if self.pcfg.components == "near":
+            self.cell = max(1, int(round(frame.shape[0] / feature_grid(frame.shape[:2], self.acfg)[0])))
+            self.previous_out = np.asarray(masks) >= 0.5
         _, q = self._features(tf.constant(frame), self.size)
         if self.mask_prior != "none":
             self.previous = tf.image.resize(np.asarray(masks, np.float32)[..., None], self.size, method="area")[..., 0]
@@ -235,11 +262,19 @@ class PlusTracker(MultiAffinityTracker):
         read, keys, labels = self.core.read(None, self.memory, feats=q)
         previous = None if self.mask_prior == "none" else self._mask_prior(frame.numpy())
         refined, self.previous = self._refine(taps, read, previous, self.size, frame)
-        refined = refined.numpy()
+        refined = self._components(refined.numpy())
         if self.memory_from == "refined":
             keys, labels = self.core.entry(self.memory, q, refined)
         self.core.push(self.memory, keys, labels)
         return read.numpy(), refined
+
+    def _components(self, refined):
+        """The output (K, H, W) with ``plus.components: near``'s components dropped (:func:`keep_near`)."""
+        if self.pcfg.components == "all":
+            return refined
+        refined = keep_near(refined, self.previous_out, self.cell)
+        self.previous_out = refined >= 0.5
+        return refined
 
     def _read_and_refine_roi(self, frame):
         """:meth:`read_and_refine` with ``plus.roi: mask``: everything inside the box around the previous
@@ -249,7 +284,7 @@ class PlusTracker(MultiAffinityTracker):
         b = tf.constant(box, tf.int32)
         taps, q = self._roi_features(frame, self.size, b, tf.constant(self.roi.context(box), tf.int32))
         read, keys, labels = self.core.read(None, self.memory, feats=q, region=box)
-        refined = self._roi_refine(taps, read, self.size, frame, b).numpy()
+        refined = self._components(self._roi_refine(taps, read, self.size, frame, b).numpy())
         self.core.push(self.memory, keys, labels)
         self.box = self.roi.box(refined)
         return read.numpy(), refined
