@@ -43,7 +43,7 @@ def test_the_untrained_decoder_is_the_read_itself():
 def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
-    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow")
+    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", bad.split())
@@ -420,3 +420,22 @@ def test_components_near_changes_only_the_reported_mask_and_the_box(plus_run):
     np.testing.assert_allclose(read_a, read_n, atol=1e-6)
     np.testing.assert_allclose(kept, keep_near(all_, previous, near.cell), atol=1e-6)
     assert np.array_equal(near.previous_out, kept >= 0.5)
+
+
+def test_affine_warp_moves_frame_read_and_truth_together_about_the_anchor():
+    """plus.affine: one warp for every array; the anchor stays put; a square's area changes by the zoom
+    squared within the strength's bounds; strength 0 is the identity."""
+    from pixtrack_tf.training.plus import affine_warp
+
+    frame = np.zeros((64, 80, 3), np.float32)
+    frame[20:40, 30:50] = 200.0
+    read, gt = frame[..., :1] / 200.0, frame[..., 0] / 200.0
+    for seed in range(5):
+        f, r, g = affine_warp((frame, read, gt), (30, 40), 0.25, np.random.default_rng(seed))
+        assert f.shape == frame.shape and r.shape == read.shape and g.shape == gt.shape
+        np.testing.assert_allclose(f[..., 0] / 200.0, g, atol=1e-5)  # the same warp
+        np.testing.assert_allclose(r[..., 0], g, atol=1e-5)
+        assert g[30, 40] == pytest.approx(1.0)  # the anchor (inside the square) stays
+        assert np.exp(-0.5) * 0.9 < g.sum() / gt.sum() < np.exp(0.5) * 1.1
+    same = affine_warp((frame,), (30, 40), 0.0, np.random.default_rng(0))[0]
+    np.testing.assert_allclose(same, frame, atol=1e-4)

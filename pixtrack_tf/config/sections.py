@@ -282,6 +282,9 @@ class PlusConfig:
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
     flip: bool = True  # augmentation: horizontal flips
     jitter: float = 0.15  # augmentation: brightness / contrast / saturation jitter (0: none)
+    # augmentation: random affine warps of frame, read and truth together, strength a (0: none): a zoom
+    # by exp(u), u uniform in [-a, a], and a rotation of at most 40 a degrees, about the crop's anchor
+    affine: float = 0.0
 
     def __post_init__(self):
         unknown = [s for s in self.skips if s not in PLUS_SKIPS]
@@ -295,8 +298,8 @@ class PlusConfig:
             raise ConfigError(f"plus.mask_prior must be one of {', '.join(PLUS_MASK_PRIORS)}, got {self.mask_prior!r}")
         if self.memory not in PLUS_MEMORY:
             raise ConfigError(f"plus.memory must be one of {', '.join(PLUS_MEMORY)}, got {self.memory!r}")
-        if self.steps < 1 or self.lr <= 0 or self.jitter < 0:
-            raise ConfigError("plus.steps must be >= 1, plus.lr > 0 and plus.jitter >= 0")
+        if self.steps < 1 or self.lr <= 0 or self.jitter < 0 or not 0 <= self.affine <= 1:
+            raise ConfigError("plus.steps must be >= 1, plus.lr > 0, plus.jitter >= 0 and plus.affine in [0, 1]")
         if self.guided_radius < 0 or self.guided_eps <= 0 or self.guided_stride < 1:
             raise ConfigError(
                 f"plus.guided_radius must be >= 0 (0: off), plus.guided_eps > 0 and plus.guided_stride >= 1, "

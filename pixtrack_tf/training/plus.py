@@ -8,7 +8,7 @@ keyed by the settings and the sequence's files, so that the halves and the whole
 they are rebuilt, not committed (about 4 frames/s on 2 cores in bfloat16).
 
 :class:`PlusTask` then trains the decoder alone (the backbone is frozen) on random crops of
-(frame, read, ground truth) of frames t >= 1, with flips and colour jitter (``plus.*``): a
+(frame, read, ground truth) of frames t >= 1, with flips, colour jitter and affine warps (``plus.*``): a
 per-pixel binary cross-entropy at the resized frame's resolution (the logits upsampled bilinearly).
 """
 
@@ -105,6 +105,23 @@ def deform_mask(mask, rng):
     return np.clip(cv2.GaussianBlur(m, (5, 5), 1.0), 0, 1).astype(np.float32)
 
 
+def affine_warp(arrays, anchor, strength: float, rng):
+    """``plus.affine``: the same random warp of each (h, w[, C]) array (bilinear, edges replicated):
+    a zoom by exp(u), u uniform in [-strength, strength], and a rotation of at most 40 x strength
+    degrees, about ``anchor`` (y, x), which stays where it is."""
+    import cv2
+
+    zoom = float(np.exp(rng.uniform(-strength, strength)))
+    angle = float(rng.uniform(-40 * strength, 40 * strength))
+    m = cv2.getRotationMatrix2D((float(anchor[1]), float(anchor[0])), angle, zoom)
+    out = []
+    for a in arrays:
+        h, w = a.shape[:2]
+        warped = cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out.append(warped.reshape(a.shape))
+    return out
+
+
 class _Samples:
     """Random (frame, prior, ground truth) crops of frames t >= 1, augmented; a numpy generator. The
     prior is the read, and with ``plus.mask_prior`` the previous frame's ground truth deformed
@@ -131,9 +148,16 @@ class _Samples:
             prior = np.concatenate([prior, deform_mask(small(seq.mask(t - 1)), self.rng)[..., None]], axis=-1)
         c = min(p.crop, h // 8 * 8, w // 8 * 8)
         ys, xs = np.nonzero(gt > 0.5)
-        if len(ys) and self.rng.random() < 0.8:  # mostly around the object, sometimes anywhere
+        around = len(ys) and self.rng.random() < 0.8  # mostly around the object, sometimes anywhere
+        if around:
             k = self.rng.integers(len(ys))
-            y0, x0 = ys[k] - self.rng.integers(c), xs[k] - self.rng.integers(c)
+            anchor = (ys[k], xs[k])
+        else:
+            anchor = (self.rng.integers(h), self.rng.integers(w))
+        if p.affine > 0:
+            frame, prior, gt = affine_warp((frame, prior, gt), anchor, p.affine, self.rng)
+        if around:
+            y0, x0 = anchor[0] - self.rng.integers(c), anchor[1] - self.rng.integers(c)
         else:
             y0, x0 = self.rng.integers(h - c + 1), self.rng.integers(w - c + 1)
         y0, x0 = int(np.clip(y0, 0, h - c)), int(np.clip(x0, 0, w - c))
