@@ -152,10 +152,9 @@ class _Samples:
         if around:
             k = self.rng.integers(len(ys))
             anchor = (ys[k], xs[k])
-        else:
-            anchor = (self.rng.integers(h), self.rng.integers(w))
-        if p.affine > 0:
-            frame, prior, gt = affine_warp((frame, prior, gt), anchor, p.affine, self.rng)
+        if p.affine > 0:  # (no draw without it: the samples of plus.affine 0 are those of the code before it)
+            centre = anchor if around else (self.rng.integers(h), self.rng.integers(w))
+            frame, prior, gt = affine_warp((frame, prior, gt), centre, p.affine, self.rng)
         if around:
             y0, x0 = anchor[0] - self.rng.integers(c), anchor[1] - self.rng.integers(c)
         else:
