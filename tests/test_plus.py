@@ -16,6 +16,7 @@ def _taps(rng, h=16, w=24):
         "block4_conv3": rng.normal(size=(2, h // 8, w // 8, 512)).astype("float32"),
         "block3_conv3": rng.normal(size=(2, h // 4, w // 4, 256)).astype("float32"),
         "block2_conv2": rng.normal(size=(2, h // 2, w // 2, 128)).astype("float32"),
+        "block1_conv2": rng.normal(size=(2, h, w, 64)).astype("float32"),
     }
 
 
@@ -26,7 +27,8 @@ def test_the_untrained_decoder_is_the_read_itself():
 
     rng = np.random.default_rng(0)
     prior = rng.uniform(0, 1, (2, 16, 24, 1)).astype("float32")
-    for skips, stride in ((("block2_conv2", "block3_conv3"), 2), (("block3_conv3",), 4), ((), 8)):
+    three = ("block1_conv2", "block2_conv2", "block3_conv3")
+    for skips, stride in ((three, 1), (("block2_conv2", "block3_conv3"), 2), (("block3_conv3",), 4), ((), 8)):
         dec = PlusDecoder(skips, width=4)
         logits = np.asarray(dec(_taps(rng), prior))
         pooled = np.asarray(keras.ops.average_pool(prior, stride, stride, padding="valid"))

@@ -238,7 +238,7 @@ class AffinityConfig:
             raise ConfigError(f"affinity.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
-PLUS_SKIPS = {"block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
+PLUS_SKIPS = {"block1_conv2": 1, "block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
 PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder's second input channel
 PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
 PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows

@@ -56,11 +56,11 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
     Call: ``decoder(taps, prior)``; ``taps``: {layer name: (B, h/s, w/s, C)} with ``block4_conv3`` and
     each of ``skips``; ``prior``: (B, h, w, ``prior_channels``) the memory read's probability at the
     resized frame's size (h, w multiples of 8), then, with 2 channels, the mask prior (the previous
-    frame's mask, MaskTrack's input). Returns float32 logits (B, h/s, w/s, 1), s = 2 with ``block2_conv2``,
-    4 with ``block3_conv3`` alone, 8 with no skip.
+    frame's mask, MaskTrack's input). Returns float32 logits (B, h/s, w/s, 1), s = the finest skip's
+    stride: 1 with ``block1_conv2``, 2 with ``block2_conv2``, 4 with ``block3_conv3`` alone, 8 with none.
 
     Args:
-        skips: the lower backbone layers used (``block2_conv2``, ``block3_conv3``).
+        skips: the lower backbone layers used (``block1_conv2``, ``block2_conv2``, ``block3_conv3``).
         width: channels of the finest stage (x2 at stride 4, x4 at stride 8).
         residual: add the read's logit to the output (the decoder refines the read).
         prior_channels: 1 (the read) or 2 (the read and the mask prior, ``plus.mask_prior``).
@@ -96,7 +96,7 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
             layer.build((None, None, None, 4 * self.width + c))
         prev = 4 * self.width
         for s, (reduce, fuse) in zip(self.skips, self.stages):
-            channels = {"block2_conv2": 128, "block3_conv3": 256}[s]
+            channels = {"block1_conv2": 64, "block2_conv2": 128, "block3_conv3": 256}[s]
             reduce.build((None, None, None, channels))
             fuse.build((None, None, None, prev + reduce.filters + c))
             prev = fuse.filters
