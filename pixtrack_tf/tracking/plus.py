@@ -2,18 +2,18 @@
 
 Per frame, one pass of the frozen HED VGG16 over the frame resized by ``affinity.scale`` gives conv4_3
 (L2-normalised: the keys the memory is read with, :class:`~pixtrack_tf.tracking.affinity.AffinityCore`)
-and conv2_2 / conv3_3; :class:`~pixtrack_tf.models.plus.PlusDecoder` turns them and the read (each
-object's probability) into the object's mask at stride 2 of the resized frame, upsampled to the frame.
-The memory is the reference's (first frame + a ring buffer of recent frames, flat in the video's
-length), its labels the read's own or, with ``plus.memory: refined``, the decoder's output; several
-objects of a palette mask are read in one pass and refined as one batch. The ROI is the whole frame:
-the read is computed there already, and the decoder's cost at stride 2 of the half-size frame is small
-beside the backbone's (docs/REPRODUCTION.md, pixtrack+). With ``plus.mask_prior`` the decoder also
-gets the previous frame's output (MaskTrack's prior), as it is or carried by optical flow. With
-``plus.guided_radius`` > 0 the output is upsampled edge-aware (:func:`upsample_output`). With
-``plus.roi: mask`` the backbone, the read's queries and the decoder run only on a box around the previous
-frame's output (:class:`MaskROI`), the rest of the frame being background. With ``plus.components:
-near`` the output's components away from the previous output are dropped (:func:`keep_near`).
+and the skips' layers (conv2_2 / conv3_3, or conv1_2 too); :class:`~pixtrack_tf.models.plus.PlusDecoder`
+turns them and the read (each object's probability) into the object's mask at the finest skip's stride
+of the resized frame, upsampled to the frame. The memory is the reference's (first frame + a ring
+buffer of recent frames, flat in the video's length), its labels the read's own or, with ``plus.memory:
+refined``, the decoder's output; several objects of a palette mask are read in one pass and refined as
+one batch. The ROI (docs/REPRODUCTION.md, pixtrack+) is the whole frame with ``plus.roi: frame``; with
+``plus.roi: mask`` (configs/plus.yaml's) the backbone, the read's queries and the decoder run only on
+a box around the previous frame's output (:class:`MaskROI`), the rest of the frame being background.
+With ``plus.mask_prior`` the decoder also gets the previous frame's output (MaskTrack's prior), as it
+is or carried by optical flow. With ``plus.guided_radius`` > 0 the output is upsampled edge-aware
+(:func:`upsample_output`). With ``plus.components: near`` the output's components away from the
+previous output are dropped (:func:`keep_near`).
 """
 
 from __future__ import annotations
