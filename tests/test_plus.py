@@ -45,7 +45,7 @@ def test_the_untrained_decoder_is_the_read_itself():
 def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
-    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1")
+    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1", "plus.roi_margin=-2")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", bad.split())
@@ -352,6 +352,10 @@ def test_roi_mask_reads_and_refines_only_the_box(plus_run, radius):
     far[y0:y1, x0:x1] = False
     assert far.any() and refined[0][far].max() == 0.0 and refined[0][~outside].max() > 0.5
     assert tr.box == tr.roi.box(refined) and tr.roi_shares[-1] == pytest.approx(tr.roi.share(box))
+    assert tr.roi.margin == radius  # plus.roi_margin -1: affinity.radius
+    margin = SinglePlusTracker(*load_plus(plus_run, fixed + ["plus.roi=mask", "plus.roi_margin=2"]))
+    margin.init(seq.frame(0), seq.mask(0))
+    assert margin.roi.margin == 2
 
 
 def test_upsample_bilinear_is_the_resize_for_sizes_known_late():

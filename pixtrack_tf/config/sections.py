@@ -274,6 +274,7 @@ class PlusConfig:
     # "mask" (a box around the previous frame's output, grown by affinity.radius cells and snapped to the
     # read's tiles; outside it the frame is background; an empty previous mask gives the whole frame)
     roi: str = "frame"
+    roi_margin: int = -1  # plus.roi mask: cells the box is grown by on each side (-1: affinity.radius)
     # which connected components of each object's output (>= 0.5) are reported: "all", or "near" (those
     # overlapping the previous output dilated by one feature cell; all when the previous one is empty)
     components: str = "all"
@@ -309,6 +310,8 @@ class PlusConfig:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
         if self.components not in PLUS_COMPONENTS:
             raise ConfigError(f"plus.components must be one of {', '.join(PLUS_COMPONENTS)}, got {self.components!r}")
+        if self.roi_margin < -1:
+            raise ConfigError(f"plus.roi_margin must be >= 0 (or -1: affinity.radius), got {self.roi_margin}")
         if self.roi not in PLUS_ROIS:
             raise ConfigError(f"plus.roi must be one of {', '.join(PLUS_ROIS)}, got {self.roi!r}")
         if self.roi == "mask" and (self.mask_prior != "none" or self.memory != "read"):

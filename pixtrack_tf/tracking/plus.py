@@ -231,7 +231,8 @@ class PlusTracker(MultiAffinityTracker):
         self.size = resized_size(frame.shape[:2], self.acfg)
         if self.pcfg.roi == "mask":
             grid = feature_grid(frame.shape[:2], self.acfg)
-            self.roi = MaskROI(frame.shape[:2], grid, self.acfg.radius)
+            margin = self.acfg.radius if self.pcfg.roi_margin < 0 else self.pcfg.roi_margin
+            self.roi = MaskROI(frame.shape[:2], grid, margin)
             self.box = self.roi.box(masks)
             self.roi_shares = []
         if self.pcfg.components == "near":
