@@ -45,7 +45,8 @@ def test_the_untrained_decoder_is_the_read_itself():
 def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
-    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1", "plus.roi_margin=-2")
+    bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1")
+    bad_values += ("plus.roi_margin=-2",)
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", bad.split())
