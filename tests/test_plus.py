@@ -223,7 +223,7 @@ def test_the_guided_filter_changes_only_the_reported_mask(plus_run):
 def test_plus_bench_times_the_guided_filter_in_turns(plus_run):
     """bench --plus: with a guided filter set, the tracker as set and its bilinear twin are both timed and
     the difference is reported; without one, only the tracker as set."""
-    from pixtrack_tf.bench.tracking import format_plus, plus_bench
+    from pixtrack_tf.bench.plus import format_plus, plus_bench
 
     kw = dict(precision="float32", rounds=1, reps=1, size=(48, 64))
     r = plus_bench(plus_run, overrides=["plus.guided_radius=3"], **kw)
@@ -378,7 +378,7 @@ def test_upsample_bilinear_is_the_resize_for_sizes_known_late():
 def test_plus_bench_times_real_sequences_against_the_whole_frame(plus_run):
     """bench --plus --root: on sequences, the box (plus.roi mask) and the whole frame in turns, per
     sequence and over frames; the report's table has a row per sequence."""
-    from pixtrack_tf.bench.tracking import format_plus_sequences, plus_sequence_bench
+    from pixtrack_tf.bench.plus import format_plus_sequences, plus_sequence_bench
     from pixtrack_tf.data import load_dataset
 
     seqs = load_dataset("embedded", num_sequences=4, n_frames=10)[:2]

@@ -131,13 +131,13 @@ def _bench(args) -> int:
         args.dtype = r["precision"]
         return _emit(r, args, cfg, provenance)
     if args.plus:
-        from pixtrack_tf.bench.tracking import format_plus, plus_bench
+        from pixtrack_tf.bench.plus import format_plus, plus_bench
         from pixtrack_tf.runs import bundled_path
 
         args.dtype = args.dtype or "bfloat16"
         run = args.model or bundled_path("plus")
         if args.root:  # real sequences (DAVIS val by default), in turns against the whole frame
-            from pixtrack_tf.bench.tracking import format_plus_sequences, plus_sequence_bench
+            from pixtrack_tf.bench.plus import format_plus_sequences, plus_sequence_bench
             from pixtrack_tf.data import load_dataset
 
             dataset = "davis2016" if args.dataset == "embedded" else args.dataset

@@ -1,0 +1,86 @@
+"""The ``plus`` section of the config: pixtrack+ (not the paper), its choices and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pixtrack_tf.config.errors import ConfigError
+
+PLUS_SKIPS = {"block1_conv2": 1, "block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
+PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder's second input channel
+PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory entry remembers
+PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows
+PLUS_ROIS = ("frame", "mask")  # plus.roi: where the backbone, the read and the decoder run
+PLUS_COMPONENTS = ("all", "near")  # plus.components: which connected components of the output are kept
+
+
+@dataclass(frozen=True)
+class PlusConfig:
+    """pixtrack+ (not the paper; :mod:`pixtrack_tf.tracking.plus`): the feature-affinity memory read
+    (``affinity``) refined by a learned decoder on the frozen backbone's features of the same pass."""
+
+    skips: tuple[str, ...] = ("block2_conv2", "block3_conv3")  # lower blocks fed to the decoder (fine detail)
+    width: int = 32  # channels of the decoder's finest stage (x2 at conv3_3, x4 at conv4_3)
+    residual: bool = True  # the decoder adds to the memory read's logit (starts from it) instead of replacing it
+    # what a tracked frame's memory entry remembers: "read" (the read's own labels, as the reference) or
+    # "refined" (the decoder's output, pooled like the first frame's mask)
+    memory: str = "read"
+    # MaskTrack's mask prior, a second input channel: "none"; "previous" (the previous frame's output as
+    # it is); "flow" (carried into the frame by DIS optical flow). Trained the same way for both: the
+    # previous frame's ground truth, randomly deformed (no tracking pass)
+    mask_prior: str = "none"
+    # edge-aware upsampling of the output (tracking/guided.py): the guided filter's window radius in
+    # pixels of the frame (0: off, bilinear upsampling only), its eps (on intensities in [0, 1]) and
+    # guide ("grey": the frame's luma; "colour": its three channels). Training-free; the memory is
+    # unchanged (it keeps the read's labels), only the reported mask follows the frame's edges;
+    # guided_stride s > 1: the fast guided filter (coefficients fitted at 1/s of the frame, ~s^2 cheaper)
+    guided_radius: int = 0
+    guided_eps: float = 0.001
+    guide: str = "grey"
+    guided_stride: int = 1
+    # where a tracked frame is computed (tracking only; tracking/plus.py): "frame" (the whole frame) or
+    # "mask" (a box around the previous frame's output, grown by affinity.radius cells and snapped to the
+    # read's tiles; outside it the frame is background; an empty previous mask gives the whole frame)
+    roi: str = "frame"
+    roi_margin: int = -1  # plus.roi mask: cells the box is grown by on each side (-1: affinity.radius)
+    # which connected components of each object's output (>= 0.5) are reported: "all", or "near" (those
+    # overlapping the previous output dilated by one feature cell; all when the previous one is empty)
+    components: str = "all"
+    steps: int = 1500  # training steps (batch data.batch_size)
+    lr: float = 0.0003
+    crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
+    flip: bool = True  # augmentation: horizontal flips
+    jitter: float = 0.15  # augmentation: brightness / contrast / saturation jitter (0: none)
+    # augmentation: random affine warps of frame, read and truth together, strength a (0: none): a zoom
+    # by exp(u), u uniform in [-a, a], and a rotation of at most 40 a degrees, about the crop's anchor
+    affine: float = 0.0
+
+    def __post_init__(self):
+        unknown = [s for s in self.skips if s not in PLUS_SKIPS]
+        if unknown:
+            raise ConfigError(f"plus.skips: unknown layer(s) {unknown}; known: {', '.join(PLUS_SKIPS)}")
+        if self.width < 4 or self.width % 4:
+            raise ConfigError(f"plus.width must be a multiple of 4, at least 4, got {self.width}")
+        if self.crop < 32 or self.crop % 8:
+            raise ConfigError(f"plus.crop must be a multiple of 8, at least 32, got {self.crop}")
+        if self.mask_prior not in PLUS_MASK_PRIORS:
+            raise ConfigError(f"plus.mask_prior must be one of {', '.join(PLUS_MASK_PRIORS)}, got {self.mask_prior!r}")
+        if self.memory not in PLUS_MEMORY:
+            raise ConfigError(f"plus.memory must be one of {', '.join(PLUS_MEMORY)}, got {self.memory!r}")
+        if self.steps < 1 or self.lr <= 0 or self.jitter < 0 or not 0 <= self.affine <= 1:
+            raise ConfigError("plus.steps must be >= 1, plus.lr > 0, plus.jitter >= 0 and plus.affine in [0, 1]")
+        if self.guided_radius < 0 or self.guided_eps <= 0 or self.guided_stride < 1:
+            raise ConfigError(
+                f"plus.guided_radius must be >= 0 (0: off), plus.guided_eps > 0 and plus.guided_stride >= 1, "
+                f"got {self.guided_radius}, {self.guided_eps} and {self.guided_stride}"
+            )
+        if self.guide not in PLUS_GUIDES:
+            raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
+        if self.components not in PLUS_COMPONENTS:
+            raise ConfigError(f"plus.components must be one of {', '.join(PLUS_COMPONENTS)}, got {self.components!r}")
+        if self.roi_margin < -1:
+            raise ConfigError(f"plus.roi_margin must be >= 0 (or -1: affinity.radius), got {self.roi_margin}")
+        if self.roi not in PLUS_ROIS:
+            raise ConfigError(f"plus.roi must be one of {', '.join(PLUS_ROIS)}, got {self.roi!r}")
+        if self.roi == "mask" and (self.mask_prior != "none" or self.memory != "read"):
+            raise ConfigError("plus.roi=mask is built for plus.mask_prior=none and plus.memory=read only")
