@@ -9,23 +9,31 @@ import numpy as np
 from pixtrack_tf.bench.tracking import _in_turns, _synthetic_frame
 
 
+def _plus_trackers(run, precision, overrides, bilinear: bool):
+    """(cfg, {name: tracker}) of the run with ``overrides`` in ``precision``: "plus" as set, and its twins
+    timed beside it -- "plus_bilinear" (``bilinear`` and a guided filter set: bilinear upsampling only)
+    and "plus_whole_frame" (``plus.roi: mask`` set: the whole frame), each with the same weights."""
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker
+
+    fixed = [f"affinity.precision={precision}", f"track.precision={precision}", *overrides]
+    cfg, model = load_plus(run, fixed)
+    trackers = {"plus": SinglePlusTracker(cfg, model)}
+    if bilinear and cfg.plus.guided_radius > 0:
+        trackers["plus_bilinear"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.guided_radius=0"]))
+    if cfg.plus.roi != "frame":  # the same tracker computing the whole frame, for the ROI's gain
+        trackers["plus_whole_frame"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.roi=frame"]))
+    return cfg, trackers
+
+
 def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), overrides=()) -> dict:
     """pixtrack+ (the run folder ``run``, with ``overrides``) at ``size`` (H, W), one object: median ms
     per tracked frame with its output upsampling as the run sets it and with bilinear upsampling only
     (``plus.guided_radius 0``, the same weights), timed in turns in one process so that the guided
     filter's cost does not depend on what else the machine did between two runs."""
-    from pixtrack_tf.runs import load_plus
-    from pixtrack_tf.tracking.plus import SinglePlusTracker
-
     H, W = size
     frame, mask = _synthetic_frame(np.random.default_rng(0), size)
-    fixed = [f"affinity.precision={precision}", f"track.precision={precision}", *overrides]
-    cfg, model = load_plus(run, fixed)
-    trackers = {"plus": SinglePlusTracker(cfg, model)}
-    if cfg.plus.guided_radius > 0:
-        trackers["plus_bilinear"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.guided_radius=0"]))
-    if cfg.plus.roi != "frame":  # the same tracker computing the whole frame, for the ROI's gain
-        trackers["plus_whole_frame"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.roi=frame"]))
+    cfg, trackers = _plus_trackers(run, precision, overrides, bilinear=True)
     for tr in trackers.values():
         tr.init(frame, mask)
         for _ in range(cfg.affinity.memory + 1):  # the ring buffer full, as in a long video
@@ -61,14 +69,7 @@ def plus_sequence_bench(run, seqs, precision="bfloat16", overrides=(), max_frame
     not counted); with the box, the mean share of the frame it covered."""
     import time
 
-    from pixtrack_tf.runs import load_plus
-    from pixtrack_tf.tracking.plus import SinglePlusTracker
-
-    fixed = [f"affinity.precision={precision}", f"track.precision={precision}", *overrides]
-    cfg, model = load_plus(run, fixed)
-    trackers = {"plus": SinglePlusTracker(cfg, model)}
-    if cfg.plus.roi != "frame":
-        trackers["plus_whole_frame"] = SinglePlusTracker(*load_plus(run, [*fixed, "plus.roi=frame"]))
+    cfg, trackers = _plus_trackers(run, precision, overrides, bilinear=False)
     rows = []
     for seq in seqs:
         n = len(seq) if max_frames is None else min(len(seq), max_frames)

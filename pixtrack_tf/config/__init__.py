@@ -25,6 +25,15 @@ from pixtrack_tf.config.loading import (
     saved_config_tree,
     to_dict,
 )
+from pixtrack_tf.config.plus_section import (
+    PLUS_COMPONENTS,
+    PLUS_GUIDES,
+    PLUS_MASK_PRIORS,
+    PLUS_MEMORY,
+    PLUS_ROIS,
+    PLUS_SKIPS,
+    PlusConfig,
+)
 from pixtrack_tf.config.sections import (
     AFFINITY_LABELS,
     AFFINITY_LAYERS,
@@ -32,12 +41,6 @@ from pixtrack_tf.config.sections import (
     CENTRE_FROM,
     DTYPE_POLICIES,
     LOCAL_REDUCTIONS,
-    PLUS_COMPONENTS,
-    PLUS_GUIDES,
-    PLUS_MASK_PRIORS,
-    PLUS_MEMORY,
-    PLUS_ROIS,
-    PLUS_SKIPS,
     PRECISIONS,
     SCALE_FROM,
     THETA_MAPS,
@@ -49,7 +52,6 @@ from pixtrack_tf.config.sections import (
     EvalConfig,
     GlobalConfig,
     LocalConfig,
-    PlusConfig,
     TrackConfig,
     TrainConfig,
     validate,

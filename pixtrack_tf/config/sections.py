@@ -6,15 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pixtrack_tf.config.errors import ConfigError
-from pixtrack_tf.config.plus_section import (  # noqa: F401 -- re-exported: the config's sections in one place
-    PLUS_COMPONENTS,
-    PLUS_GUIDES,
-    PLUS_MASK_PRIORS,
-    PLUS_MEMORY,
-    PLUS_ROIS,
-    PLUS_SKIPS,
-    PlusConfig,
-)
+from pixtrack_tf.config.plus_section import PlusConfig
 
 PRECISIONS = ("float32", "bfloat16")
 # track.precision -> the Keras dtype policy a model is built with (bfloat16 arithmetic on float32 weights)

@@ -16,9 +16,10 @@ from keras import ops
 
 from pixtrack_tf.config import PLUS_SKIPS
 from pixtrack_tf.layers.convlstm import PACKAGE
-from pixtrack_tf.models.backbone import VGGPool4
+from pixtrack_tf.models.backbone import VGG_POOL4_LAYERS, VGGPool4
 from pixtrack_tf.models.base import ArgsConfig, FromSaved
 
+TAP_CHANNELS = dict(layer for layer in VGG_POOL4_LAYERS if layer != "pool")  # backbone layer -> channels
 PRIOR_EPS = 1e-3  # the read's probability is clipped to [eps, 1 - eps] before its logit
 
 
@@ -41,11 +42,9 @@ def upsample_bilinear(x, factor: int):
         for r in range(factor):  # output position factor i + r reads source position i + d
             d = (r + 0.5) / factor - 0.5
             phases.append((1.0 - abs(d)) * x + abs(d) * (prev if d < 0 else nxt))
-        x = ops.stack(phases, axis=axis + 1)
-        shape = ops.shape(x)
-        new = [shape[0], shape[1], shape[2], shape[-1]] if axis == 2 else [shape[0], shape[1], shape[3], shape[-1]]
-        new[axis] = n * factor
-        x = ops.reshape(x, new)
+        shape = list(ops.shape(x))
+        shape[axis] = n * factor
+        x = ops.reshape(ops.stack(phases, axis=axis + 1), shape)
     return x
 
 
@@ -90,14 +89,13 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
         self.out = conv(1, 1, "logit", kernel_initializer="zeros")
 
     def build(self, taps_shape=None, prior_shape=None):
-        self.reduce4.build((None, None, None, 512))
+        self.reduce4.build((None, None, None, TAP_CHANNELS["block4_conv3"]))
         c = self.prior_channels
         for layer in self.convs4:  # each reads the previous stage and the read at stride 8
             layer.build((None, None, None, 4 * self.width + c))
         prev = 4 * self.width
         for s, (reduce, fuse) in zip(self.skips, self.stages):
-            channels = {"block1_conv2": 64, "block2_conv2": 128, "block3_conv3": 256}[s]
-            reduce.build((None, None, None, channels))
+            reduce.build((None, None, None, TAP_CHANNELS[s]))
             fuse.build((None, None, None, prev + reduce.filters + c))
             prev = fuse.filters
         self.out.build((None, None, None, prev))

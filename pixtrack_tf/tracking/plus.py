@@ -68,8 +68,6 @@ def keep_near(probs, previous, cell: int):
         if not prev.any() or not on.any():
             continue
         n, label = cv2.connectedComponents(on, connectivity=8)
-        if n <= 1:
-            continue
         near = cv2.dilate(prev.astype(np.uint8), kernel) > 0
         keep = np.zeros(n, bool)
         keep[np.unique(label[near & (on > 0)])] = True
