@@ -201,15 +201,17 @@ def export_savedmodel(run_dir, out, weights_dtype: str = "float32", what: str = 
     return None
 
 
-WHOLE_FRAME = ("plus.roi=frame", "plus.components=all")  # what a pixtrack+ SavedModel computes
+# what a pixtrack+ SavedModel computes: the whole frame, every component, the weights as trained
+WHOLE_FRAME = ("plus.roi=frame", "plus.components=all", "plus.finetune_steps=0")
 
 
 def export_plus_savedmodel(run_dir, out, hw, what: str = "") -> Path:
     """A pixtrack+ run as a SavedModel for frames of size ``hw`` (H, W) (``initialize``/``step``, like
     the other exports; float32), with ``MODEL.json``. It computes the whole frame and reports every
-    component of the output (``plus.roi: frame``, ``plus.components: all``) whatever the run sets: the
-    box around the previous mask and the components dropped away from it are the in-process tracker's
-    only (they follow the output from frame to frame in NumPy / OpenCV)."""
+    component of the output (``plus.roi: frame``, ``plus.components: all``) with the weights as trained
+    (``plus.finetune_steps: 0``) whatever the run sets: the box around the previous mask, the components
+    dropped away from it and the first-frame fine-tuning are the in-process tracker's only (they follow
+    the output from frame to frame in NumPy / OpenCV, or train at init)."""
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
 
     cfg, model = load_plus(run_dir, ["track.precision=float32", "affinity.precision=float32", *WHOLE_FRAME])

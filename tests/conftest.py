@@ -50,3 +50,17 @@ def run_dir(tmp_path_factory):
         (d / part).mkdir()
         m.save_weights(d / part / "model.weights.h5")
     return d
+
+
+@pytest.fixture(scope="session")
+def plus_run(tmp_path_factory):
+    """A tiny pixtrack+ run: the reads of 4 embedded sequences, then a few decoder steps."""
+    from pixtrack_tf.cli import train
+
+    root = tmp_path_factory.mktemp("plus")
+    out = root / "run"
+    argv = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "4", "--num-frames", "10"]
+    argv += ["--stage", "plus", "--out", str(out), "--no-progress", "--set", "plus.steps=4", "--set", "plus.crop=32"]
+    argv += ["--set", f"train.feature_store={root / 'store'}"]
+    assert train.main(argv) == 0
+    return out

@@ -54,20 +54,6 @@ def test_plus_settings_are_checked():
     assert cfg.plus.skips == ("block2_conv2", "block3_conv3") and cfg.affinity.layer == "block4_conv3"
 
 
-@pytest.fixture(scope="module")
-def plus_run(tmp_path_factory):
-    """A tiny pixtrack+ run: the reads of 4 embedded sequences, then a few decoder steps."""
-    from pixtrack_tf.cli import train
-
-    root = tmp_path_factory.mktemp("plus")
-    out = root / "run"
-    argv = ["--config", "tiny", "--dataset", "embedded", "--num-sequences", "4", "--num-frames", "10"]
-    argv += ["--stage", "plus", "--out", str(out), "--no-progress", "--set", "plus.steps=4", "--set", "plus.crop=32"]
-    argv += ["--set", f"train.feature_store={root / 'store'}"]
-    assert train.main(argv) == 0
-    return out
-
-
 def test_train_writes_reads_and_a_run_that_tracks(plus_run, tmp_path):
     """The stage builds the affinity reads (uint8, frame 0 = the mask) and trains through fit; the run
     folder is a --model for pixtrack track, which tracks two objects of a palette mask in one pass."""
@@ -432,7 +418,7 @@ def test_components_near_changes_only_the_reported_mask_and_the_box(plus_run):
 def test_affine_warp_moves_frame_read_and_truth_together_about_the_anchor():
     """plus.affine: one warp for every array; the anchor stays put; a square's area changes by the zoom
     squared within the strength's bounds; strength 0 is the identity."""
-    from pixtrack_tf.training.plus import affine_warp
+    from pixtrack_tf.ops.augment import affine_warp
 
     frame = np.zeros((64, 80, 3), np.float32)
     frame[20:40, 30:50] = 200.0

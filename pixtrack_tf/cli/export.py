@@ -85,11 +85,12 @@ def _export_run(args, out: Path) -> int:
         size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
         print(f"wrote SavedModel {out} ({size}; pixtrack+, frames {hw[1]}x{hw[0]}); signatures: initialize, step")
         plus = load_config(Path(args.run) / "config.yaml").plus
-        if (plus.roi, plus.components) != ("frame", "all"):
+        if (plus.roi, plus.components, plus.finetune_steps) != ("frame", "all", 0):
             print(
                 "note: the SavedModel computes the whole frame and reports every component of the output "
-                f"(plus.roi: frame, plus.components: all); the run's plus.roi {plus.roi}, plus.components "
-                f"{plus.components} are pixtrack track --model RUN's only",
+                "with the weights as trained (plus.roi: frame, plus.components: all, plus.finetune_steps: 0); "
+                f"the run's plus.roi {plus.roi}, plus.components {plus.components}, plus.finetune_steps "
+                f"{plus.finetune_steps} are pixtrack track --model RUN's only",
                 file=sys.stderr,
             )
         return 0

@@ -46,6 +46,11 @@ class PlusConfig:
     # which connected components of each object's output (>= 0.5) are reported: "all", or "near" (those
     # overlapping the previous output dilated by one feature cell; all when the previous one is empty)
     components: str = "all"
+    # first-frame fine-tuning of the decoder at init (tracking/plus_finetune.py; issue element 5, as the
+    # FCN's): Adam steps (0: off), learning rate, and warped copies of the first frame per step
+    finetune_steps: int = 0
+    finetune_lr: float = 0.0001
+    finetune_copies: int = 4
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
@@ -78,6 +83,11 @@ class PlusConfig:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
         if self.components not in PLUS_COMPONENTS:
             raise ConfigError(f"plus.components must be one of {', '.join(PLUS_COMPONENTS)}, got {self.components!r}")
+        if self.finetune_steps < 0 or self.finetune_lr <= 0 or self.finetune_copies < 1:
+            raise ConfigError(
+                f"plus.finetune_steps must be >= 0 (0: off), plus.finetune_lr > 0 and plus.finetune_copies >= 1, "
+                f"got {self.finetune_steps}, {self.finetune_lr} and {self.finetune_copies}"
+            )
         if self.roi_margin < -1:
             raise ConfigError(f"plus.roi_margin must be >= 0 (or -1: affinity.radius), got {self.roi_margin}")
         if self.roi not in PLUS_ROIS:

@@ -18,6 +18,8 @@ previous output are dropped (:func:`keep_near`).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -178,6 +180,22 @@ class PlusTracker(MultiAffinityTracker):
         self._roi_features = tf.function(self._roi_features_fn, reduce_retracing=True)
         self._roi_refine = tf.function(self._roi_refine_fn, reduce_retracing=True)
         self.roi_shares = []  # plus.roi mask: each tracked frame's box, as a share of the frame
+        self.finetuning = None  # plus.finetune_steps > 0: the decoder fine-tuned on each video's first frame
+        if cfg.plus.finetune_steps > 0:
+            from pixtrack_tf.tracking.plus_finetune import PlusFineTuning
+
+            self.finetuning = PlusFineTuning(self, cfg)
+
+    @property
+    def init_info(self) -> dict:
+        """The first-frame fine-tuning's IoUs and time (``plus.finetune_steps``; empty when off)."""
+        return dict(self.finetuning.info) if self.finetuning is not None else {}
+
+    def _decoder(self, taps, prior):
+        """The decoder's probabilities, with this video's fine-tuned weights when ``plus.finetune_steps``."""
+        scope = self.finetuning.scope() if self.finetuning is not None else contextlib.nullcontext()
+        with scope:
+            return tf.sigmoid(self.model.decoder(taps, prior))
 
     def _features_fn(self, frame, size):
         return plus_features(self.model, self.core, frame, size)
@@ -191,7 +209,7 @@ class PlusTracker(MultiAffinityTracker):
         if previous is not None:
             prior = tf.concat([prior, previous[..., None]], axis=-1)
         batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
-        p = tf.sigmoid(self.model.decoder(batch, prior))  # at the decoder's stride
+        p = self._decoder(batch, prior)  # at the decoder's stride
         return upsample_output(p, frame, self.pcfg), None if previous is None else tf.image.resize(p, size)[..., 0]
 
     def _roi_features_fn(self, frame, size, box, context):
@@ -216,7 +234,7 @@ class PlusTracker(MultiAffinityTracker):
         k = tf.shape(read)[0]
         prior = tf.image.resize(read[..., None], size)[:, box[0] * s : box[1] * s, box[2] * s : box[3] * s]
         batch = {n: tf.repeat(t, k, axis=0) for n, t in taps.items()}
-        p = tf.sigmoid(self.model.decoder(batch, prior))  # (K, box at the decoder's stride, 1)
+        p = self._decoder(batch, prior)  # (K, box at the decoder's stride, 1)
         f, (h, w) = s // d, (size[0] // d, size[1] // d)
         p = tf.pad(p, [[0, 0], [box[0] * f, h - box[1] * f], [box[2] * f, w - box[3] * f], [0, 0]])
         H, W = tf.shape(frame)[0], tf.shape(frame)[1]
@@ -242,7 +260,10 @@ class PlusTracker(MultiAffinityTracker):
             self.prior_flow = MaskFlow(self.size) if self.mask_prior == "flow" else None
             if self.prior_flow is not None:
                 self.prior_flow.start(frame)
-        return self.core.start(frame, masks, feats=q)
+        memory = self.core.start(frame, masks, feats=q)
+        if self.finetuning is not None:
+            self.finetuning.run(frame, masks, memory, self.size)
+        return memory
 
     def _mask_prior(self, frame):
         """The previous frame's output (K, h, w), carried into ``frame`` by optical flow with "flow"."""

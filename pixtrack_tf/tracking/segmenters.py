@@ -26,8 +26,8 @@ class FirstRoiTuning:
     with the copies inside :meth:`scope` (a ``keras.StatelessScope``). So clips do not leak into each
     other, and trackers that share a model (Table 3's 2-stage and 1-stage trackers, several objects)
     each keep their own fine-tuned weights. The loss is the training loss's cross-entropy (Eq. 2's L,
-    ``train.local_reduction`` / ``local_fg_weight``). ``info`` holds the first ROI's IoU (p > 0.5)
-    before and after, so a reader can see that the model adapted to the object.
+    ``train.local_reduction`` / ``local_fg_weight``, or the ``reduction`` / ``fg_weight`` given). ``info``
+    holds the first ROI's IoU (p > 0.5) before and after, so a reader can see that the model adapted to the object.
 
     ``first_prob(*roi)`` maps the first ROI's tensors (the last one its binary mask (K, S, S, 1)) to
     the probabilities the model gives it; ``specs`` are those tensors' TensorSpecs. K copies of the
@@ -35,7 +35,7 @@ class FirstRoiTuning:
     step's batch; the IoUs in ``info`` are the first copy's, the unshifted ROI.
     """
 
-    def __init__(self, model_variables, first_prob, specs, cfg, steps, lr):
+    def __init__(self, model_variables, first_prob, specs, cfg, steps, lr, fg_weight=None, reduction=None):
         import keras
 
         self.model_variables = list(model_variables)
@@ -45,8 +45,8 @@ class FirstRoiTuning:
         ]
         self.first_prob = first_prob
         self.steps = int(steps)
-        self.fg_weight = float(cfg.train.local_fg_weight)
-        self.reduction = cfg.train.local_reduction
+        self.fg_weight = float(cfg.train.local_fg_weight if fg_weight is None else fg_weight)
+        self.reduction = cfg.train.local_reduction if reduction is None else reduction
         self.optimizer = keras.optimizers.Adam(lr)
         self.optimizer.build(self.variables)
         self.opt_init = [np.asarray(v) for v in self.optimizer.variables]

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixtrack_tf.models.plus import PlusModel
+from pixtrack_tf.ops.augment import affine_warp, colour_jitter
 from pixtrack_tf.training.tasks import Task
 
 READS_DIR = "plus_reads"
@@ -105,23 +106,6 @@ def deform_mask(mask, rng):
     return np.clip(cv2.GaussianBlur(m, (5, 5), 1.0), 0, 1).astype(np.float32)
 
 
-def affine_warp(arrays, anchor, strength: float, rng):
-    """``plus.affine``: the same random warp of each (h, w[, C]) array (bilinear, edges replicated):
-    a zoom by exp(u), u uniform in [-strength, strength], and a rotation of at most 40 x strength
-    degrees, about ``anchor`` (y, x), which stays where it is."""
-    import cv2
-
-    zoom = float(np.exp(rng.uniform(-strength, strength)))
-    angle = float(rng.uniform(-40 * strength, 40 * strength))
-    m = cv2.getRotationMatrix2D((float(anchor[1]), float(anchor[0])), angle, zoom)
-    out = []
-    for a in arrays:
-        h, w = a.shape[:2]
-        warped = cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out.append(warped.reshape(a.shape))
-    return out
-
-
 class _Samples:
     """Random (frame, prior, ground truth) crops of frames t >= 1, augmented; a numpy generator. The
     prior is the read, and with ``plus.mask_prior`` the previous frame's ground truth deformed
@@ -164,11 +148,7 @@ class _Samples:
         frame, prior, gt = frame[crop], prior[crop], gt[crop]
         if p.flip and self.rng.random() < 0.5:
             frame, prior, gt = frame[:, ::-1], prior[:, ::-1], gt[:, ::-1]
-        if p.jitter > 0:
-            gain, bias = 1.0 + self.rng.uniform(-p.jitter, p.jitter), self.rng.uniform(-p.jitter, p.jitter) * 255
-            mean = frame.mean(axis=-1, keepdims=True)
-            sat = 1.0 + self.rng.uniform(-p.jitter, p.jitter)
-            frame = np.clip((mean + (frame - mean) * sat) * gain + bias, 0, 255)
+        frame = colour_jitter(frame, p.jitter, self.rng)
         return (
             np.ascontiguousarray(frame, np.float32),
             np.ascontiguousarray(prior, np.float32),
