@@ -91,10 +91,13 @@ def test_finetuning_settings_are_checked_and_export_leaves_it_out(plus_run, tmp_
     for bad in ("plus.finetune_steps=-1", "plus.finetune_lr=0", "plus.finetune_copies=0"):
         with pytest.raises(ConfigError, match="finetune"):
             load_config("plus", [bad])
+    assert export.main(["--run", str(plus_run), "--out", str(tmp_path / "as-is"), "--frame-size", "64x48"]) == 0
+    assert "note:" not in capsys.readouterr().err  # a run of the whole frame, untuned: nothing left out
     run = tmp_path / "run"
     shutil.copytree(plus_run, run)
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     cfg["plus"]["finetune_steps"] = 3
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert export.main(["--run", str(run), "--out", str(tmp_path / "sm"), "--frame-size", "64x48"]) == 0
-    assert "plus.finetune_steps 3 are pixtrack track --model RUN's only" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "plus.finetune_steps: 0); the run's plus.roi frame, plus.components all, plus.finetune_steps 3 are" in err

@@ -73,7 +73,13 @@ def _frame_size(text):
 
 def _export_run(args, out: Path) -> int:
     from pixtrack_tf.config import load_config
-    from pixtrack_tf.runs import export_plus_savedmodel, export_savedmodel, is_plus_run, write_compact_run
+    from pixtrack_tf.runs import (
+        WHOLE_FRAME,
+        export_plus_savedmodel,
+        export_savedmodel,
+        is_plus_run,
+        write_compact_run,
+    )
 
     if is_plus_run(args.run) and not args.compact:  # pixtrack+: a SavedModel per frame size
         hw = _frame_size(args.frame_size)
@@ -85,12 +91,13 @@ def _export_run(args, out: Path) -> int:
         size = f"{sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20:.1f} MiB"
         print(f"wrote SavedModel {out} ({size}; pixtrack+, frames {hw[1]}x{hw[0]}); signatures: initialize, step")
         plus = load_config(Path(args.run) / "config.yaml").plus
-        if (plus.roi, plus.components, plus.finetune_steps) != ("frame", "all", 0):
+        forced = [tuple(kv.split("=", 1)) for kv in WHOLE_FRAME]  # ("plus.key", value) the export computes with
+        theirs = [(key, str(getattr(plus, key.split(".", 1)[1]))) for key, _ in forced]
+        if theirs != forced:
             print(
                 "note: the SavedModel computes the whole frame and reports every component of the output "
-                "with the weights as trained (plus.roi: frame, plus.components: all, plus.finetune_steps: 0); "
-                f"the run's plus.roi {plus.roi}, plus.components {plus.components}, plus.finetune_steps "
-                f"{plus.finetune_steps} are pixtrack track --model RUN's only",
+                f"with the weights as trained ({', '.join(f'{k}: {v}' for k, v in forced)}); "
+                f"the run's {', '.join(f'{k} {v}' for k, v in theirs)} are pixtrack track --model RUN's only",
                 file=sys.stderr,
             )
         return 0

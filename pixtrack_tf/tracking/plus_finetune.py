@@ -59,6 +59,7 @@ class PlusFineTuning:
         specs = [tf.TensorSpec((None, None, None, TAP_CHANNELS[n])) for n in self.names]
         specs += [tf.TensorSpec((None, None, None, 1))] * 2  # the read, the truth
         variables = tracker.model.decoder.trainable_variables
+        self.info = {}
         self.tuning = FirstRoiTuning(
             variables, self._prob, specs, cfg, p.finetune_steps, p.finetune_lr, fg_weight=1.0, reduction="mean"
         )
@@ -72,10 +73,6 @@ class PlusFineTuning:
 
     def scope(self):
         return self.tuning.scope()
-
-    @property
-    def info(self) -> dict:
-        return self.tuning.info
 
     def examples(self, frame, masks, memory, size) -> list:
         """The fine-tuning's tensors: the copies' taps (one per tap name), reads and truths (each object
@@ -96,4 +93,4 @@ class PlusFineTuning:
     def run(self, frame, masks, memory, size):
         t0 = time.perf_counter()
         self.tuning.run(*self.examples(frame, masks, memory, size))
-        self.tuning.info["finetune_seconds"] = time.perf_counter() - t0
+        self.info = {**self.tuning.info, "finetune_seconds": time.perf_counter() - t0}
