@@ -46,7 +46,7 @@ def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
     bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1")
-    bad_values += ("plus.roi_margin=-2",)
+    bad_values += ("plus.roi_margin=-2", "plus.roi_context=-1")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", bad.split())
@@ -287,7 +287,7 @@ def test_a_mask_prior_run_trains_and_tracks(tmp_path, carry):
 def test_mask_roi_boxes_the_previous_output_in_feature_cells():
     """plus.roi mask: the previous output's box in cells, grown by the margin and clipped to the grid;
     every object counts; an empty output gives the whole grid."""
-    from pixtrack_tf.tracking.plus import ROI_CONTEXT, MaskROI
+    from pixtrack_tf.tracking.plus import MaskROI
 
     roi = MaskROI((160, 320), (10, 20), margin=2)  # 16 pixels a cell
     masks = np.zeros((2, 160, 320), np.float32)
@@ -296,8 +296,8 @@ def test_mask_roi_boxes_the_previous_output_in_feature_cells():
     masks[1, 150:160, 300:320] = 0.6  # a second object in the corner: the union, clipped
     assert roi.box(masks) == (1, 10, 4, 20)
     assert roi.box(masks * 0.4) == (0, 10, 0, 20)  # nothing >= 0.5: the whole grid
-    c = ROI_CONTEXT
-    assert roi.context((1, 6, 4, 10)) == (0, 6 + c, 4 - c, 10 + c)
+    assert roi.context((1, 6, 4, 10)) == (0, 8, 2, 12)  # plus.roi_context 2 by default
+    assert MaskROI((160, 320), (10, 20), margin=2, context=1).context((1, 6, 4, 10)) == (0, 7, 3, 11)
 
 
 @pytest.mark.parametrize("radius", [6, 1], ids=["one-tile", "tiles"])
@@ -340,9 +340,10 @@ def test_roi_mask_reads_and_refines_only_the_box(plus_run, radius):
     assert far.any() and refined[0][far].max() == 0.0 and refined[0][~outside].max() > 0.5
     assert tr.box == tr.roi.box(refined) and tr.roi_shares[-1] == pytest.approx(tr.roi.share(box))
     assert tr.roi.margin == radius  # plus.roi_margin -1: affinity.radius
-    margin = SinglePlusTracker(*load_plus(plus_run, fixed + ["plus.roi=mask", "plus.roi_margin=2"]))
+    box_settings = ["plus.roi=mask", "plus.roi_margin=2", "plus.roi_context=1"]
+    margin = SinglePlusTracker(*load_plus(plus_run, fixed + box_settings))
     margin.init(seq.frame(0), seq.mask(0))
-    assert margin.roi.margin == 2
+    assert margin.roi.margin == 2 and margin.roi.context((3, 5, 3, 5)) == (2, 6, 2, 6)
 
 
 def test_upsample_bilinear_is_the_resize_for_sizes_known_late():

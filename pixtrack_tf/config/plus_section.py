@@ -43,6 +43,7 @@ class PlusConfig:
     # read's tiles; outside it the frame is background; an empty previous mask gives the whole frame)
     roi: str = "frame"
     roi_margin: int = -1  # plus.roi mask: cells the box is grown by on each side (-1: affinity.radius)
+    roi_context: int = 2  # plus.roi mask: cells of the frame the backbone sees around the box on each side
     # which connected components of each object's output (>= 0.5) are reported: "all", or "near" (those
     # overlapping the previous output dilated by one feature cell; all when the previous one is empty)
     components: str = "all"
@@ -90,6 +91,8 @@ class PlusConfig:
             )
         if self.roi_margin < -1:
             raise ConfigError(f"plus.roi_margin must be >= 0 (or -1: affinity.radius), got {self.roi_margin}")
+        if self.roi_context < 0:
+            raise ConfigError(f"plus.roi_context must be >= 0, got {self.roi_context}")
         if self.roi not in PLUS_ROIS:
             raise ConfigError(f"plus.roi must be one of {', '.join(PLUS_ROIS)}, got {self.roi!r}")
         if self.roi == "mask" and (self.mask_prior != "none" or self.memory != "read"):

@@ -113,20 +113,17 @@ def filter_reach(pcfg, cell):
     return 2 * pcfg.guided_radius + 4 * pcfg.guided_stride + 2 * cell
 
 
-ROI_CONTEXT = 2  # plus.roi mask: feature cells of the frame the backbone sees around the box on each side
-
-
 class MaskROI:
     """``plus.roi: mask`` -- the box of the feature grid a frame is computed in: the previous frame's
     output (every object's pixels >= 0.5) in feature cells, grown by ``margin`` cells on each side and
     clipped to the grid; the whole grid when the output is empty (the read may then find the object
     again anywhere, from the first frame).
 
-    ``box(masks)`` -> (y0, y1, x0, x1) cells; ``context(box)`` -> the box grown by :data:`ROI_CONTEXT`
-    cells and clipped: what the backbone sees."""
+    ``box(masks)`` -> (y0, y1, x0, x1) cells; ``context(box)`` -> the box grown by ``context`` cells
+    (``plus.roi_context``) and clipped: what the backbone sees."""
 
-    def __init__(self, hw, grid, margin: int):
-        self.hw, self.grid, self.margin = tuple(hw), tuple(grid), int(margin)
+    def __init__(self, hw, grid, margin: int, context: int = 2):
+        self.hw, self.grid, self.margin, self.context_cells = tuple(hw), tuple(grid), int(margin), int(context)
 
     def box(self, masks):
         gh, gw = self.grid
@@ -141,7 +138,7 @@ class MaskROI:
 
     def context(self, box):
         y0, y1, x0, x1 = box
-        c, (gh, gw) = ROI_CONTEXT, self.grid
+        c, (gh, gw) = self.context_cells, self.grid
         return (max(0, y0 - c), min(gh, y1 + c), max(0, x0 - c), min(gw, x1 + c))
 
     def share(self, box) -> float:
@@ -249,7 +246,7 @@ class PlusTracker(MultiAffinityTracker):
         if self.pcfg.roi == "mask":
             grid = feature_grid(frame.shape[:2], self.acfg)
             margin = self.acfg.radius if self.pcfg.roi_margin < 0 else self.pcfg.roi_margin
-            self.roi = MaskROI(frame.shape[:2], grid, margin)
+            self.roi = MaskROI(frame.shape[:2], grid, margin, self.pcfg.roi_context)
             self.box = self.roi.box(masks)
             self.roi_shares = []
         if self.pcfg.components == "near":
