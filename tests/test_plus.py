@@ -289,14 +289,14 @@ def test_mask_roi_boxes_the_previous_output_in_feature_cells():
     every object counts; an empty output gives the whole grid."""
     from pixtrack_tf.tracking.plus import MaskROI
 
-    roi = MaskROI((160, 320), (10, 20), margin=2)  # 16 pixels a cell
+    roi = MaskROI((160, 320), (10, 20), margin=2, context=2)  # 16 pixels a cell
     masks = np.zeros((2, 160, 320), np.float32)
     masks[0, 48:64, 96:128] = 0.9
     assert roi.box(masks) == (1, 6, 4, 10) and roi.share((1, 6, 4, 10)) == pytest.approx(30 / 200)
     masks[1, 150:160, 300:320] = 0.6  # a second object in the corner: the union, clipped
     assert roi.box(masks) == (1, 10, 4, 20)
     assert roi.box(masks * 0.4) == (0, 10, 0, 20)  # nothing >= 0.5: the whole grid
-    assert roi.context((1, 6, 4, 10)) == (0, 8, 2, 12)  # plus.roi_context 2 by default
+    assert roi.context((1, 6, 4, 10)) == (0, 8, 2, 12)
     assert MaskROI((160, 320), (10, 20), margin=2, context=1).context((1, 6, 4, 10)) == (0, 7, 3, 11)
 
 

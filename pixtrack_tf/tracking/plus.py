@@ -122,7 +122,7 @@ class MaskROI:
     ``box(masks)`` -> (y0, y1, x0, x1) cells; ``context(box)`` -> the box grown by ``context`` cells
     (``plus.roi_context``) and clipped: what the backbone sees."""
 
-    def __init__(self, hw, grid, margin: int, context: int = 2):
+    def __init__(self, hw, grid, margin: int, context: int):
         self.hw, self.grid, self.margin, self.context_cells = tuple(hw), tuple(grid), int(margin), int(context)
 
     def box(self, masks):
