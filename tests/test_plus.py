@@ -46,7 +46,7 @@ def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
     bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1")
-    bad_values += ("plus.roi_margin=-2", "plus.roi_context=-1")
+    bad_values += ("plus.roi_margin=-2", "plus.roi_context=-1", "plus.loss=iou")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", bad.split())
@@ -433,3 +433,38 @@ def test_affine_warp_moves_frame_read_and_truth_together_about_the_anchor():
         assert np.exp(-0.5) * 0.9 < g.sum() / gt.sum() < np.exp(0.5) * 1.1
     same = affine_warp((frame,), (30, 40), 0.0, np.random.default_rng(0))[0]
     np.testing.assert_allclose(same, frame, atol=1e-4)
+
+
+def test_soft_jaccard_loss_by_hand_and_in_the_plus_task():
+    """plus.loss=bce+iou (selection/RULE.md round 11): 1 - (sum p y + 1) / (sum (p + y - p y) + 1) per crop,
+    added to the mean BCE; the default ``bce`` is the BCE alone."""
+    import tensorflow as tf
+
+    from pixtrack_tf.models.losses import soft_jaccard_loss
+    from pixtrack_tf.training.plus import PlusTask
+
+    y = np.zeros((3, 4, 4, 1), np.float32)
+    y[0, :2, :2] = y[1, :2, :2] = 1.0
+    logits = np.full_like(y, -30.0)
+    logits[0, :2, :2] = 30.0  # the truth exactly; crop 1 empty against an object of 4; crop 2 empty on empty
+    got = np.asarray(soft_jaccard_loss(logits, y))
+    np.testing.assert_allclose(got, [0.0, 1.0 - 1.0 / 5.0, 0.0], atol=1e-6)
+    half = np.zeros_like(y[:1])  # p = 1/2 everywhere: (2 + 1) / (16 * 1/2 + 4 - 2 + 1) = 3 / 11
+    np.testing.assert_allclose(np.asarray(soft_jaccard_loss(half, y[:1])), [1.0 - 3.0 / 11.0], atol=1e-6)
+
+    rng = np.random.default_rng(0)
+    batch = {
+        "frame": tf.constant(rng.uniform(0, 255, (2, 32, 32, 3)), tf.float32),
+        "prior": tf.constant(rng.uniform(0, 1, (2, 32, 32, 1)), tf.float32),
+        "gt": tf.constant(rng.uniform(0, 1, (2, 32, 32, 1)) > 0.7, tf.float32),
+    }
+    losses = {}
+    for loss in ("bce", "bce+iou"):
+        task = PlusTask(load_config("tiny", ["plus.crop=32", f"plus.loss={loss}"]), [], {})
+        losses[loss], extras = task.per_example_loss(task.build_model(), batch, training=False)
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=batch["gt"], logits=extras["logits"])
+    bce = tf.reduce_mean(bce, [1, 2, 3])
+    np.testing.assert_allclose(np.asarray(losses["bce"]), np.asarray(bce), rtol=1e-5)
+    extra = np.asarray(soft_jaccard_loss(extras["logits"], batch["gt"]))
+    assert extra.min() > 0.1  # an untrained decoder on random truth is far from it
+    np.testing.assert_allclose(np.asarray(losses["bce+iou"]), np.asarray(bce) + extra, rtol=1e-5)

@@ -12,6 +12,7 @@ PLUS_MEMORY = ("read", "refined")  # plus.memory: what a tracked frame's memory 
 PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows
 PLUS_ROIS = ("frame", "mask")  # plus.roi: where the backbone, the read and the decoder run
 PLUS_COMPONENTS = ("all", "near")  # plus.components: which connected components of the output are kept
+PLUS_LOSSES = ("bce", "bce+iou")  # plus.loss: the decoder's training objective
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class PlusConfig:
     finetune_copies: int = 4
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
+    # the decoder's training loss per crop: "bce" (mean binary cross-entropy) or "bce+iou" (and 1 minus
+    # the soft Jaccard index of the output against the truth: models/losses.py soft_jaccard_loss)
+    loss: str = "bce"
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
     flip: bool = True  # augmentation: horizontal flips
     jitter: float = 0.15  # augmentation: brightness / contrast / saturation jitter (0: none)
@@ -82,6 +86,8 @@ class PlusConfig:
             )
         if self.guide not in PLUS_GUIDES:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
+        if self.loss not in PLUS_LOSSES:
+            raise ConfigError(f"plus.loss must be one of {', '.join(PLUS_LOSSES)}, got {self.loss!r}")
         if self.components not in PLUS_COMPONENTS:
             raise ConfigError(f"plus.components must be one of {', '.join(PLUS_COMPONENTS)}, got {self.components!r}")
         if self.finetune_steps < 0 or self.finetune_lr <= 0 or self.finetune_copies < 1:

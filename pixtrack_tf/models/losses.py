@@ -31,6 +31,18 @@ def cross_entropy(probs, targets, fg_weight=1.0, reduction="mean"):
     return {"sum": cross_entropy_sum, "mean": cross_entropy_mean}[reduction](probs, targets, fg_weight)
 
 
+def soft_jaccard_loss(logits, targets, smooth=1.0):
+    """1 - (sum p y + s) / (sum (p + y - p y) + s) per example, p = sigmoid(logits), over all but the batch
+    axis: the soft Jaccard (IoU) loss of Rahman & Wang (2016), not the paper's; pixtrack+'s ``plus.loss``.
+    With s = ``smooth`` > 0 an example without the object is defined and asks for an empty output."""
+    p = tf.sigmoid(tf.cast(logits, tf.float32))
+    y = tf.cast(targets, tf.float32)
+    axes = tf.range(1, tf.rank(p))
+    inter = tf.reduce_sum(p * y, axis=axes)
+    union = tf.reduce_sum(p + y - p * y, axis=axes)
+    return 1.0 - (inter + smooth) / (union + smooth)
+
+
 def total_variation(maps):
     """V(y) = sum_{i,j} |y_{i+1,j} - y_{i,j}| + |y_{i,j+1} - y_{i,j}| over (..., H, W, C) maps."""
     y = tf.cast(maps, tf.float32)

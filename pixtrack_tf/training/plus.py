@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from pixtrack_tf.models.losses import soft_jaccard_loss
 from pixtrack_tf.models.plus import PlusModel
 from pixtrack_tf.ops.augment import affine_warp, colour_jitter
 from pixtrack_tf.training.tasks import Task
@@ -191,7 +192,10 @@ class PlusTask(Task):
         size = tf.shape(batch["gt"])[1:3]
         logits = tf.image.resize(logits, size)  # bilinear, to the resized frame's pixels
         bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=batch["gt"], logits=logits)
-        return tf.reduce_mean(bce, axis=[1, 2, 3]), {"logits": logits}
+        loss = tf.reduce_mean(bce, axis=[1, 2, 3])
+        if self.cfg.plus.loss == "bce+iou":  # not the paper's: selection/RULE.md round 11
+            loss += soft_jaccard_loss(logits, batch["gt"])
+        return loss, {"logits": logits}
 
     def scalars(self, batch, extras) -> dict:
         gt = batch["gt"] > 0.5
