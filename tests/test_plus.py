@@ -46,7 +46,7 @@ def test_plus_settings_are_checked():
     bad_values = ("plus.skips=[block5_conv1]", "plus.width=6", "plus.crop=100", "plus.steps=0", "plus.memory=both")
     bad_values += ("plus.guided_radius=-1", "plus.guided_eps=0", "plus.guide=rgb", "plus.guided_stride=0")
     bad_values += ("plus.roi=box", "plus.roi=mask plus.mask_prior=flow", "plus.components=few", "plus.affine=-0.1")
-    bad_values += ("plus.roi_margin=-2", "plus.roi_context=-1", "plus.loss=iou")
+    bad_values += ("plus.roi_margin=-2", "plus.roi_context=-1", "plus.loss=iou", "plus.threshold=1")
     for bad in (*bad_values, "plus.mask_prior=x"):
         with pytest.raises(ConfigError, match="plus"):
             load_config("plus", bad.split())
@@ -161,12 +161,15 @@ def test_memory_refined_remembers_the_decoders_output(plus_run):
 
 @pytest.mark.parametrize(
     "switches",
-    [("plus.memory=refined",), ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2")],
-    ids=["refined", "guided"],
+    [
+        ("plus.memory=refined",),
+        ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2", "plus.threshold=0.4"),
+    ],
+    ids=["refined", "guided-threshold"],
 )
 def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
     """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with
-    the guided filter on, it reports the same filtered mask."""
+    the guided filter and plus.threshold on, it reports the same filtered, remapped mask."""
     from pixtrack_tf.data import load_dataset
     from pixtrack_tf.runs import load_plus
     from pixtrack_tf.tracking.affinity_savedmodel import export_affinity
@@ -468,3 +471,27 @@ def test_soft_jaccard_loss_by_hand_and_in_the_plus_task():
     extra = np.asarray(soft_jaccard_loss(extras["logits"], batch["gt"]))
     assert extra.min() > 0.1  # an untrained decoder on random truth is far from it
     np.testing.assert_allclose(np.asarray(losses["bce+iou"]), np.asarray(bce) + extra, rtol=1e-5)
+
+
+def test_plus_threshold_reports_t_as_one_half(plus_run):
+    """plus.threshold t (selection/RULE.md round 12): the reported output is sigmoid(logit p - logit t) of
+    what t = 0.5 reports on the same read, so the mask at 0.5 is the default's at t; 0.5 changes nothing."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker, report_threshold
+
+    p = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+    for t in (0.3, 0.5, 0.65):
+        q = np.asarray(report_threshold(p, t))
+        assert np.all(np.diff(q) > 0) if t != 0.5 else np.array_equal(q, p)
+        assert np.array_equal(q > 0.5, p > t + 1e-6) and abs(q[0]) < 1e-5 and abs(q[-1] - 1) < 1e-5
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    fixed = ["track.precision=float32", "affinity.precision=float32", "plus.guided_radius=4"]
+    out = {}
+    for t in (0.5, 0.3):
+        tr = SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.threshold={t}"]))
+        tr.init(seq.frame(0), seq.mask(0))
+        out[t] = tr.read_and_refine(seq.frame(1))
+    np.testing.assert_allclose(out[0.5][0], out[0.3][0], atol=1e-6)  # the read: the memory is the same
+    np.testing.assert_allclose(out[0.3][1], np.asarray(report_threshold(out[0.5][1], 0.3)), atol=1e-5)
+    assert ((out[0.3][1] >= 0.5) != (out[0.5][1] >= 0.5)).any()

@@ -45,6 +45,9 @@ class PlusConfig:
     roi: str = "frame"
     roi_margin: int = -1  # plus.roi mask: cells the box is grown by on each side (-1: affinity.radius)
     roi_context: int = 2  # plus.roi mask: cells of the frame the backbone sees around the box on each side
+    # the decoder's probability t reported as 0.5 (the masks', the evaluation's, the next box's threshold):
+    # the output p becomes sigmoid(logit p - logit t) after the guided filter; 0.5: as it is
+    threshold: float = 0.5
     # which connected components of each object's output (>= 0.5) are reported: "all", or "near" (those
     # overlapping the previous output dilated by one feature cell; all when the previous one is empty)
     components: str = "all"
@@ -86,6 +89,8 @@ class PlusConfig:
             )
         if self.guide not in PLUS_GUIDES:
             raise ConfigError(f"plus.guide must be one of {', '.join(PLUS_GUIDES)}, got {self.guide!r}")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"plus.threshold must be in (0, 1), got {self.threshold}")
         if self.loss not in PLUS_LOSSES:
             raise ConfigError(f"plus.loss must be one of {', '.join(PLUS_LOSSES)}, got {self.loss!r}")
         if self.components not in PLUS_COMPONENTS:

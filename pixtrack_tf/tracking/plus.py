@@ -89,21 +89,30 @@ def resized_size(hw, acfg) -> tuple[int, int]:
 def upsample_output(p, frame, pcfg, region=None):
     """The decoder's probabilities ``p`` (K, h, w, 1) at the frame's size (K, H, W): bilinear, then with
     ``plus.guided_radius`` > 0 the guided filter with the frame (H, W, 3) as its guide, fitted at
-    ``plus.guided_stride`` (graph code). ``region`` (y0, y1, x0, x1) pixels: ``p`` is zero outside it
-    (``plus.roi: mask``), so the filter runs on it grown by its reach (two windows, a stride-s fit and
-    the bilinear spread: :func:`filter_reach`), zero beyond."""
+    ``plus.guided_stride`` (graph code), then :func:`report_threshold`. ``region`` (y0, y1, x0, x1) pixels:
+    ``p`` is zero outside it (``plus.roi: mask``), so the filter runs on it grown by its reach (two windows,
+    a stride-s fit and the bilinear spread: :func:`filter_reach`), zero beyond."""
     hw = tf.shape(frame)[:2]
     up = tf.image.resize(p, hw)[..., 0]
     if pcfg.guided_radius <= 0:
-        return up
+        return report_threshold(up, pcfg.threshold)
     args = (pcfg.guided_radius, pcfg.guided_eps, pcfg.guide, pcfg.guided_stride)
     if region is None:
-        return guided_filter(frame, up, *args)
+        return report_threshold(guided_filter(frame, up, *args), pcfg.threshold)
     s, m = pcfg.guided_stride, filter_reach(pcfg, tf.cast(hw[0] // tf.shape(p)[1], tf.int32))
     y0, x0 = tf.maximum(region[0] - m, 0) // s * s, tf.maximum(region[2] - m, 0) // s * s
     y1, x1 = tf.minimum(region[1] + m, hw[0]), tf.minimum(region[3] + m, hw[1])
     q = guided_filter(frame[y0:y1, x0:x1], up[:, y0:y1, x0:x1], *args)
-    return tf.pad(q, [[0, 0], [y0, hw[0] - y1], [x0, hw[1] - x1]])
+    return report_threshold(tf.pad(q, [[0, 0], [y0, hw[0] - y1], [x0, hw[1] - x1]]), pcfg.threshold)
+
+
+def report_threshold(p, t: float):
+    """``plus.threshold`` t: ``p`` as sigmoid(logit p - logit t), so that t is reported as 0.5 (the
+    threshold of the masks, the evaluation and the next box), monotone, 0 and 1 kept within 1e-5; t = 0.5: ``p``."""
+    if t == 0.5:
+        return p
+    p = tf.clip_by_value(tf.cast(p, tf.float32), 1e-6, 1.0 - 1e-6)
+    return tf.sigmoid(tf.math.log(p / (1.0 - p)) - float(np.log(t / (1.0 - t))))
 
 
 def filter_reach(pcfg, cell):
