@@ -1,4 +1,5 @@
-"""The training objectives: Eq. 2 for the local model and Eq. 4 for the global model."""
+"""The training objectives: Eq. 2 for the local model and Eq. 4 for the global model (and, not the
+paper's, pixtrack+'s soft Jaccard loss)."""
 
 from __future__ import annotations
 

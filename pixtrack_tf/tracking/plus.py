@@ -12,9 +12,10 @@ one batch. The ROI (docs/REPRODUCTION.md, pixtrack+) is the whole frame with ``p
 a box around the previous frame's output (:class:`MaskROI`), the rest of the frame being background.
 With ``plus.mask_prior`` the decoder also gets the previous frame's output (MaskTrack's prior), as it
 is or carried by optical flow. With ``plus.guided_radius`` > 0 the output is upsampled edge-aware
-(:func:`upsample_output`). With ``plus.components: near`` the output's components away from the
-previous output are dropped (:func:`keep_near`). With ``plus.finetune_steps`` > 0 the decoder is
-fine-tuned on each video's first frame at ``init`` (:mod:`pixtrack_tf.tracking.plus_finetune`).
+(:func:`upsample_output`); ``plus.threshold`` moves the reported 0.5 (:func:`report_threshold`). With
+``plus.components: near`` the output's components away from the previous output are dropped
+(:func:`keep_near`). With ``plus.finetune_steps`` > 0 the decoder is fine-tuned on each video's first
+frame at ``init`` (:mod:`pixtrack_tf.tracking.plus_finetune`).
 """
 
 from __future__ import annotations
