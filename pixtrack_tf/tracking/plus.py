@@ -93,18 +93,23 @@ def upsample_output(p, frame, pcfg, region=None):
     ``plus.guided_stride`` (graph code), then :func:`report_threshold`. ``region`` (y0, y1, x0, x1) pixels:
     ``p`` is zero outside it (``plus.roi: mask``), so the filter runs on it grown by its reach (two windows,
     a stride-s fit and the bilinear spread: :func:`filter_reach`), zero beyond."""
+    return report_threshold(_edge_aware(p, frame, pcfg, region), pcfg.threshold)
+
+
+def _edge_aware(p, frame, pcfg, region):
+    """:func:`upsample_output` before :func:`report_threshold`."""
     hw = tf.shape(frame)[:2]
     up = tf.image.resize(p, hw)[..., 0]
     if pcfg.guided_radius <= 0:
-        return report_threshold(up, pcfg.threshold)
+        return up
     args = (pcfg.guided_radius, pcfg.guided_eps, pcfg.guide, pcfg.guided_stride)
     if region is None:
-        return report_threshold(guided_filter(frame, up, *args), pcfg.threshold)
+        return guided_filter(frame, up, *args)
     s, m = pcfg.guided_stride, filter_reach(pcfg, tf.cast(hw[0] // tf.shape(p)[1], tf.int32))
     y0, x0 = tf.maximum(region[0] - m, 0) // s * s, tf.maximum(region[2] - m, 0) // s * s
     y1, x1 = tf.minimum(region[1] + m, hw[0]), tf.minimum(region[3] + m, hw[1])
     q = guided_filter(frame[y0:y1, x0:x1], up[:, y0:y1, x0:x1], *args)
-    return report_threshold(tf.pad(q, [[0, 0], [y0, hw[0] - y1], [x0, hw[1] - x1]]), pcfg.threshold)
+    return tf.pad(q, [[0, 0], [y0, hw[0] - y1], [x0, hw[1] - x1]])
 
 
 def report_threshold(p, t: float):
