@@ -159,13 +159,59 @@ def test_memory_refined_remembers_the_decoders_output(plus_run):
     assert np.abs(runs["read"][1] - pooled).max() > 1e-3  # "read" remembers something else
 
 
+def test_cell_max_and_gate_labels_by_hand():
+    """plus.memory: gated -- cell_max is each feature cell's highest probability; gate_labels scales each
+    object's label by its gate and gives the mass taken off to the background."""
+    from pixtrack_tf.tracking.plus import cell_max, gate_labels
+
+    probs = np.zeros((2, 16, 24), np.float32)  # grid (2, 3): cells of 8 x 8 pixels
+    probs[0, 3, 20] = 0.9  # cell (0, 2)
+    probs[0, 12, 1] = 0.4  # cell (1, 0)
+    probs[1, 8:16, 8:16] = 0.7  # cell (1, 1)
+    want = np.zeros((6, 2), np.float32)
+    want[2, 0], want[3, 0], want[4, 1] = 0.9, 0.4, 0.7
+    np.testing.assert_allclose(np.asarray(cell_max(probs, (2, 3))), want, atol=1e-6)
+    labels = np.array([[0.2, 0.5, 0.3], [0.6, 0.4, 0.0]], np.float32)  # (P, 1 + K)
+    gate = np.array([[0.5, 1.0], [0.0, 0.2]], np.float32)
+    out = np.asarray(gate_labels(labels, gate))
+    np.testing.assert_allclose(out, [[0.45, 0.25, 0.3], [1.0, 0.0, 0.0]], atol=1e-6)
+
+
+def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(plus_run):
+    """plus.memory: gated (with the box of plus.roi: mask too) remembers the read's own labels gated by the
+    decoder's output: no cell gains object mass, each loses it in proportion to the output's highest
+    probability in the cell, and the mass taken off goes to the background."""
+    from pixtrack_tf.data import load_dataset
+    from pixtrack_tf.runs import load_plus
+    from pixtrack_tf.tracking.plus import SinglePlusTracker, cell_max
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[1]
+    fixed = ["track.precision=float32", "affinity.precision=float32"]
+    for roi in ("frame", "mask"):
+        got = {}
+        for memory in ("read", "gated"):
+            tr = SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.memory={memory}", f"plus.roi={roi}"]))
+            tr.init(seq.frame(0), seq.mask(0))
+            read, refined = tr.read_and_refine(seq.frame(1))
+            got[memory] = (read, refined, np.asarray(tr.memory["recent"][0][1]))
+        np.testing.assert_allclose(got["read"][0], got["gated"][0], atol=1e-6)  # the same read of frame 1
+        lay = tr.core.layout(tr.memory["grid"])
+        gate = np.asarray(lay.gather(cell_max(got["gated"][1], tr.memory["grid"]), lay.window_idx))
+        plain, gated = got["read"][2], got["gated"][2]
+        assert (gated[..., 1:] <= plain[..., 1:] + 1e-6).all()
+        np.testing.assert_allclose(gated[..., 1:], plain[..., 1:] * gate, atol=1e-6)
+        np.testing.assert_allclose(gated.sum(-1), plain.sum(-1), atol=1e-5)  # the mass moves to the background
+        assert ((plain[..., 1:] - gated[..., 1:]) > 1e-4).any(), roi  # the gate takes object mass off somewhere
+
+
 @pytest.mark.parametrize(
     "switches",
     [
         ("plus.memory=refined",),
+        ("plus.memory=gated",),
         ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2", "plus.threshold=0.4"),
     ],
-    ids=["refined", "guided-threshold"],
+    ids=["refined", "gated", "guided-threshold"],
 )
 def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
     """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with

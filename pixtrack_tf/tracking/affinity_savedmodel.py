@@ -202,9 +202,14 @@ class PlusModule(AffinityModule):
         return upsample_output(p, frame, self.cfg.plus)[0], extra_state
 
     def _memory_labels(self, lab, prob):
-        """The read's own labels, or (``plus.memory: refined``) the refined probability, pooled."""
+        """The read's own labels, or (``plus.memory: refined``) the refined probability, pooled, or
+        (``gated``) the read's own labels gated by it (tracking/plus.py :func:`gate_labels`)."""
+        from pixtrack_tf.tracking.plus import cell_max, gate_labels
+
         if self.cfg.plus.memory == "refined":
             return self._core().pool(_one_hot(prob[None]), self.grid)
+        if self.cfg.plus.memory == "gated":
+            return gate_labels(lab, cell_max(prob[None], self.grid))
         return lab
 
 

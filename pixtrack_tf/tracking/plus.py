@@ -5,8 +5,9 @@ Per frame, one pass of the frozen HED VGG16 over the frame resized by ``affinity
 and the skips' layers (conv2_2 / conv3_3, or conv1_2 too); :class:`~pixtrack_tf.models.plus.PlusDecoder`
 turns them and the read (each object's probability) into the object's mask at the finest skip's stride
 of the resized frame, upsampled to the frame. The memory is the reference's (first frame + a ring
-buffer of recent frames, flat in the video's length), its labels the read's own or, with ``plus.memory:
-refined``, the decoder's output; several objects of a palette mask are read in one pass and refined as
+buffer of recent frames, flat in the video's length), its labels the read's own, or with ``plus.memory:
+refined`` the decoder's output, or with ``gated`` the read's own where the decoder keeps the object
+(:func:`gate_labels`); several objects of a palette mask are read in one pass and refined as
 one batch. The ROI (docs/REPRODUCTION.md, pixtrack+) is the whole frame with ``plus.roi: frame``; with
 ``plus.roi: mask`` (configs/plus.yaml's) the backbone, the read's queries and the decoder run only on
 a box around the previous frame's output (:class:`MaskROI`), the rest of the frame being background.
@@ -110,6 +111,25 @@ def _edge_aware(p, frame, pcfg, region):
     y1, x1 = tf.minimum(region[1] + m, hw[0]), tf.minimum(region[3] + m, hw[1])
     q = guided_filter(frame[y0:y1, x0:x1], up[:, y0:y1, x0:x1], *args)
     return tf.pad(q, [[0, 0], [y0, hw[0] - y1], [x0, hw[1] - x1]])
+
+
+def cell_max(probs, grid):
+    """Each feature cell's highest probability (P, K) of ``probs`` (K, H, W): resized bilinearly to the
+    resized frame (8 x ``grid``), then max-pooled over each cell's 8 x 8 pixels."""
+    s = AFFINITY_LAYERS["block4_conv3"]
+    up = tf.image.resize(tf.cast(probs, tf.float32)[..., None], (grid[0] * s, grid[1] * s))
+    cells = tf.nn.max_pool2d(up, s, s, "VALID")[..., 0]  # (K, h, w)
+    return tf.transpose(tf.reshape(cells, (tf.shape(cells)[0], -1)))
+
+
+def gate_labels(labels, gate):
+    """``plus.memory: gated`` -- memory labels (..., 1 + K) (background first) with each object's label
+    multiplied by its ``gate`` (..., K) in [0, 1] (:func:`cell_max` of the decoder's output) and the mass
+    taken off added to the background's: the cells the decoder rejects lose the object, the others keep
+    the read's own values (those the decoder was trained on); the memory never gains object mass."""
+    obj = labels[..., 1:] * tf.cast(gate, labels.dtype)
+    bg = labels[..., :1] + tf.reduce_sum(labels[..., 1:] - obj, axis=-1, keepdims=True)
+    return tf.concat([bg, obj], axis=-1)
 
 
 def report_threshold(p, t: float):
@@ -286,8 +306,8 @@ class PlusTracker(MultiAffinityTracker):
 
     def read_and_refine(self, frame):
         """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame. The frame's
-        memory entry holds the read's own labels (``plus.memory`` "read", as the reference's), or the
-        refined probabilities (``"refined"``)."""
+        memory entry holds the read's own labels (``plus.memory`` "read", as the reference's), the
+        refined probabilities (``"refined"``), or the read's labels gated by them (``"gated"``)."""
         frame = tf.constant(check_frame(frame, self.hw))
         if self.pcfg.roi == "mask":
             return self._read_and_refine_roi(frame)
@@ -298,8 +318,16 @@ class PlusTracker(MultiAffinityTracker):
         refined = self._components(refined.numpy())
         if self.memory_from == "refined":
             keys, labels = self.core.entry(self.memory, q, refined)
-        self.core.push(self.memory, keys, labels)
+        self.core.push(self.memory, keys, self._gated(labels, refined))
         return read.numpy(), refined
+
+    def _gated(self, labels, refined):
+        """A memory entry's labels (tiles, W, 1 + K), gated by the output (K, H, W) with ``plus.memory:
+        gated`` (:func:`gate_labels`, the gate in each tile's window as the labels are); else as they are."""
+        if self.memory_from != "gated":
+            return labels
+        lay = self.core.layout(self.memory["grid"])
+        return gate_labels(labels, lay.gather(cell_max(refined, self.memory["grid"]), lay.window_idx))
 
     def _components(self, refined):
         """The output (K, H, W) with ``plus.components: near``'s components dropped (:func:`keep_near`)."""
@@ -318,7 +346,7 @@ class PlusTracker(MultiAffinityTracker):
         taps, q = self._roi_features(frame, self.size, b, tf.constant(self.roi.context(box), tf.int32))
         read, keys, labels = self.core.read(None, self.memory, feats=q, region=box)
         refined = self._components(self._roi_refine(taps, read, self.size, frame, b).numpy())
-        self.core.push(self.memory, keys, labels)
+        self.core.push(self.memory, keys, self._gated(labels, refined))
         self.box = self.roi.box(refined)
         return read.numpy(), refined
 
