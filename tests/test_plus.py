@@ -177,10 +177,12 @@ def test_cell_max_and_gate_labels_by_hand():
     np.testing.assert_allclose(out, [[0.45, 0.25, 0.3], [1.0, 0.0, 0.0]], atol=1e-6)
 
 
-def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(plus_run):
-    """plus.memory: gated (with the box of plus.roi: mask too) remembers the read's own labels gated by the
+@pytest.mark.parametrize("gating", ["gated", "pruned"])
+def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(plus_run, gating):
+    """plus.memory: gated or pruned (with the box of plus.roi: mask too) remembers the read's own labels gated by the
     decoder's output: no cell gains object mass, each loses it in proportion to the output's highest
-    probability in the cell, and the mass taken off goes to the background."""
+    probability in the cell (pruned: all of it where that is not above 0.5, none elsewhere), and the mass
+    taken off goes to the background."""
     from pixtrack_tf.data import load_dataset
     from pixtrack_tf.runs import load_plus
     from pixtrack_tf.tracking.plus import SinglePlusTracker, cell_max
@@ -189,15 +191,17 @@ def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(
     fixed = ["track.precision=float32", "affinity.precision=float32"]
     for roi in ("frame", "mask"):
         got = {}
-        for memory in ("read", "gated"):
+        for memory in ("read", gating):
             tr = SinglePlusTracker(*load_plus(plus_run, fixed + [f"plus.memory={memory}", f"plus.roi={roi}"]))
             tr.init(seq.frame(0), seq.mask(0))
             read, refined = tr.read_and_refine(seq.frame(1))
             got[memory] = (read, refined, np.asarray(tr.memory["recent"][0][1]))
-        np.testing.assert_allclose(got["read"][0], got["gated"][0], atol=1e-6)  # the same read of frame 1
+        np.testing.assert_allclose(got["read"][0], got[gating][0], atol=1e-6)  # the same read of frame 1
         lay = tr.core.layout(tr.memory["grid"])
-        gate = np.asarray(lay.gather(cell_max(got["gated"][1], tr.memory["grid"]), lay.window_idx))
-        plain, gated = got["read"][2], got["gated"][2]
+        gate = np.asarray(lay.gather(cell_max(got[gating][1], tr.memory["grid"]), lay.window_idx))
+        if gating == "pruned":
+            gate = (gate > 0.5).astype(np.float32)
+        plain, gated = got["read"][2], got[gating][2]
         assert (gated[..., 1:] <= plain[..., 1:] + 1e-6).all()
         np.testing.assert_allclose(gated[..., 1:], plain[..., 1:] * gate, atol=1e-6)
         np.testing.assert_allclose(gated.sum(-1), plain.sum(-1), atol=1e-5)  # the mass moves to the background
@@ -209,9 +213,10 @@ def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(
     [
         ("plus.memory=refined",),
         ("plus.memory=gated",),
+        ("plus.memory=pruned",),
         ("plus.guided_radius=3", "plus.guide=colour", "plus.guided_stride=2", "plus.threshold=0.4"),
     ],
-    ids=["refined", "gated", "guided-threshold"],
+    ids=["refined", "gated", "pruned", "guided-threshold"],
 )
 def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
     """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with

@@ -8,7 +8,7 @@ from pixtrack_tf.config.errors import ConfigError
 
 PLUS_SKIPS = {"block1_conv2": 1, "block2_conv2": 2, "block3_conv3": 4}  # plus.skips -> the backbone layer's stride
 PLUS_MASK_PRIORS = ("none", "previous", "flow")  # plus.mask_prior: the decoder's second input channel
-PLUS_MEMORY = ("read", "refined", "gated")  # plus.memory: what a tracked frame's memory entry remembers
+PLUS_MEMORY = ("read", "refined", "gated", "pruned")  # plus.memory: what a tracked frame's memory entry remembers
 PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided filter follows
 PLUS_ROIS = ("frame", "mask")  # plus.roi: where the backbone, the read and the decoder run
 PLUS_COMPONENTS = ("all", "near")  # plus.components: which connected components of the output are kept
@@ -25,8 +25,8 @@ class PlusConfig:
     residual: bool = True  # the decoder adds to the memory read's logit (starts from it) instead of replacing it
     # what a tracked frame's memory entry remembers: "read" (the read's own labels, as the reference),
     # "refined" (the decoder's output, pooled like the first frame's mask) or "gated" (the read's own labels,
-    # each object's times the decoder's highest output in the cell, the rest to the background:
-    # tracking/plus.py gate_labels)
+    # each object's times the decoder's highest output in the cell, the rest to the background) or "pruned"
+    # (the same with the factor 1 where that output is above 0.5, else 0): tracking/plus.py gate_labels
     memory: str = "read"
     # MaskTrack's mask prior, a second input channel: "none"; "previous" (the previous frame's output as
     # it is); "flow" (carried into the frame by DIS optical flow). Trained the same way for both: the
@@ -109,4 +109,6 @@ class PlusConfig:
         if self.roi not in PLUS_ROIS:
             raise ConfigError(f"plus.roi must be one of {', '.join(PLUS_ROIS)}, got {self.roi!r}")
         if self.roi == "mask" and (self.mask_prior != "none" or self.memory == "refined"):
-            raise ConfigError("plus.roi=mask is built for plus.mask_prior=none and plus.memory read or gated only")
+            raise ConfigError(
+                "plus.roi=mask is built for plus.mask_prior=none and plus.memory read, gated or pruned only"
+            )

@@ -203,13 +203,13 @@ class PlusModule(AffinityModule):
 
     def _memory_labels(self, lab, prob):
         """The read's own labels, or (``plus.memory: refined``) the refined probability, pooled, or
-        (``gated``) the read's own labels gated by it (tracking/plus.py :func:`gate_labels`)."""
-        from pixtrack_tf.tracking.plus import cell_max, gate_labels
+        (``gated``, ``pruned``) the read's own labels gated by it (tracking/plus.py :func:`gate_labels`)."""
+        from pixtrack_tf.tracking.plus import GATED_MEMORY, gate_labels, memory_gate
 
         if self.cfg.plus.memory == "refined":
             return self._core().pool(_one_hot(prob[None]), self.grid)
-        if self.cfg.plus.memory == "gated":
-            return gate_labels(lab, cell_max(prob[None], self.grid))
+        if self.cfg.plus.memory in GATED_MEMORY:
+            return gate_labels(lab, memory_gate(prob[None], self.grid, self.cfg.plus.memory))
         return lab
 
 

@@ -6,11 +6,12 @@ and the skips' layers (conv2_2 / conv3_3, or conv1_2 too); :class:`~pixtrack_tf.
 turns them and the read (each object's probability) into the object's mask at the finest skip's stride
 of the resized frame, upsampled to the frame. The memory is the reference's (first frame + a ring
 buffer of recent frames, flat in the video's length), its labels the read's own, or with ``plus.memory:
-refined`` the decoder's output, or with ``gated`` the read's own where the decoder keeps the object
-(:func:`gate_labels`); several objects of a palette mask are read in one pass and refined as
-one batch. The ROI (docs/REPRODUCTION.md, pixtrack+) is the whole frame with ``plus.roi: frame``; with
-``plus.roi: mask`` (configs/plus.yaml's) the backbone, the read's queries and the decoder run only on
-a box around the previous frame's output (:class:`MaskROI`), the rest of the frame being background.
+refined`` the decoder's output, or with ``gated`` / ``pruned`` the read's own where the decoder keeps
+the object (:func:`gate_labels`, :func:`memory_gate`); several objects of a palette mask are read in one
+pass and refined as one batch. The ROI (docs/REPRODUCTION.md, pixtrack+) is the whole frame with
+``plus.roi: frame``; with ``plus.roi: mask`` (configs/plus.yaml's) the backbone, the read's queries and
+the decoder run only on a box around the previous frame's output (:class:`MaskROI`), the rest of the
+frame being background.
 With ``plus.mask_prior`` the decoder also gets the previous frame's output (MaskTrack's prior), as it
 is or carried by optical flow. With ``plus.guided_radius`` > 0 the output is upsampled edge-aware
 (:func:`upsample_output`); ``plus.threshold`` moves the reported 0.5 (:func:`report_threshold`). With
@@ -122,9 +123,19 @@ def cell_max(probs, grid):
     return tf.transpose(tf.reshape(cells, (tf.shape(cells)[0], -1)))
 
 
+GATED_MEMORY = ("gated", "pruned")  # the plus.memory values whose entries are the read's labels gated
+
+
+def memory_gate(probs, grid, memory: str):
+    """The gate (P, K) of ``plus.memory`` ``gated`` (each cell's :func:`cell_max` of the decoder's output
+    ``probs``) or ``pruned`` (1 where that is above 0.5, else 0: the labels kept whole or moved away)."""
+    g = cell_max(probs, grid)
+    return tf.cast(g > 0.5, g.dtype) if memory == "pruned" else g
+
+
 def gate_labels(labels, gate):
-    """``plus.memory: gated`` -- memory labels (..., 1 + K) (background first) with each object's label
-    multiplied by its ``gate`` (..., K) in [0, 1] (:func:`cell_max` of the decoder's output) and the mass
+    """``plus.memory: gated`` / ``pruned`` -- memory labels (..., 1 + K) (background first) with each object's label
+    multiplied by its ``gate`` (..., K) in [0, 1] (:func:`memory_gate` of the decoder's output) and the mass
     taken off added to the background's: the cells the decoder rejects lose the object, the others keep
     the read's own values (those the decoder was trained on); the memory never gains object mass."""
     obj = labels[..., 1:] * tf.cast(gate, labels.dtype)
@@ -307,7 +318,7 @@ class PlusTracker(MultiAffinityTracker):
     def read_and_refine(self, frame):
         """(the memory read (K, H, W), the refined probabilities (K, H, W)) of the next frame. The frame's
         memory entry holds the read's own labels (``plus.memory`` "read", as the reference's), the
-        refined probabilities (``"refined"``), or the read's labels gated by them (``"gated"``)."""
+        refined probabilities (``"refined"``), or the read's labels gated by them (``"gated"``, ``"pruned"``)."""
         frame = tf.constant(check_frame(frame, self.hw))
         if self.pcfg.roi == "mask":
             return self._read_and_refine_roi(frame)
@@ -323,11 +334,13 @@ class PlusTracker(MultiAffinityTracker):
 
     def _gated(self, labels, refined):
         """A memory entry's labels (tiles, W, 1 + K), gated by the output (K, H, W) with ``plus.memory:
-        gated`` (:func:`gate_labels`, the gate in each tile's window as the labels are); else as they are."""
-        if self.memory_from != "gated":
+        gated`` or ``pruned`` (:func:`gate_labels`, the gate in each tile's window as the labels are); else as
+        they are."""
+        if self.memory_from not in GATED_MEMORY:
             return labels
         lay = self.core.layout(self.memory["grid"])
-        return gate_labels(labels, lay.gather(cell_max(refined, self.memory["grid"]), lay.window_idx))
+        gate = memory_gate(refined, self.memory["grid"], self.memory_from)
+        return gate_labels(labels, lay.gather(gate, lay.window_idx))
 
     def _components(self, refined):
         """The output (K, H, W) with ``plus.components: near``'s components dropped (:func:`keep_near`)."""
