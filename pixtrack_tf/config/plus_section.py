@@ -24,7 +24,7 @@ class PlusConfig:
     width: int = 32  # channels of the decoder's finest stage (x2 at conv3_3, x4 at conv4_3)
     residual: bool = True  # the decoder adds to the memory read's logit (starts from it) instead of replacing it
     # what a tracked frame's memory entry remembers: "read" (the read's own labels, as the reference),
-    # "refined" (the decoder's output, pooled like the first frame's mask) or "gated" (the read's own labels,
+    # "refined" (the decoder's output, pooled like the first frame's mask), "gated" (the read's own labels,
     # each object's times the decoder's highest output in the cell, the rest to the background) or "pruned"
     # (the same with the factor 1 where that output is above 0.5, else 0): tracking/plus.py gate_labels
     memory: str = "read"
