@@ -219,7 +219,7 @@ def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(
     ids=["refined", "gated", "pruned", "guided-threshold"],
 )
 def test_a_switched_savedmodel_tracks_as_the_tracker_does(plus_run, tmp_path, switches):
-    """The SavedModel of a run with plus.memory: refined remembers what the tracker remembers; with
+    """The SavedModel of a run with plus.memory: refined, gated or pruned remembers what the tracker remembers; with
     the guided filter and plus.threshold on, it reports the same filtered, remapped mask."""
     from pixtrack_tf.data import load_dataset
     from pixtrack_tf.runs import load_plus
