@@ -14,6 +14,7 @@ USER_ERRORS = (
     ("pixtrack_tf.data.sequence", "DataError"),
     ("pixtrack_tf.training.loop", "RunDirError"),
     ("pixtrack_tf.training.snapshot", "SnapshotError"),
+    ("pixtrack_tf.training.soup", "SoupError"),
     ("pixtrack_tf.experiments.reproduce", "ReproduceError"),
 )
 DIVERGED = ("pixtrack_tf.training.loop", "TrainingDiverged")

@@ -3,6 +3,9 @@ package: ``pixtrack export --run DIR --out PATH [--weights-dtype float32|float16
 or, with ``--compact``, a compact run folder (trainable weights only, ``.npz``, the form the bundled
 embedded models take; see :mod:`pixtrack_tf.runs`).
 
+``--average RUN RUN [...] --out OUT`` writes a compact run whose pixtrack+ decoder is the uniform average of
+those runs' weights (a model soup, :mod:`pixtrack_tf.training.soup`; runs of one seed and one decoder shape).
+
 ``--affinity --frame-size WxH`` exports the feature-affinity reference instead (no training run: the
 frozen VGG16 and ``--set affinity.KEY=VALUE``), for frames of that size
 (:mod:`pixtrack_tf.tracking.affinity_savedmodel`).
@@ -24,6 +27,13 @@ from pixtrack_tf.cli.common import config_from_args, error, run_command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pixtrack export", description=__doc__.split("\n\n")[0])
     p.add_argument("--run", help="training run folder (config.yaml + trained local and global models)")
+    p.add_argument(
+        "--average",
+        nargs="+",
+        metavar="RUN",
+        help="pixtrack+ runs (run folders, compact runs or snapshots) whose decoders' weights are averaged into "
+        "a compact run at --out",
+    )
     p.add_argument("--affinity", action="store_true", help="export the feature-affinity reference (no --run)")
     p.add_argument("--frame-size", help="with --affinity or a pixtrack+ --run: the frames' WxH, e.g. 854x480")
     p.add_argument(
@@ -52,13 +62,15 @@ def main(argv=None) -> int:
     p.add_argument("--what", default="", help="one line saying what the model is (MODEL.json)")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
-    if args.affinity == bool(args.run):
-        p.error("give --run (a trained tracker) or --affinity (the feature-affinity reference)")
+    if sum((args.affinity, bool(args.run), bool(args.average))) != 1:
+        p.error("give one of --run (a trained tracker), --average (pixtrack+ runs) or --affinity (the reference)")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         if not args.force:
             return error(f"{out} exists and is not empty; pass --force to replace it")
         shutil.rmtree(out)
+    if args.average:
+        return run_command(lambda: _export_average(args, out))
     return run_command(lambda: _export_affinity(args, out) if args.affinity else _export_run(args, out))
 
 
@@ -112,6 +124,14 @@ def _export_run(args, out: Path) -> int:
         print(f"wrote compact run {out} ({size}): {', '.join(sorted(f.name for f in out.iterdir()))}")
     else:
         print(f"wrote SavedModel {out} ({size}, weights {args.weights_dtype}); signatures: initialize, step")
+    return 0
+
+
+def _export_average(args, out: Path) -> int:
+    from pixtrack_tf.training.soup import write_average_run
+
+    write_average_run(args.average, out, args.what)
+    print(f"wrote compact run {out}: the average of {len(args.average)} pixtrack+ decoders ({', '.join(args.average)})")
     return 0
 
 
