@@ -53,7 +53,7 @@ def plus_arrays(run) -> dict[str, np.ndarray]:
         variables = PlusModel.from_cfg(cfg).trainable_variables
     saved = np.load(snap)
     if len(saved.files) != len(variables):
-        raise SoupError(f"{snap}: {len(saved.files)} arrays for a decoder of {len(variables)} weights (another config?)")
+        raise SoupError(f"{snap}: {len(saved.files)} arrays for a decoder of {len(variables)} (another config?)")
     return {v.path: saved[f"w{i:03d}"].astype(np.float32) for i, v in enumerate(variables)}
 
 
