@@ -85,5 +85,10 @@ def restore_trainable(model, path) -> None:
             f"{path}: these trainable weights do not fit the model (missing {sorted(names - set(saved.files))[:3]}, "
             f"unexpected {sorted(set(saved.files) - names)[:3]})"
         )
+    wrong = [(v.path, saved[v.path].shape, tuple(v.shape)) for v in model.trainable_variables]
+    wrong = [w for w in wrong if tuple(w[1]) != w[2]]
+    if wrong:
+        name, got, want = wrong[0]
+        raise ValueError(f"{path}: {name} has shape {tuple(got)}, the model's is {want} ({len(wrong)} such)")
     for v in model.trainable_variables:
         v.assign(saved[v.path])
