@@ -13,6 +13,7 @@ PLUS_GUIDES = ("grey", "colour")  # plus.guide: the frame's channels the guided 
 PLUS_ROIS = ("frame", "mask")  # plus.roi: where the backbone, the read and the decoder run
 PLUS_COMPONENTS = ("all", "near")  # plus.components: which connected components of the output are kept
 PLUS_LOSSES = ("bce", "bce+iou")  # plus.loss: the decoder's training objective
+PLUS_LR_SCHEDULES = ("constant", "cosine")  # plus.lr_schedule: the decoder's learning rate over its steps
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class PlusConfig:
     finetune_copies: int = 4
     steps: int = 1500  # training steps (batch data.batch_size)
     lr: float = 0.0003
+    # "constant": plus.lr at every step; "cosine": lr * (1 + cos(pi * step / steps)) / 2, to 0 at the last step
+    lr_schedule: str = "constant"
     # the decoder's training loss per crop: "bce" (mean binary cross-entropy) or "bce+iou" (and 1 minus
     # the soft Jaccard index of the output against the truth: models/losses.py soft_jaccard_loss)
     loss: str = "bce"
@@ -95,6 +98,10 @@ class PlusConfig:
             raise ConfigError(f"plus.threshold must be in (0, 1), got {self.threshold}")
         if self.loss not in PLUS_LOSSES:
             raise ConfigError(f"plus.loss must be one of {', '.join(PLUS_LOSSES)}, got {self.loss!r}")
+        if self.lr_schedule not in PLUS_LR_SCHEDULES:
+            raise ConfigError(
+                f"plus.lr_schedule must be one of {', '.join(PLUS_LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
         if self.components not in PLUS_COMPONENTS:
             raise ConfigError(f"plus.components must be one of {', '.join(PLUS_COMPONENTS)}, got {self.components!r}")
         if self.finetune_steps < 0 or self.finetune_lr <= 0 or self.finetune_copies < 1:

@@ -198,6 +198,7 @@ def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop
     try:
         while int(step.numpy()) < total:
             batch = next(dist)
+            optimizer.learning_rate.assign(task.lr_at(int(step.numpy())))
             loss, gnorm, scalars = train_step(batch)
             loss_v = float(loss.numpy())
             if not math.isfinite(loss_v):
@@ -215,6 +216,7 @@ def fit(task: Task, out, *, strategy=None, progress=True, image_every=None, stop
                 bar.set_postfix(loss=f"{loss_v:.4g}", steps_s=f"{(s - s_last) / max(now - t_last, 1e-9):.2f}")
             if s % tc.log_every == 0 or s == total:
                 rate = (s - s_last) / max(now - t_last, 1e-9)
+                scalars = {**scalars, "learning_rate": optimizer.learning_rate}
                 _log_step(task.name, s, loss_v, gnorm, scalars, rate, monitor, writer, log, bar)
                 t_last, s_last = now, s
             if s % image_every == 0 and replicas == 1:

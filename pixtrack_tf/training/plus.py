@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,13 @@ class PlusTask(Task):
 
     def build_model(self, dtype=None):
         return PlusModel.from_cfg(self.cfg, dtype=dtype or self.dtype_policy)
+
+    def lr_at(self, step: int) -> float:
+        """``plus.lr``, or with ``plus.lr_schedule: cosine`` (not the paper: selection/RULE.md round 19) the
+        cosine decay lr * (1 + cos(pi * step / steps)) / 2, from lr at step 0 to 0 at the last."""
+        if self.cfg.plus.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, self.steps) / self.steps))
+        return self.lr
 
     def dataset(self, start_sample, global_batch):
         samples = _Samples(self.cfg, self.sequences, self.reads, self.cfg.seed + 7919 * start_sample)

@@ -39,6 +39,11 @@ class Task(abc.ABC):
         self.lr = float(lr)
         self.init_weights = init_weights
 
+    def lr_at(self, step: int) -> float:
+        """The learning rate of the step after ``step`` steps (the run's step, so a resumed run continues
+        on the same curve): :attr:`lr` throughout, unless a task schedules it."""
+        return self.lr
+
     @property
     def dtype_policy(self) -> str:
         """The Keras dtype policy the model is built with (``train.precision``)."""
