@@ -425,3 +425,16 @@ def test_test_split_halves_of_davis_train_never_read_val(davis_root):
     assert [s.name for s in train] == b
     with pytest.raises(DataError, match="overlap"):
         train_test_splits("davis2016", davis_root, split="train-a", test_split="train-a")
+    # seed draws the halves unless data.split_seed holds them (a seed check on the same test half)
+    from pixtrack_tf.config import ConfigError, load_config
+    from pixtrack_tf.data.splits import halves_seed
+
+    assert halves(names, 1) != (a, b)
+    for over, seed in ((["seed=1"], 1), (["seed=1", "data.split_seed=0"], 0), (["data.split_seed=3"], 3)):
+        assert halves_seed(load_config("cpu", over)) == seed
+    [(train, test)], _ = train_test_splits("davis2016", davis_root, test_split="train-b", seed=1, split_seed=0)
+    assert [s.name for s in test] == b and [s.name for s in train] == a
+    [(_, test)], _ = train_test_splits("davis2016", davis_root, test_split="train-b", seed=1)
+    assert [s.name for s in test] == halves(names, 1)[1]
+    with pytest.raises(ConfigError, match="data.split_seed"):
+        load_config("cpu", ["data.split_seed=-2"])

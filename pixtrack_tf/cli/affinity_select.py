@@ -44,14 +44,14 @@ def _select(args, argv) -> int:
     from pixtrack_tf.config import to_dict
     from pixtrack_tf.data import DataError
     from pixtrack_tf.data.readers import read_davis
-    from pixtrack_tf.data.splits import halves
+    from pixtrack_tf.data.splits import halves, halves_seed
     from pixtrack_tf.experiments.affinity_select import expand_grid, run_selection, write_selection
 
     cfg = config_from_args(args)
     expand_grid(args.grid, args.candidate)  # a bad grid fails before any work
     seqs = read_davis(args.root, "train")
     if args.split != "train":
-        a, b = halves([s.name for s in seqs], seed=cfg.seed)
+        a, b = halves([s.name for s in seqs], seed=halves_seed(cfg))
         keep = set(a if args.split == "train-a" else b)
         seqs = [s for s in seqs if s.name in keep]
     if args.sequences:

@@ -80,14 +80,21 @@ def _snapshot(args) -> int:
 def _train(args) -> int:
     if args.snapshot:
         return _snapshot(args)
-    from pixtrack_tf.data.splits import train_test_splits
+    from pixtrack_tf.data.splits import halves_seed, train_test_splits
     from pixtrack_tf.training.iterative import train_stage
     from pixtrack_tf.training.loop import RunDirError, configure_determinism, make_strategy, prepare_run_dir, run_report
 
     out = Path(args.out)
     cfg = config_from_args(args)
     [(seqs, _)], data = train_test_splits(
-        args.dataset, args.root, args.split, (args.fold,), cfg.seed, args.num_sequences, args.num_frames
+        args.dataset,
+        args.root,
+        args.split,
+        (args.fold,),
+        cfg.seed,
+        args.num_sequences,
+        args.num_frames,
+        split_seed=halves_seed(cfg),
     )
     for s in seqs:
         s.validate(min_frames=2)

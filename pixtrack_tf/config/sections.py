@@ -98,6 +98,7 @@ class DataConfig:
     scale_jitter: float = 0.1  # random scale in [1 - s, 1 + s]
     shift_jitter: float = 10.0  # random shift in [-s, s] pixels
     replace_frame: bool = True  # step 4; False is the ablation of Sec. 3.4
+    split_seed: int = -1  # the seed that draws Sec. 5.1's halves (train-a / train-b); -1: the run's seed
     global_dilation: tuple[int, ...] = (31, 21, 11, 5, 0)  # kernel sizes of the shrinking dilation
     num_parallel_calls: int = 2
     prefetch: int = 2
@@ -330,3 +331,5 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"global.scale_range must be [low, high] with 0 < low < high, got {[lo, hi]}")
     if cfg.data.seq_len < 2:
         raise ConfigError(f"data.seq_len must be at least 2, got {cfg.data.seq_len}")
+    if cfg.data.split_seed < -1:
+        raise ConfigError(f"data.split_seed must be >= 0 (or -1: the run's seed), got {cfg.data.split_seed}")

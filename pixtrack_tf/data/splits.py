@@ -36,6 +36,12 @@ def halves(names, seed: int = 0) -> tuple[list[str], list[str]]:
     return a, [n for n in names if n not in a_set]
 
 
+def halves_seed(cfg) -> int:
+    """The seed of a config's halves: ``data.split_seed``, or the run's ``seed`` when it is -1 (the default),
+    so that a seed check can keep the halves (``--set seed=1 --set data.split_seed=0``)."""
+    return cfg.data.split_seed if cfg.data.split_seed >= 0 else cfg.seed
+
+
 TEST_SPLITS = ("val", "train-a", "train-b")  # DAVIS 2016: what reproduce tests on
 
 
@@ -60,6 +66,7 @@ def train_test_splits(
     num_sequences: int = 60,
     n_frames: int = 100,
     test_split: str = "val",
+    split_seed: int | None = None,
 ):
     """The sequences to train and to test on, the one rule for ``train`` and ``reproduce``.
 
@@ -74,6 +81,7 @@ def train_test_splits(
     (Sec. 3.3): one pair per fold index in ``folds``; ``split="all"`` (or fewer than 10 sequences)
     trains on every sequence and tests on none. The halves work there too, inside each fold's
     training split (the halves of that fold's Sec. 5.1 step 1; its test sequences are never read).
+    ``split_seed``: the halves' seed when it is not ``seed`` (:func:`halves_seed`).
     """
     from pixtrack_tf.data import DataError, load_dataset
 
@@ -88,8 +96,9 @@ def train_test_splits(
         split = split or "train"
         train = load_dataset(dataset, root, split)
         if test_split != "val":
-            train, test = _halve(train, test_split, seed)
-            desc.update(split=_other_half(test_split), test_split=test_split)
+            hseed = seed if split_seed is None else split_seed
+            train, test = _halve(train, test_split, hseed)
+            desc.update(split=_other_half(test_split), test_split=test_split, halves_seed=hseed)
         else:
             test = load_dataset(dataset, root, "val") if split == "train" else []
             desc.update(split=split)
@@ -112,7 +121,7 @@ def train_test_splits(
     all_folds = ten_folds(list(by), seed=seed)
     pairs = [([by[n] for n in all_folds[k][0]], [by[n] for n in all_folds[k][1]]) for k in folds]
     if test_split != "val":  # the fold's training split only: half trained on, half tested on
-        pairs = [_halve(train, test_split, seed) for train, _ in pairs]
+        pairs = [_halve(train, test_split, seed if split_seed is None else split_seed) for train, _ in pairs]
         desc.update(split=_other_half(test_split), test_split=test_split)
     desc.update(folds=list(folds), sequences=len(seqs))
     if len(pairs) == 1:

@@ -115,7 +115,7 @@ def make_request(
     training, else the config named (``reproduce``; ``tiny`` with ``quick``; a run's own config
     with ``run``) and the folds of the dataset."""
     from pixtrack_tf.config import load_config
-    from pixtrack_tf.data.splits import train_test_splits
+    from pixtrack_tf.data.splits import halves_seed, train_test_splits
 
     default = "tiny" if quick else "reproduce"
     if uses_bundled(dataset, run, retrain, quick, options.get("force"), config, overrides, folds):
@@ -131,7 +131,9 @@ def make_request(
             default = Path(run) / "pixtrack_config.yaml"
     cfg = load_config(config or default, list(overrides))
     n_seq, n_frames = (10, 24) if quick else (60, 100)
-    fold_list, desc = train_test_splits(dataset, root, None, range(folds), cfg.seed, n_seq, n_frames, test_split)
+    fold_list, desc = train_test_splits(
+        dataset, root, None, range(folds), cfg.seed, n_seq, n_frames, test_split, split_seed=halves_seed(cfg)
+    )
     out = Path(out or f"out/reproduce-{dataset}{'-quick' if quick else ''}")
     return Request(
         table=table, cfg=cfg, folds=fold_list, desc=desc, out=out, run=run, overrides=list(overrides), **options

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pixtrack_tf.data.pipelines import clip_indices, follows_object
-from pixtrack_tf.data.splits import halves
+from pixtrack_tf.data.splits import halves, halves_seed
 from pixtrack_tf.training.loop import fit, is_done
 from pixtrack_tf.training.tasks import GlobalTask, LocalTask
 
@@ -109,7 +109,7 @@ def run_iterative(cfg, sequences, out, strategy=None, progress=True):
 
     out = Path(out)
     by_name = {s.name: s for s in sequences}
-    half_a, half_b = halves(sorted(by_name), cfg.seed)
+    half_a, half_b = halves(sorted(by_name), halves_seed(cfg))
     seqs_a, seqs_b = [by_name[n] for n in half_a], [by_name[n] for n in half_b]
     (out / "halves.json").write_text(json.dumps({"a": half_a, "b": half_b}, indent=1))
 
