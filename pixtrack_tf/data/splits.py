@@ -92,11 +92,11 @@ def train_test_splits(
             raise DataError(f"split {split} and test split {test_split} overlap (they are the same half)")
         split, test_split = None, _other_half(split)
     desc = {"dataset": dataset, "root": None if root is None else str(root)}
+    hseed = seed if split_seed is None else split_seed
     if dataset == "davis2016":
         split = split or "train"
         train = load_dataset(dataset, root, split)
         if test_split != "val":
-            hseed = seed if split_seed is None else split_seed
             train, test = _halve(train, test_split, hseed)
             desc.update(split=_other_half(test_split), test_split=test_split, halves_seed=hseed)
         else:
@@ -121,8 +121,8 @@ def train_test_splits(
     all_folds = ten_folds(list(by), seed=seed)
     pairs = [([by[n] for n in all_folds[k][0]], [by[n] for n in all_folds[k][1]]) for k in folds]
     if test_split != "val":  # the fold's training split only: half trained on, half tested on
-        pairs = [_halve(train, test_split, seed if split_seed is None else split_seed) for train, _ in pairs]
-        desc.update(split=_other_half(test_split), test_split=test_split)
+        pairs = [_halve(train, test_split, hseed) for train, _ in pairs]
+        desc.update(split=_other_half(test_split), test_split=test_split, halves_seed=hseed)
     desc.update(folds=list(folds), sequences=len(seqs))
     if len(pairs) == 1:
         desc.update(train=[s.name for s in pairs[0][0]], test=[s.name for s in pairs[0][1]])
