@@ -1,6 +1,7 @@
 """pixtrack+'s learning-rate schedule (selection/RULE.md round 19; not the paper): ``plus.lr_schedule:
 cosine`` decays the rate from ``plus.lr`` to 0 over ``plus.steps``, read from the run's step; ``constant``
-(the default) keeps it; the log and TensorBoard record the rate each step trained with."""
+(the dataclass default; configs/plus.yaml sets cosine since round 19) keeps it; the log and TensorBoard
+record the rate each step trained with."""
 
 import json
 import math
@@ -15,13 +16,15 @@ def test_the_schedule_is_checked_and_computed():
 
     with pytest.raises(ConfigError, match="plus.lr_schedule"):
         load_config("plus", ["plus.lr_schedule=linear"])
-    assert load_config("plus").plus.lr_schedule == "constant"
+    from pixtrack_tf.config.plus_section import PlusConfig
+
+    assert PlusConfig().lr_schedule == "constant" and load_config("plus").plus.lr_schedule == "cosine"  # round 19
     cfg = load_config("plus", ["plus.lr_schedule=cosine", "plus.steps=100", "plus.lr=0.001"])
     task = PlusTask(cfg, [], {})
     assert task.lr_at(0) == pytest.approx(1e-3)
     assert task.lr_at(50) == pytest.approx(5e-4)
     assert task.lr_at(100) == pytest.approx(0.0, abs=1e-12) and task.lr_at(150) == pytest.approx(0.0, abs=1e-12)
-    flat = PlusTask(load_config("plus", ["plus.steps=100", "plus.lr=0.001"]), [], {})
+    flat = PlusTask(load_config("plus", ["plus.steps=100", "plus.lr=0.001", "plus.lr_schedule=constant"]), [], {})
     assert {flat.lr_at(s) for s in (0, 50, 99)} == {1e-3}
 
 
