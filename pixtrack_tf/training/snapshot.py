@@ -138,12 +138,10 @@ def restore_snapshot(src, run) -> list[str]:
     return restored
 
 
-def snapshot_state(part_dir: Path, variables):
-    """The step a part restored from a snapshot continues at (its weights assigned to ``variables``),
-    or None when the part has no snapshot. Called by ``fit`` when the part has no checkpoint."""
+def assign_snapshot(part_dir: Path, variables) -> None:
+    """Assign a part's snapshot weights (``WEIGHTS``, in checkpoint order) to ``variables``, refusing a file
+    whose count or shapes do not fit them. Writes nothing (a committed snapshot stays as it is)."""
     part_dir = Path(part_dir)
-    if not (part_dir / WEIGHTS).exists():
-        return None
     saved = np.load(part_dir / WEIGHTS)
     if len(saved.files) != len(variables):
         raise SnapshotError(
@@ -156,6 +154,15 @@ def snapshot_state(part_dir: Path, variables):
                 f"{part_dir / WEIGHTS}: w{i:03d} has shape {a.shape}, the model's {v.path} {tuple(v.shape)}"
             )
         v.assign(a)
+
+
+def snapshot_state(part_dir: Path, variables):
+    """The step a part restored from a snapshot continues at (its weights assigned to ``variables``),
+    or None when the part has no snapshot. Called by ``fit`` when the part has no checkpoint."""
+    part_dir = Path(part_dir)
+    if not (part_dir / WEIGHTS).exists():
+        return None
+    assign_snapshot(part_dir, variables)
     step = int(json.loads((part_dir / PROGRESS).read_text())["step"])
     note = {
         "restored_at_step": step,

@@ -31,30 +31,31 @@ class SoupError(ValueError):
 def plus_arrays(run) -> dict[str, np.ndarray]:
     """{variable path: float32 array} of the trainable weights of a run's pixtrack+ decoder: from its
     trained weights (a run folder or a compact run), else from a snapshot of a finished run."""
+    return _decoder(Path(run))[1]
+
+
+def _decoder(run: Path):
+    """(the run's config, :func:`plus_arrays`)."""
     from pixtrack_tf.models.base import saved_backbone_weights
     from pixtrack_tf.models.plus import PlusModel
-    from pixtrack_tf.training.snapshot import PROGRESS, WEIGHTS
+    from pixtrack_tf.training.snapshot import PROGRESS, WEIGHTS, assign_snapshot
 
-    run = Path(run)
     if not (run / "config.yaml").exists():
         raise SoupError(f"{run}: not a run folder, compact run or snapshot (no config.yaml)")
     cfg = load_config(run / "config.yaml", ["track.precision=float32"])
     weights = find_weights(run)
     if "plus" in weights:
         model = load_trained(PlusModel, cfg, weights["plus"])
-        return {v.path: np.asarray(v, np.float32) for v in model.trainable_variables}
-    snap = run / "plus" / WEIGHTS
-    if not snap.exists():
+    elif (run / "plus" / WEIGHTS).exists():
+        progress = json.loads((run / "plus" / PROGRESS).read_text())
+        if not progress.get("finished"):
+            raise SoupError(f"{run}: its snapshot is of an unfinished training ({progress}); finish it first")
+        with saved_backbone_weights():
+            model = PlusModel.from_cfg(cfg)
+        assign_snapshot(run / "plus", model.trainable_variables)
+    else:
         raise SoupError(f"{run}: no trained pixtrack+ decoder (plus/model.weights.h5, plus.npz or plus/{WEIGHTS})")
-    progress = json.loads((run / "plus" / PROGRESS).read_text())
-    if not progress.get("finished"):
-        raise SoupError(f"{run}: its snapshot is of an unfinished training ({progress}); finish it first")
-    with saved_backbone_weights():
-        variables = PlusModel.from_cfg(cfg).trainable_variables
-    saved = np.load(snap)
-    if len(saved.files) != len(variables):
-        raise SoupError(f"{snap}: {len(saved.files)} arrays for a decoder of {len(variables)} (another config?)")
-    return {v.path: saved[f"w{i:03d}"].astype(np.float32) for i, v in enumerate(variables)}
+    return cfg, {v.path: np.asarray(v, np.float32) for v in model.trainable_variables}
 
 
 def average_plus(runs) -> tuple[dict[str, np.ndarray], list[dict]]:
@@ -65,11 +66,11 @@ def average_plus(runs) -> tuple[dict[str, np.ndarray], list[dict]]:
         raise SoupError(f"an average needs at least two runs, got {len(runs)}")
     arrays, about = [], []
     for run in runs:
-        arrays.append(plus_arrays(run))
-        seed = load_config(run / "config.yaml").seed
+        cfg, decoder = _decoder(run)
+        arrays.append(decoder)
+        seed = cfg.seed
         about.append({"path": str(run), "seed": seed, "trained_by": _provenance(run)})
-        shapes, first = {k: v.shape for k, v in arrays[-1].items()}, {k: v.shape for k, v in arrays[0].items()}
-        if shapes != first:
+        if {k: v.shape for k, v in decoder.items()} != {k: v.shape for k, v in arrays[0].items()}:
             raise SoupError(f"{run}: its decoder's weights differ from {runs[0]}'s in names or shapes")
         if seed != about[0]["seed"]:
             raise SoupError(
