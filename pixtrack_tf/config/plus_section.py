@@ -66,6 +66,10 @@ class PlusConfig:
     # the decoder's training loss per crop: "bce" (mean binary cross-entropy) or "bce+iou" (and 1 minus
     # the soft Jaccard index of the output against the truth: models/losses.py soft_jaccard_loss)
     loss: str = "bce"
+    # the cross-entropy weighted by 1 + boundary_weight within boundary_band pixels of the resized frame of
+    # the truth's boundary, over the crop's mean weight (0: unweighted; models/losses.py boundary_weights)
+    boundary_weight: float = 0.0
+    boundary_band: int = 3
     crop: int = 192  # training crops, in pixels of the resized frame (a multiple of 8)
     flip: bool = True  # augmentation: horizontal flips
     jitter: float = 0.15  # augmentation: brightness / contrast / saturation jitter (0: none)
@@ -98,6 +102,11 @@ class PlusConfig:
             raise ConfigError(f"plus.threshold must be in (0, 1), got {self.threshold}")
         if self.loss not in PLUS_LOSSES:
             raise ConfigError(f"plus.loss must be one of {', '.join(PLUS_LOSSES)}, got {self.loss!r}")
+        if self.boundary_weight < 0 or self.boundary_band < 1:
+            raise ConfigError(
+                f"plus.boundary_weight must be >= 0 (0: off) and plus.boundary_band >= 1, "
+                f"got {self.boundary_weight} and {self.boundary_band}"
+            )
         if self.lr_schedule not in PLUS_LR_SCHEDULES:
             raise ConfigError(
                 f"plus.lr_schedule must be one of {', '.join(PLUS_LR_SCHEDULES)}, got {self.lr_schedule!r}"

@@ -44,6 +44,19 @@ def soft_jaccard_loss(logits, targets, smooth=1.0):
     return 1.0 - (inter + smooth) / (union + smooth)
 
 
+def boundary_weights(targets, band=3, weight=4.0):
+    """Per-pixel weights 1 + ``weight`` within ``band`` pixels of the boundary of ``targets`` (B, H, W, 1)
+    (the truth dilated minus eroded by a (2 band + 1) square), divided by each example's mean weight so
+    that a weighted mean keeps the unweighted one's scale: pixtrack+'s ``plus.boundary_weight``, not the
+    paper's (results/davis2016/plus/selection/RULE.md round 20)."""
+    y = tf.cast(targets, tf.float32)
+    k = 2 * band + 1
+    dilated = tf.nn.max_pool2d(y, k, 1, "SAME")
+    eroded = -tf.nn.max_pool2d(-y, k, 1, "SAME")
+    w = 1.0 + weight * tf.cast(dilated - eroded > 0.01, tf.float32)
+    return w / tf.reduce_mean(w, axis=[1, 2, 3], keepdims=True)
+
+
 def total_variation(maps):
     """V(y) = sum_{i,j} |y_{i+1,j} - y_{i,j}| + |y_{i,j+1} - y_{i,j}| over (..., H, W, C) maps."""
     y = tf.cast(maps, tf.float32)

@@ -9,7 +9,9 @@ they are rebuilt, not committed (about 4 frames/s on 2 cores in bfloat16).
 
 :class:`PlusTask` then trains the decoder alone (the backbone is frozen) on random crops of
 (frame, read, ground truth) of frames t >= 1, with flips, colour jitter and affine warps (``plus.*``): a
-per-pixel binary cross-entropy at the resized frame's resolution (the logits upsampled bilinearly).
+per-pixel binary cross-entropy at the resized frame's resolution (the logits upsampled bilinearly),
+with ``plus.loss: bce+iou`` plus the soft Jaccard loss, with ``plus.boundary_weight`` > 0 weighted
+towards the truth's boundary.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pixtrack_tf.models.losses import soft_jaccard_loss
+from pixtrack_tf.models.losses import boundary_weights, soft_jaccard_loss
 from pixtrack_tf.models.plus import PlusModel
 from pixtrack_tf.ops.augment import affine_warp, colour_jitter
 from pixtrack_tf.training.tasks import Task
@@ -200,6 +202,8 @@ class PlusTask(Task):
         size = tf.shape(batch["gt"])[1:3]
         logits = tf.image.resize(logits, size)  # bilinear, to the resized frame's pixels
         bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=batch["gt"], logits=logits)
+        if self.cfg.plus.boundary_weight > 0:  # not the paper's: selection/RULE.md round 20
+            bce *= boundary_weights(batch["gt"], self.cfg.plus.boundary_band, self.cfg.plus.boundary_weight)
         loss = tf.reduce_mean(bce, axis=[1, 2, 3])
         if self.cfg.plus.loss == "bce+iou":  # not the paper's: selection/RULE.md round 11
             loss += soft_jaccard_loss(logits, batch["gt"])
