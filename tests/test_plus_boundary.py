@@ -1,6 +1,7 @@
 """pixtrack+'s boundary-weighted cross-entropy (selection/RULE.md round 20; not the paper):
 ``plus.boundary_weight`` w weights each pixel's BCE by 1 + w within ``plus.boundary_band`` pixels of the
-truth's boundary, over the crop's mean weight; 0 (the default) is the mean BCE as before."""
+truth's boundary, over the crop's mean weight; 0 (the dataclass default) is the mean BCE as before;
+configs/plus.yaml sets 4 since round 22."""
 
 import numpy as np
 import pytest
@@ -32,7 +33,9 @@ def test_the_plus_task_weights_its_cross_entropy():
         load_config("plus", ["plus.boundary_weight=-1"])
     with pytest.raises(ConfigError, match="plus.boundary_band"):
         load_config("plus", ["plus.boundary_band=0"])
-    assert load_config("plus").plus.boundary_weight == 0.0
+    from pixtrack_tf.config.plus_section import PlusConfig
+
+    assert PlusConfig().boundary_weight == 0.0 and load_config("plus").plus.boundary_weight == 4.0  # round 22
     rng = np.random.default_rng(0)
     gt = np.zeros((2, 32, 32, 1), np.float32)
     gt[:, 8:20, 10:24] = 1.0
