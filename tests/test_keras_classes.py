@@ -72,7 +72,7 @@ CASES = {
     ),
     "PlusDecoder": (
         PlusDecoder,
-        dict(skips=("block2_conv2", "block3_conv3"), width=4),
+        dict(skips=("block2_conv2", "block3_conv3"), width=4, context=2),
         (
             {"block4_conv3": _f(1, 2, 3, 512), "block3_conv3": _f(1, 4, 6, 256), "block2_conv2": _f(1, 8, 12, 128)},
             _f(1, 16, 24, 1),

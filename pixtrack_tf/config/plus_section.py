@@ -24,6 +24,9 @@ class PlusConfig:
     skips: tuple[str, ...] = ("block2_conv2", "block3_conv3")  # lower blocks fed to the decoder (fine detail)
     width: int = 32  # channels of the decoder's finest stage (x2 at conv3_3, x4 at conv4_3)
     residual: bool = True  # the decoder adds to the memory read's logit (starts from it) instead of replacing it
+    # residual 3 x 3 convolutions at stride 8 after the decoder's first two, dilations 2, 4, 8, ... (0: none):
+    # the decoder sees the object's whole extent, not only 5 x 5 cells (selection/RULE.md round 23)
+    context: int = 0
     # what a tracked frame's memory entry remembers: "read" (the read's own labels, as the reference),
     # "refined" (the decoder's output, pooled like the first frame's mask), "gated" (the read's own labels,
     # each object's times the decoder's highest output in the cell, the rest to the background) or "pruned"
@@ -83,6 +86,8 @@ class PlusConfig:
             raise ConfigError(f"plus.skips: unknown layer(s) {unknown}; known: {', '.join(PLUS_SKIPS)}")
         if self.width < 4 or self.width % 4:
             raise ConfigError(f"plus.width must be a multiple of 4, at least 4, got {self.width}")
+        if not 0 <= self.context <= 4:
+            raise ConfigError(f"plus.context must lie in [0, 4] (dilations 2 ... 16), got {self.context}")
         if self.crop < 32 or self.crop % 8:
             raise ConfigError(f"plus.crop must be a multiple of 8, at least 32, got {self.crop}")
         if self.mask_prior not in PLUS_MASK_PRIORS:

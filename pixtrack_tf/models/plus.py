@@ -63,15 +63,21 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
         width: channels of the finest stage (x2 at stride 4, x4 at stride 8).
         residual: add the read's logit to the output (the decoder refines the read).
         prior_channels: 1 (the read) or 2 (the read and the mask prior, ``plus.mask_prior``).
+        context: residual 3 x 3 convolutions at stride 8 after the first two, with dilations 2, 4, ...,
+            each reading the previous stage and the read (``plus.context``; 0: none).
     """
 
-    def __init__(self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, prior_channels=1, **kwargs):
+    def __init__(
+        self, skips=("block2_conv2", "block3_conv3"), width=32, residual=True, prior_channels=1, context=0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.skips = tuple(sorted(skips, key=lambda s: -PLUS_SKIPS[s]))  # coarse to fine
         self.width, self.residual = int(width), bool(residual)
-        self.prior_channels = int(prior_channels)
+        self.prior_channels, self.context = int(prior_channels), int(context)
         if self.prior_channels not in (1, 2):
             raise ValueError(f"prior_channels must be 1 or 2, got {prior_channels}")
+        if self.context < 0:
+            raise ValueError(f"context must be >= 0, got {context}")
         dt = self.dtype_policy
 
         def conv(filters, k, name, **kw):
@@ -80,6 +86,9 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
         w4 = 4 * self.width
         self.reduce4 = conv(w4, 1, "reduce4", activation="relu")
         self.convs4 = [conv(w4, 3, f"conv4_{i}", activation="relu") for i in range(2)]
+        self.context4 = [
+            conv(w4, 3, f"context4_{i}", activation="relu", dilation_rate=2 ** (i + 1)) for i in range(self.context)
+        ]
         self.stages = []
         for s in self.skips:
             c = self.width * PLUS_SKIPS[s] // 2
@@ -91,7 +100,7 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
     def build(self, taps_shape=None, prior_shape=None):
         self.reduce4.build((None, None, None, TAP_CHANNELS["block4_conv3"]))
         c = self.prior_channels
-        for layer in self.convs4:  # each reads the previous stage and the read at stride 8
+        for layer in (*self.convs4, *self.context4):  # each reads the previous stage and the read at stride 8
             layer.build((None, None, None, 4 * self.width + c))
         prev = 4 * self.width
         for s, (reduce, fuse) in zip(self.skips, self.stages):
@@ -107,8 +116,11 @@ class PlusDecoder(ArgsConfig, keras.layers.Layer):
     def call(self, taps, prior):
         prior = ops.cast(prior, self.compute_dtype)
         x = self.reduce4(ops.cast(taps["block4_conv3"], self.compute_dtype))
+        prior8 = self._prior_at(prior, 8)
         for layer in self.convs4:
-            x = layer(ops.concatenate([x, self._prior_at(prior, 8)], axis=-1))
+            x = layer(ops.concatenate([x, prior8], axis=-1))
+        for layer in self.context4:  # residual: the stage as it was, plus what the wider view adds
+            x = x + layer(ops.concatenate([x, prior8], axis=-1))
         stride = prev_stride = 8
         for s, (reduce, fuse) in zip(self.skips, self.stages):
             stride = PLUS_SKIPS[s]
@@ -144,16 +156,17 @@ class PlusModel(ArgsConfig, FromSaved, keras.Model):
         residual=True,
         backbone_weights="hed",
         prior_channels=1,
+        context=0,
         **kw,
     ):
         super().__init__(**kw)
         self.skips, self.width, self.residual = tuple(skips), int(width), bool(residual)
-        self.prior_channels = int(prior_channels)
+        self.prior_channels, self.context = int(prior_channels), int(context)
         self.backbone_weights = str(backbone_weights)
         self.backbone = VGGPool4(weights=backbone_weights, name="backbone", dtype=self.dtype_policy)
         self.backbone.build((None, None, None, 3))
         self.decoder = PlusDecoder(
-            self.skips, width, residual, self.prior_channels, name="decoder", dtype=self.dtype_policy
+            self.skips, width, residual, self.prior_channels, self.context, name="decoder", dtype=self.dtype_policy
         )
         self.decoder.build()
         self.built = True
@@ -176,4 +189,4 @@ class PlusModel(ArgsConfig, FromSaved, keras.Model):
         """Build from a :class:`pixtrack_tf.config.Config` (``cfg.plus``, ``cfg.backbone.weights``)."""
         p = cfg.plus
         channels = 1 if p.mask_prior == "none" else 2
-        return cls(p.skips, p.width, p.residual, cfg.backbone.weights, channels, name=name, dtype=dtype)
+        return cls(p.skips, p.width, p.residual, cfg.backbone.weights, channels, p.context, name=name, dtype=dtype)
