@@ -54,7 +54,7 @@ def test_plus_context_is_a_checked_switch_the_task_builds():
     for bad in ("plus.context=-1", "plus.context=5"):
         with pytest.raises(ConfigError, match="plus.context"):
             load_config("plus", [bad])
-    assert PlusConfig().context == 0 and load_config("plus").plus.context == 0
+    assert PlusConfig().context == 0 and load_config("plus").plus.context == 2  # round 23
     task = PlusTask(load_config("tiny", ["plus.crop=32", "plus.context=2"]), [], {})
     model = task.build_model()
     assert model.decoder.context == 2 and model.get_config()["context"] == 2
