@@ -26,19 +26,64 @@ from pathlib import Path
 
 from pixtrack_tf.config import DTYPE_POLICIES, load_config
 
+SNAPSHOT_WEIGHTS = "snapshot.npz"  # a committed snapshot's part: trainable weights, w000, w001, ... in checkpoint order
+SNAPSHOT_PROGRESS = "progress.json"  # beside it: the step reached, the planned steps, finished or not
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot that cannot be written, restored or loaded (its message names the folder and why)."""
+
 
 def find_weights(run_dir) -> dict:
-    """``{"local": path, "global": path, "fcn": path}`` of a training run folder (those present): the
-    files ``final.json`` names (the Sec. 5.1 output; a compact run names its ``fcn`` there too), else
-    ``RUN/<part>/model.weights.h5``; the FCN baseline of ``train --stage fcn`` in ``RUN/fcn``."""
+    """``{"local": path, "global": path, "fcn": path, "plus": path}`` of a training run folder (those
+    present): the files ``final.json`` names (the Sec. 5.1 output; a compact run names its ``fcn`` there
+    too), else ``RUN/<part>/model.weights.h5``; the FCN baseline of ``train --stage fcn`` in ``RUN/fcn``.
+    In a committed snapshot of a run (:mod:`pixtrack_tf.training.snapshot`) a part's weights file is
+    absent; there the part's ``snapshot.npz`` stands for it when its ``progress.json`` says the training
+    finished (:func:`load_trained` reads it), so a snapshot loads as its run would."""
     run_dir = Path(run_dir)
     final = run_dir / "final.json"
-    found = {k: run_dir / v for k, v in json.loads(final.read_text()).items()} if final.exists() else {}
+    named = {k: run_dir / v for k, v in json.loads(final.read_text()).items()} if final.exists() else {}
+    from_final = set(named)  # kept even when absent (a missing file is reported by its loader)
     for part in ("fcn", "plus") if final.exists() else ("local", "global", "fcn", "plus"):
-        p = run_dir / part / "model.weights.h5"
-        if part not in found and p.exists():
-            found[part] = p
+        default = run_dir / part / "model.weights.h5"
+        if part not in named and (default.exists() or (default.parent / SNAPSHOT_WEIGHTS).exists()):
+            named[part] = default
+    found = {}
+    for part, path in named.items():
+        snapshot = path.parent / SNAPSHOT_WEIGHTS
+        if not path.exists() and snapshot.exists() and snapshot_progress(path.parent).get("finished"):
+            found[part] = snapshot
+        elif path.exists() or part in from_final:
+            found[part] = path
     return found
+
+
+def snapshot_progress(part_dir) -> dict:
+    """A snapshot part's ``progress.json`` ({} when it has none)."""
+    path = Path(part_dir) / SNAPSHOT_PROGRESS
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def assign_snapshot(part_dir, variables) -> None:
+    """Assign a part's snapshot weights (``snapshot.npz``, in checkpoint order) to ``variables``, refusing a
+    file whose count or shapes do not fit them. Writes nothing (a committed snapshot stays as it is)."""
+    import numpy as np
+
+    part_dir = Path(part_dir)
+    saved = np.load(part_dir / SNAPSHOT_WEIGHTS)
+    if len(saved.files) != len(variables):
+        raise SnapshotError(
+            f"{part_dir / SNAPSHOT_WEIGHTS}: {len(saved.files)} arrays for a model with {len(variables)} "
+            "trainable weights"
+        )
+    for i, v in enumerate(variables):
+        a = saved[f"w{i:03d}"]
+        if tuple(a.shape) != tuple(v.shape):
+            raise SnapshotError(
+                f"{part_dir / SNAPSHOT_WEIGHTS}: w{i:03d} has shape {a.shape}, the model's {v.path} {tuple(v.shape)}"
+            )
+        v.assign(a)
 
 
 def load_trained(model_cls, cfg, path):
@@ -55,8 +100,11 @@ def load_trained(model_cls, cfg, path):
             raise FileNotFoundError(f"{path}: no such weights file")
         model = model_cls.from_cfg(cfg, dtype=dtype)
         try:
-            restore_trainable(model, path)
-        except ValueError as e:
+            if Path(path).name == SNAPSHOT_WEIGHTS:
+                assign_snapshot(Path(path).parent, model.trainable_variables)
+            else:
+                restore_trainable(model, path)
+        except (ValueError, SnapshotError) as e:
             raise FileNotFoundError(f"{e} (a {model_cls.__name__} of this config)") from None
         return model
     with saved_backbone_weights():

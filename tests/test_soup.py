@@ -59,6 +59,39 @@ def test_a_snapshot_is_read_as_its_run(plus_run, tmp_path):
         plus_arrays(tmp_path / "snap")
 
 
+def test_a_finished_snapshot_loads_and_tracks_as_its_run(plus_run, tmp_path):
+    """A committed snapshot of a finished run is a ``--run`` folder: its ``snapshot.npz`` stands for the
+    missing weights file (session 29 needed a one-off script for this); an unfinished one is refused."""
+    from pixtrack_tf.runs import find_weights, load_plus, load_tracker
+    from pixtrack_tf.training.snapshot import write_snapshot
+
+    snap = tmp_path / "snap"
+    write_snapshot(plus_run, snap)
+    assert not (snap / "plus" / "model.weights.h5").exists()
+    assert find_weights(snap)["plus"] == snap / "plus" / "snapshot.npz"
+    (_, from_run), (_, from_snap) = load_plus(plus_run), load_plus(snap)
+    assert len(from_snap.trainable_variables) == len(from_run.trainable_variables) > 0
+    for a, b in zip(from_run.trainable_variables, from_snap.trainable_variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)
+    mask = np.zeros((32, 48), bool)
+    mask[8:20, 12:30] = True
+    probs = []
+    for run in (plus_run, snap):
+        tracker = load_tracker(run)
+        tracker.init(frame, [mask])
+        probs.append(tracker.track(frame)[0].prob)
+    np.testing.assert_allclose(probs[1], probs[0], atol=1e-6)
+
+    progress = snap / "plus" / "progress.json"
+    progress.write_text(json.dumps({**json.loads(progress.read_text()), "finished": False}))
+    assert "plus" not in find_weights(snap)
+    with pytest.raises(FileNotFoundError, match="no trained pixtrack"):
+        load_plus(snap)
+
+
 def test_runs_that_cannot_be_averaged_are_refused_by_name(plus_run, tmp_path, capsys):
     from pixtrack_tf.cli import export
     from pixtrack_tf.runs import write_compact_run

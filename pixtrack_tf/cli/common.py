@@ -13,7 +13,7 @@ USER_ERRORS = (
     ("pixtrack_tf.config.sections", "ConfigError"),
     ("pixtrack_tf.data.sequence", "DataError"),
     ("pixtrack_tf.training.loop", "RunDirError"),
-    ("pixtrack_tf.training.snapshot", "SnapshotError"),
+    ("pixtrack_tf.runs", "SnapshotError"),
     ("pixtrack_tf.training.soup", "SoupError"),
     ("pixtrack_tf.experiments.reproduce", "ReproduceError"),
 )

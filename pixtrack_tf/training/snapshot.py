@@ -13,6 +13,10 @@ folder: each part's weights go to ``RUN/<part>/snapshot.npz``, from which :func:
 loop.fit` continues at the recorded step with a fresh Adam state (the first steps after a restore
 re-estimate the moments; ``restored.json`` in the part says so), and a finished part is finished
 again without a step.
+
+A snapshot of a finished run is also a run folder as it stands: ``reproduce --run DIR``, ``pixtrack track
+--model DIR`` and ``pixtrack export --average`` read each part's ``snapshot.npz`` where its weights file is
+absent (:func:`pixtrack_tf.runs.find_weights`), with no restore.
 """
 
 from __future__ import annotations
@@ -24,15 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-WEIGHTS = "snapshot.npz"  # a part's trainable weights, w000, w001, ... in checkpoint order
-PROGRESS = "progress.json"
+# A part's trainable weights (w000, w001, ... in checkpoint order), its progress, and how they are read back:
+# defined in pixtrack_tf.runs, below the trainers, so that a finished snapshot loads as its run would.
+from pixtrack_tf.runs import SNAPSHOT_PROGRESS as PROGRESS
+from pixtrack_tf.runs import SNAPSHOT_WEIGHTS as WEIGHTS
+from pixtrack_tf.runs import SnapshotError, assign_snapshot
+
 PART_FILES = ("log.jsonl", "done.json", "run.json")
 RUN_FILES = ("config.yaml", "config_changes.log", "run.json", "halves.json", "final.json", "store.json")
 RUN_ARRAYS = ("step3_tracks.npz", "step5_tracks.npz")
-
-
-class SnapshotError(RuntimeError):
-    """A snapshot that cannot be written or restored (its message names the folder and why)."""
 
 
 def part_model_class(part: str):
@@ -136,24 +140,6 @@ def restore_snapshot(src, run) -> list[str]:
                 shutil.copy(part_src / name, part / name)
         restored.append(part_src.name)
     return restored
-
-
-def assign_snapshot(part_dir: Path, variables) -> None:
-    """Assign a part's snapshot weights (``WEIGHTS``, in checkpoint order) to ``variables``, refusing a file
-    whose count or shapes do not fit them. Writes nothing (a committed snapshot stays as it is)."""
-    part_dir = Path(part_dir)
-    saved = np.load(part_dir / WEIGHTS)
-    if len(saved.files) != len(variables):
-        raise SnapshotError(
-            f"{part_dir / WEIGHTS}: {len(saved.files)} arrays for a model with {len(variables)} trainable weights"
-        )
-    for i, v in enumerate(variables):
-        a = saved[f"w{i:03d}"]
-        if tuple(a.shape) != tuple(v.shape):
-            raise SnapshotError(
-                f"{part_dir / WEIGHTS}: w{i:03d} has shape {a.shape}, the model's {v.path} {tuple(v.shape)}"
-            )
-        v.assign(a)
 
 
 def snapshot_state(part_dir: Path, variables):

@@ -36,25 +36,21 @@ def plus_arrays(run) -> dict[str, np.ndarray]:
 
 def _decoder(run: Path):
     """(the run's config, :func:`plus_arrays`)."""
-    from pixtrack_tf.models.base import saved_backbone_weights
     from pixtrack_tf.models.plus import PlusModel
-    from pixtrack_tf.training.snapshot import PROGRESS, WEIGHTS, assign_snapshot
+    from pixtrack_tf.runs import SNAPSHOT_WEIGHTS, snapshot_progress
 
     if not (run / "config.yaml").exists():
         raise SoupError(f"{run}: not a run folder, compact run or snapshot (no config.yaml)")
     cfg = load_config(run / "config.yaml", ["track.precision=float32"])
     weights = find_weights(run)
-    if "plus" in weights:
-        model = load_trained(PlusModel, cfg, weights["plus"])
-    elif (run / "plus" / WEIGHTS).exists():
-        progress = json.loads((run / "plus" / PROGRESS).read_text())
-        if not progress.get("finished"):
+    if "plus" not in weights:
+        progress = snapshot_progress(run / "plus")
+        if progress and not progress.get("finished"):
             raise SoupError(f"{run}: its snapshot is of an unfinished training ({progress}); finish it first")
-        with saved_backbone_weights():
-            model = PlusModel.from_cfg(cfg)
-        assign_snapshot(run / "plus", model.trainable_variables)
-    else:
-        raise SoupError(f"{run}: no trained pixtrack+ decoder (plus/model.weights.h5, plus.npz or plus/{WEIGHTS})")
+        raise SoupError(
+            f"{run}: no trained pixtrack+ decoder (plus/model.weights.h5, plus.npz or plus/{SNAPSHOT_WEIGHTS})"
+        )
+    model = load_trained(PlusModel, cfg, weights["plus"])
     return cfg, {v.path: np.asarray(v, np.float32) for v in model.trainable_variables}
 
 
