@@ -171,3 +171,19 @@ def test_track_without_model_uses_pixtrack_plus_and_davis2016_names_the_bundled_
         assert doc["status"] == "complete" and doc["tracked"] == 8 and doc["precision"] == precision
         assert Path(doc["model"]) == bundled.bundled_path(name)
         assert len(list((o / "masks").glob("*.png"))) == 8
+
+
+def test_the_bundled_plus_tracks_at_round_24s_scale_while_its_preset_trains_at_half_size():
+    """RULE.md round 24 (training-free): the bundle tracks on the frame resized by 0.75 with the read's
+    window and the box's margin kept at their frame distances; configs/plus.yaml keeps training (and a
+    retrained run's tracking) at 0.5; ``--set`` gives the bundle's fast form back."""
+    from pixtrack_tf.config import load_config
+
+    def settings(cfg):
+        return cfg.affinity.scale, cfg.affinity.radius, cfg.plus.roi_margin
+
+    assert settings(load_config(bundled.bundled_path("plus") / "config.yaml")) == (0.75, 9, 5)
+    assert settings(load_config("plus")) == (0.5, 6, 3)
+    fast = ["affinity.scale=0.5", "affinity.radius=6", "plus.roi_margin=3"]
+    cfg, model = bundled.load_plus(bundled.bundled_path("plus"), fast)
+    assert settings(cfg) == (0.5, 6, 3) and len(model.trainable_variables) > 0
