@@ -43,20 +43,22 @@ def find_weights(run_dir) -> dict:
     finished (:func:`load_trained` reads it), so a snapshot loads as its run would."""
     run_dir = Path(run_dir)
     final = run_dir / "final.json"
+    # final.json's files are kept even when absent (a missing file is reported by its loader)
     named = {k: run_dir / v for k, v in json.loads(final.read_text()).items()} if final.exists() else {}
-    from_final = set(named)  # kept even when absent (a missing file is reported by its loader)
+    found = {k: _weights_or_snapshot(path) or path for k, path in named.items()}
     for part in ("fcn", "plus") if final.exists() else ("local", "global", "fcn", "plus"):
-        default = run_dir / part / "model.weights.h5"
-        if part not in named and (default.exists() or (default.parent / SNAPSHOT_WEIGHTS).exists()):
-            named[part] = default
-    found = {}
-    for part, path in named.items():
-        snapshot = path.parent / SNAPSHOT_WEIGHTS
-        if not path.exists() and snapshot.exists() and snapshot_progress(path.parent).get("finished"):
-            found[part] = snapshot
-        elif path.exists() or part in from_final:
+        path = _weights_or_snapshot(run_dir / part / "model.weights.h5")
+        if part not in found and path is not None:
             found[part] = path
     return found
+
+
+def _weights_or_snapshot(path: Path):
+    """``path`` when it exists, else its part's ``snapshot.npz`` of a finished training, else None."""
+    if path.exists():
+        return path
+    snapshot = path.parent / SNAPSHOT_WEIGHTS
+    return snapshot if snapshot.exists() and snapshot_progress(path.parent).get("finished") else None
 
 
 def snapshot_progress(part_dir) -> dict:

@@ -32,7 +32,7 @@ import numpy as np
 # defined in pixtrack_tf.runs, below the trainers, so that a finished snapshot loads as its run would.
 from pixtrack_tf.runs import SNAPSHOT_PROGRESS as PROGRESS
 from pixtrack_tf.runs import SNAPSHOT_WEIGHTS as WEIGHTS
-from pixtrack_tf.runs import SnapshotError, assign_snapshot
+from pixtrack_tf.runs import SnapshotError, assign_snapshot, snapshot_progress
 
 PART_FILES = ("log.jsonl", "done.json", "run.json")
 RUN_FILES = ("config.yaml", "config_changes.log", "run.json", "halves.json", "final.json", "store.json")
@@ -149,7 +149,7 @@ def snapshot_state(part_dir: Path, variables):
     if not (part_dir / WEIGHTS).exists():
         return None
     assign_snapshot(part_dir, variables)
-    step = int(json.loads((part_dir / PROGRESS).read_text())["step"])
+    step = int(snapshot_progress(part_dir)["step"])
     note = {
         "restored_at_step": step,
         "optimizer": "new Adam state",
