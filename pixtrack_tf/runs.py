@@ -270,6 +270,12 @@ def export_plus_savedmodel(run_dir, out, hw, what: str = "") -> Path:
     return Path(out)
 
 
+# pixtrack+'s fast form (``pixtrack track --fast``): round 23's scale, the read's window and the box's
+# margin at their distances in the frame (results/davis2016/plus/selection/RULE.md rounds 8, 23 and 24):
+# about 3x faster a frame than the bundled 0.75 form, DAVIS val J 0.652 / F 0.578 against 0.674 / 0.627
+PLUS_FAST = ("affinity.scale=0.5", "affinity.radius=6", "plus.roi_margin=3")
+
+
 def is_plus_run(path) -> bool:
     """A run folder (or compact run) that holds a pixtrack+ model and no Sec. 5.1 local model."""
     path = Path(path)

@@ -94,6 +94,34 @@ def test_train_writes_reads_and_a_run_that_tracks(plus_run, tmp_path):
     assert doc["tracked"] == 4 and doc["objects"] == [1, 2] and len(doc["frames"][-1]["boxes"]) == 2
 
 
+def test_track_fast_sets_the_fast_form_and_only_for_pixtrack_plus(plus_run, tmp_path, monkeypatch, capsys):
+    """pixtrack track --fast: the three settings of pixtrack+'s fast form reach the tracker (a --set of the
+    same key still wins); with a model that is not pixtrack+, a clear error and nothing written."""
+    from PIL import Image
+
+    from pixtrack_tf import runs
+    from pixtrack_tf.cli import track
+    from pixtrack_tf.data import load_dataset
+
+    seq = load_dataset("embedded", num_sequences=4, n_frames=10)[0]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(seq.frame(i)).save(frames / f"{i:05d}.png")
+    Image.fromarray(seq.mask(0).astype(np.uint8) * 255).save(tmp_path / "m.png")
+    seen = []
+    load = runs.load_tracker
+    monkeypatch.setattr(runs, "load_tracker", lambda *a, **k: seen.append(k["overrides"]) or load(*a, **k))
+    argv = ["--frames", str(frames), "--mask", str(tmp_path / "m.png"), "--no-progress", "--no-overlay", "--fast"]
+    out = ["--out", str(tmp_path / "o"), "--set", "plus.roi_margin=2"]
+    assert track.main(argv + ["--model", str(plus_run), *out]) == 0
+    assert seen[-1] == [*runs.PLUS_FAST, "plus.roi_margin=2"]
+    cfg = runs.load_plus(plus_run, seen[-1])[0]
+    assert (cfg.affinity.scale, cfg.affinity.radius, cfg.plus.roi_margin) == (0.5, 6, 2)
+    assert track.main(argv + ["--model", "optical-flow", "--out", str(tmp_path / "f")]) == 2
+    assert "--fast is pixtrack+'s" in capsys.readouterr().err and not (tmp_path / "f").exists()
+
+
 def test_reproduce_has_a_pixtrack_plus_row(plus_run, tmp_path):
     from pixtrack_tf.cli import reproduce
 
@@ -197,8 +225,7 @@ def test_memory_gated_keeps_the_reads_labels_where_the_decoder_keeps_the_object(
             read, refined = tr.read_and_refine(seq.frame(1))
             got[memory] = (read, refined, np.asarray(tr.memory["recent"][0][1]))
         np.testing.assert_allclose(got["read"][0], got[gating][0], atol=1e-6)  # the same read of frame 1
-        lay = tr.core.layout(tr.memory["grid"])
-        gate = np.asarray(lay.gather(cell_max(got[gating][1], tr.memory["grid"]), lay.window_idx))
+        gate = np.asarray(cell_max(got[gating][1], tr.memory["grid"]))  # (P, K): the memory holds each cell once
         if gating == "pruned":
             gate = (gate > 0.5).astype(np.float32)
         plain, gated = got["read"][2], got[gating][2]
@@ -279,6 +306,12 @@ def test_plus_bench_times_the_guided_filter_in_turns(plus_run):
         roi["plus_whole_frame_ms"] / roi["plus_ms"]
     )
     assert "box is" in format_plus(roi) and "plus.roi mask" in format_plus(roi)
+    st = roi["plus_stages"]  # where the frame goes: three graphs and the rest add up to the whole step
+    assert all(st[f"{k}_ms"] > 0 for k in ("backbone", "read", "decoder", "track"))
+    assert st["python_ms"] == pytest.approx(st["track_ms"] - st["backbone_ms"] - st["read_ms"] - st["decoder_ms"])
+    assert st["backbone_gflop"] > 0 and st["read_gflop"] > 0 and 0 < st["box_share"] <= 1
+    assert "| memory read |" in format_plus(roi)
+    assert "plus_stages" not in plus_bench(plus_run, overrides=["plus.roi=mask"], stages=False, **kw)
 
 
 def test_deform_mask_makes_a_wrong_but_related_prior():

@@ -26,11 +26,12 @@ def _plus_trackers(run, precision, overrides, bilinear: bool):
     return cfg, trackers
 
 
-def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), overrides=()) -> dict:
+def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), overrides=(), stages=True) -> dict:
     """pixtrack+ (the run folder ``run``, with ``overrides``) at ``size`` (H, W), one object: median ms
     per tracked frame with its output upsampling as the run sets it and with bilinear upsampling only
     (``plus.guided_radius 0``, the same weights), timed in turns in one process so that the guided
-    filter's cost does not depend on what else the machine did between two runs."""
+    filter's cost does not depend on what else the machine did between two runs; with ``plus.roi: mask``
+    and ``stages``, where its frame goes (:func:`plus_stages`)."""
     H, W = size
     frame, mask = _synthetic_frame(np.random.default_rng(0), size)
     cfg, trackers = _plus_trackers(run, precision, overrides, bilinear=True)
@@ -59,7 +60,85 @@ def plus_bench(run, precision="bfloat16", rounds=4, reps=5, size=(480, 854), ove
     if p.roi == "mask":  # the share of the frame the box around the synthetic object covered
         out["plus_roi_share"] = float(np.mean(trackers["plus"].roi_shares))
         out["plus_roi_speedup"] = out["plus_whole_frame_ms"] / out["plus_ms"]
+        if stages:
+            out["plus_stages"] = plus_stages(trackers["plus"], frame, rounds, reps)
     return out
+
+
+def plus_stages(tracker, frame, rounds=4, reps=5, gemm=None) -> dict:
+    """Where a ``plus.roi: mask`` tracker's frame goes (``tracker`` initialised, its ring buffer full):
+    median ms of its three graphs called alone on its current box, in turns -- the backbone (resizing,
+    the frozen VGG16 to conv4_3 over the box and its context, the memory keys), the memory read, the
+    decoder with the output's upsampling -- and of the whole ``track`` from the same box, whose
+    remainder is the Python between them (the box, the ring buffer, numpy copies). The backbone's and
+    the read's FLOPs (multiply-adds as 2: the convolutions, the similarities; the decoder's are not
+    counted) over their times, against this machine's GEMM rate ``gemm`` (GFLOP/s in the tracker's
+    precision; measured here when None), say how near the hardware each runs."""
+    import tensorflow as tf
+
+    from pixtrack_tf.bench.flops import vgg_flops
+    from pixtrack_tf.bench.tracking import gemm_gflops
+    from pixtrack_tf.config import AFFINITY_LAYERS
+    from pixtrack_tf.tracking.affinity import TILE
+
+    if tracker.pcfg.roi != "mask":
+        raise ValueError("plus_stages times a plus.roi: mask tracker; this one has plus.roi frame")
+    frame_t = tf.constant(frame)
+    box, size, core, memory = tracker.box, tracker.size, tracker.core, tracker.memory
+    b, ctx = tf.constant(box, tf.int32), tf.constant(tracker.roi.context(box), tf.int32)
+    taps, q = tracker._roi_features(frame_t, size, b, ctx)
+    read, _, _ = core.read(None, memory, feats=q, region=box)
+    stages = {
+        "backbone": lambda: tracker._roi_features(frame_t, size, b, ctx)[1].numpy(),
+        "read": lambda: core.read(None, memory, feats=q, region=box)[0].numpy(),
+        "decoder": lambda: tracker._roi_refine(taps, read, size, frame_t, b).numpy(),
+    }
+    slot = memory["next"]
+
+    def step():  # the whole track step, from the same box and ring-buffer slot each time
+        tracker.box, memory["next"] = box, slot
+        tracker.track(frame)
+
+    ms = _in_turns({**stages, "track": step}, rounds, reps)
+    tracker.box = box
+    s, c = AFFINITY_LAYERS["block4_conv3"], tracker.roi.context(box)
+    lay = core.layout(memory["grid"])
+    tiles = 1
+    if lay.tiles > 1:  # the tiles the read's queries come in (the box's, whole)
+        tiles = (-(-box[1] // TILE) - box[0] // TILE) * (-(-box[3] // TILE) - box[2] // TILE)
+    keys = memory["first_feats"].shape[0] + sum(memory["valid"]) * lay.window_idx.shape[1]
+    flops = {
+        "backbone": vgg_flops((c[1] - c[0]) * s, (c[3] - c[2]) * s, "block4_conv3"),
+        "read": 2 * tiles * lay.tile_size * keys * int(q.shape[-1]),
+    }
+    gemm = gemm_gflops(tracker.acfg.precision) if gemm is None else gemm
+    out = {"box_cells": [int(v) for v in box], "box_share": tracker.roi.share(box), "gemm_gflops": gemm}
+    out.update({f"{k}_ms": v for k, v in ms.items()})
+    out["python_ms"] = ms["track"] - sum(ms[k] for k in stages)
+    for k, f in flops.items():
+        out[f"{k}_gflop"] = f / 1e9
+        out[f"{k}_of_gemm"] = f / 1e9 / (ms[k] / 1000) / gemm
+    return out
+
+
+def format_stages(st: dict) -> str:
+    t = st["track_ms"]
+    lines = [
+        f"where a frame goes (the box {st['box_share']:.0%} of the frame; each graph alone, in turns; this "
+        f"machine's GEMM rate {st['gemm_gflops']:.0f} GFLOP/s):",
+        "| stage | ms | share | GFLOP | GFLOP/s as a share of the GEMM rate |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for k, what in (
+        ("backbone", "backbone (VGG16 to conv4_3 on the box and its context)"),
+        ("read", "memory read"),
+        ("decoder", "decoder and output upsampling"),
+        ("python", "the rest (Python, copies)"),
+    ):
+        g = f"{st[k + '_gflop']:.1f} | {st[k + '_of_gemm']:.0%}" if f"{k}_gflop" in st else "- | -"
+        lines.append(f"| {what} | {st[k + '_ms']:.1f} | {st[k + '_ms'] / t:.0%} | {g} |")
+    lines.append(f"| whole `track` | {t:.1f} | 100% | | |")
+    return "\n".join(lines)
 
 
 def plus_sequence_bench(run, seqs, precision="bfloat16", overrides=(), max_frames=None) -> dict:
@@ -143,4 +222,6 @@ def format_plus(r: dict) -> str:
             f"{r['plus_bilinear_frames_per_s']:.2f} frames/s; the guided filter costs {r['plus_guided_ms']:.1f} ms "
             "a frame (timed in turns in this process)"
         )
+    if "plus_stages" in r:
+        lines.append(format_stages(r["plus_stages"]))
     return "\n".join(lines)

@@ -103,19 +103,25 @@ def propagate(queries, first_feats, first_labels, recent_keys, recent_labels, re
     queries (tiles, T, C) and first_feats (P0, C): L2-normalised features; first_labels (P0, L);
     recent_keys / recent_labels: one (tiles, W, C) / (tiles, W, L) pair per ring-buffer slot, each
     tile's window; recent_valid (N,) bool: the slots that hold a frame; allowed (tiles, T, W) bool.
-    Returns (tiles, T, L) float32 labels."""
-    tiles = tf.shape(queries)[0]
-    scores = [tf.cast(tf.einsum("tqc,pc->tqp", queries, first_feats), tf.float32)]
+    Returns (tiles, T, L) float32 labels.
+
+    The top ``topk`` of all the scores are found part by part: the top ``topk`` of the first frame's and
+    of each recent frame's, then the top ``topk`` of those (the same keys as one top-k over every score,
+    but no (tiles, T, P0 + N W) matrix is written and read again)."""
     minus_inf = tf.constant(-np.inf, tf.float32)
+
+    def best(scores, labels, batch_dims):  # a part's top topk: (values, their labels (tiles, T, k, L))
+        vals, idx = tf.math.top_k(scores, k=tf.minimum(topk, tf.shape(scores)[-1]))
+        return vals, tf.gather(labels, idx, batch_dims=batch_dims)
+
+    parts = [best(tf.cast(tf.einsum("tqc,pc->tqp", queries, first_feats), tf.float32), first_labels, 0)]
     for n, keys in enumerate(recent_keys):
         a = tf.cast(tf.matmul(queries, keys, transpose_b=True), tf.float32)
-        scores.append(tf.where(tf.logical_and(allowed, recent_valid[n]), a, minus_inf))
-    scores = tf.concat(scores, axis=-1)
-    first = tf.broadcast_to(first_labels[None], tf.concat([[tiles], tf.shape(first_labels)], 0))
-    table = tf.concat([first, *recent_labels], axis=1)  # (tiles, P0 + N W, L)
-    vals, idx = tf.math.top_k(scores, k=tf.minimum(topk, tf.shape(scores)[-1]))
+        parts.append(best(tf.where(tf.logical_and(allowed, recent_valid[n]), a, minus_inf), recent_labels[n], 1))
+    vals, labels = (tf.concat(v, axis=2) for v in zip(*parts))  # (tiles, T, k (N + 1)), (..., L)
+    vals, labels = best(vals, labels, 2)
     weights = tf.nn.softmax(vals / temperature, axis=-1)  # keys outside the window (-inf) weigh 0
-    return tf.einsum("tqk,tqkl->tql", weights, tf.gather(table, idx, batch_dims=1))
+    return tf.einsum("tqk,tqkl->tql", weights, labels)
 
 
 def decide(labels, threshold: float):
@@ -183,10 +189,6 @@ class AffinityCore:
         """The first frame's features (P, C) and labels (P, 1 + K) from its object masks (K, H, W)."""
         return self.features(frame, grid), self.pool(_one_hot(masks), grid)
 
-    def _entry(self, feats, labels, lay: Layout):
-        """A recent frame's memory entry: its features and labels in each tile's window."""
-        return lay.gather(feats, lay.window_idx), lay.gather(labels, lay.window_idx)
-
     def _step_fn(self, frame, first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid):
         q = self.features(frame, grid)
         hw = tf.shape(frame)[:2]
@@ -196,7 +198,7 @@ class AffinityCore:
         """Everything after the features: propagation, decision, the new memory entry."""
         args = (first_feats, first_labels, recent_keys, recent_labels, recent_valid, grid, region)
         probs, lab = self.propagate_fn(q, hw, *args)
-        keys, labels = self._entry(q, lab, self.layout(grid)) if self.acfg.memory > 0 else (None, None)
+        keys, labels = (q, lab) if self.acfg.memory > 0 else (None, None)
         return probs, keys, labels
 
     def propagate_fn(
@@ -204,25 +206,26 @@ class AffinityCore:
     ):
         """The frame's object probabilities (K, H, W) from its features q (P, C), and the labels (P, L)
         its memory entry keeps (soft: the propagated ones; hard: the decided mask, pooled). Graph code.
+        The recent frames' keys (P, C) and labels (P, L) are gathered into each tile's window here, for
+        the tiles read only: the memory holds each frame once, not once per tile whose window covers it.
         ``region`` (y0, y1, x0, x1) feature cells: only the :class:`Layout`'s tiles over it are read, and
         every position outside it gets the background's label (pixtrack+'s ``plus.roi: mask``)."""
         a, lay = self.acfg, self.layout(grid)
-        query_idx, allowed = lay.query_idx, tf.constant(lay.allowed)
+        query_idx, window_idx, allowed = lay.query_idx, lay.window_idx, tf.constant(lay.allowed)
         if region is not None:
             nx = -(-grid[1] // TILE) if lay.tiles > 1 else 1
             t = TILE if lay.tiles > 1 else max(grid)
             ty = tf.range(region[0] // t, (region[1] + t - 1) // t)
             tx = tf.range(region[2] // t, (region[3] + t - 1) // t)
             tile_ids = tf.reshape(ty[:, None] * nx + tx[None], [-1])
-            query_idx, allowed = tf.gather(query_idx, tile_ids), tf.gather(allowed, tile_ids)
-            recent_keys = [tf.gather(k, tile_ids) for k in recent_keys]
-            recent_labels = [tf.gather(v, tile_ids) for v in recent_labels]
+            query_idx, window_idx = tf.gather(query_idx, tile_ids), tf.gather(window_idx, tile_ids)
+            allowed = tf.gather(allowed, tile_ids)
         tiles = propagate(
             lay.gather(q, query_idx),
             first_feats,
             first_labels,
-            recent_keys,
-            recent_labels,
+            [lay.gather(k, window_idx) for k in recent_keys],
+            [lay.gather(v, window_idx) for v in recent_labels],
             recent_valid,
             allowed,
             a.topk,
@@ -258,8 +261,8 @@ class AffinityCore:
         else:
             f0, l0 = tf.cast(feats, self.compute_dtype), self.pool(_one_hot(masks), grid)
         # N empty slots (one graph whatever the fill): zeros, marked invalid
-        n, side = self.acfg.memory, lay.window_idx.shape
-        empty = (tf.zeros((*side, f0.shape[-1]), f0.dtype), tf.zeros((*side, l0.shape[-1]), tf.float32))
+        n = self.acfg.memory
+        empty = (tf.zeros((lay.P, f0.shape[-1]), f0.dtype), tf.zeros((lay.P, l0.shape[-1]), tf.float32))
         return {
             "grid": grid,
             "hw": tuple(frame.shape[:2]),
@@ -292,9 +295,8 @@ class AffinityCore:
     def entry(self, memory, feats, masks):
         """The memory entry (keys, labels) of a frame from its features (P, C) and given object masks
         (K, H, W) in [0, 1] (pooled as the first frame's are), instead of the read's own labels."""
-        grid = memory["grid"]
-        labels = self.pool(_one_hot(tf.constant(masks, tf.float32)), grid)
-        return self._entry(tf.cast(feats, self.compute_dtype), labels, self.layout(grid))
+        labels = self.pool(_one_hot(tf.constant(masks, tf.float32)), memory["grid"])
+        return tf.cast(feats, self.compute_dtype), labels
 
     def push(self, memory, keys, labels):
         """The ring buffer: the oldest slot takes the new frame's entry (nothing with ``memory`` 0)."""

@@ -110,13 +110,11 @@ class AffinityModule(tf.Module):
 
     def _step(self, frame, state):
         core, acfg = self._core(), self.cfg.affinity
-        lay = core.layout(self.grid)
         named = dict(zip(self.specs, state))
         keys = ("first_feats", "first_labels", "recent_feats", "recent_labels", "recent_valid", "next", "box")
         f0, l0, feats, labels, valid, nxt, box = (named[f"state_{k}"] for k in keys)
         n = acfg.memory
-        keys = [lay.gather(feats[i], lay.window_idx) for i in range(n)]
-        labs = [lay.gather(labels[i], lay.window_idx) for i in range(n)]
+        keys, labs = [feats[i] for i in range(n)], [labels[i] for i in range(n)]
         q, extra = self._features(frame)
         probs, lab = core.propagate_fn(q, tf.shape(frame)[:2], f0, l0, keys, labs, valid, self.grid)
         prob, extra_state = self._output(probs, extra, named)

@@ -333,14 +333,11 @@ class PlusTracker(MultiAffinityTracker):
         return read.numpy(), refined
 
     def _gated(self, labels, refined):
-        """A memory entry's labels (tiles, W, 1 + K), gated by the output (K, H, W) with ``plus.memory:
-        gated`` or ``pruned`` (:func:`gate_labels`, the gate in each tile's window as the labels are); else as
-        they are."""
+        """A memory entry's labels (P, 1 + K), gated by the output (K, H, W) with ``plus.memory: gated`` or
+        ``pruned`` (:func:`gate_labels`); else as they are."""
         if self.memory_from not in GATED_MEMORY:
             return labels
-        lay = self.core.layout(self.memory["grid"])
-        gate = memory_gate(refined, self.memory["grid"], self.memory_from)
-        return gate_labels(labels, lay.gather(gate, lay.window_idx))
+        return gate_labels(labels, memory_gate(refined, self.memory["grid"], self.memory_from))
 
     def _components(self, refined):
         """The output (K, H, W) with ``plus.components: near``'s components dropped (:func:`keep_near`)."""
