@@ -173,17 +173,16 @@ def test_track_without_model_uses_pixtrack_plus_and_davis2016_names_the_bundled_
         assert len(list((o / "masks").glob("*.png"))) == 8
 
 
-def test_the_bundled_plus_tracks_at_round_24s_scale_while_its_preset_trains_at_half_size():
-    """RULE.md round 24 (training-free): the bundle tracks on the frame resized by 0.75 with the read's
-    window and the box's margin kept at their frame distances; configs/plus.yaml keeps training (and a
-    retrained run's tracking) at 0.5; ``--set`` gives the bundle's fast form back."""
+def test_the_bundled_plus_and_its_preset_track_at_scale_075_and_fast_gives_half_size():
+    """RULE.md rounds 24-25: the bundle tracks on the frame resized by 0.75 with the read's window and the
+    box's margin kept at their frame distances, and configs/plus.yaml trains and tracks so (round 25); the
+    fast form (``pixtrack track --fast``, runs.PLUS_FAST) gives half size back."""
     from pixtrack_tf.config import load_config
 
     def settings(cfg):
         return cfg.affinity.scale, cfg.affinity.radius, cfg.plus.roi_margin
 
     assert settings(load_config(bundled.bundled_path("plus") / "config.yaml")) == (0.75, 9, 5)
-    assert settings(load_config("plus")) == (0.5, 6, 3)
-    fast = ["affinity.scale=0.5", "affinity.radius=6", "plus.roi_margin=3"]
-    cfg, model = bundled.load_plus(bundled.bundled_path("plus"), fast)
+    assert settings(load_config("plus")) == (0.75, 9, 5)
+    cfg, model = bundled.load_plus(bundled.bundled_path("plus"), bundled.PLUS_FAST)
     assert settings(cfg) == (0.5, 6, 3) and len(model.trainable_variables) > 0
