@@ -79,7 +79,6 @@ def plus_stages(tracker, frame, rounds=4, reps=5, gemm=None) -> dict:
     from pixtrack_tf.bench.flops import vgg_flops
     from pixtrack_tf.bench.tracking import gemm_gflops
     from pixtrack_tf.config import AFFINITY_LAYERS
-    from pixtrack_tf.tracking.affinity import TILE
 
     if tracker.pcfg.roi != "mask":
         raise ValueError("plus_stages times a plus.roi: mask tracker; this one has plus.roi frame")
@@ -103,9 +102,8 @@ def plus_stages(tracker, frame, rounds=4, reps=5, gemm=None) -> dict:
     tracker.box = box
     s, c = AFFINITY_LAYERS["block4_conv3"], tracker.roi.context(box)
     lay = core.layout(memory["grid"])
-    tiles = 1
-    if lay.tiles > 1:  # the tiles the read's queries come in (the box's, whole)
-        tiles = (-(-box[1] // TILE) - box[0] // TILE) * (-(-box[3] // TILE) - box[2] // TILE)
+    ty0, ty1, tx0, tx1, _ = lay.tile_span(box)  # the tiles the read's queries come in (the box's, whole)
+    tiles = (ty1 - ty0) * (tx1 - tx0)
     keys = memory["first_feats"].shape[0] + sum(memory["valid"]) * lay.window_idx.shape[1]
     flops = {
         "backbone": vgg_flops((c[1] - c[0]) * s, (c[3] - c[2]) * s, "block4_conv3"),

@@ -91,6 +91,12 @@ class Layout:
         flat[self.query_idx.ravel()] = np.arange(self.query_idx.size)
         self.back_idx = flat[: self.P].astype(np.int32)
 
+    def tile_span(self, region):
+        """The tiles over ``region`` (y0, y1, x0, x1) feature cells: rows [ty0, ty1) and columns [tx0, tx1)
+        of the tiles, and how many tiles a row has -- (ty0, ty1, tx0, tx1, nx), of ints or of tensors."""
+        t, nx = (TILE, -(-self.grid[1] // TILE)) if self.tiles > 1 else (max(self.grid), 1)
+        return region[0] // t, (region[1] + t - 1) // t, region[2] // t, (region[3] + t - 1) // t, nx
+
     def gather(self, values, idx):
         """Rows of ``values`` (P, X) at ``idx`` (any shape), index P reading zeros."""
         padded = tf.concat([values, tf.zeros_like(values[:1])], axis=0)
@@ -213,10 +219,8 @@ class AffinityCore:
         a, lay = self.acfg, self.layout(grid)
         query_idx, window_idx, allowed = lay.query_idx, lay.window_idx, tf.constant(lay.allowed)
         if region is not None:
-            nx = -(-grid[1] // TILE) if lay.tiles > 1 else 1
-            t = TILE if lay.tiles > 1 else max(grid)
-            ty = tf.range(region[0] // t, (region[1] + t - 1) // t)
-            tx = tf.range(region[2] // t, (region[3] + t - 1) // t)
+            ty0, ty1, tx0, tx1, nx = lay.tile_span(region)
+            ty, tx = tf.range(ty0, ty1), tf.range(tx0, tx1)
             tile_ids = tf.reshape(ty[:, None] * nx + tx[None], [-1])
             query_idx, window_idx = tf.gather(query_idx, tile_ids), tf.gather(window_idx, tile_ids)
             allowed = tf.gather(allowed, tile_ids)
