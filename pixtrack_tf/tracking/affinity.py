@@ -224,12 +224,15 @@ class AffinityCore:
             tile_ids = tf.reshape(ty[:, None] * nx + tx[None], [-1])
             query_idx, window_idx = tf.gather(query_idx, tile_ids), tf.gather(window_idx, tile_ids)
             allowed = tf.gather(allowed, tile_ids)
+        # a window's cells outside the grid are never read (``allowed`` is False there, their scores -inf),
+        # so they may point at any row: no zero row is appended to each slot's (P, C) keys every frame
+        window_idx = tf.minimum(window_idx, lay.P - 1)
         tiles = propagate(
             lay.gather(q, query_idx),
             first_feats,
             first_labels,
-            [lay.gather(k, window_idx) for k in recent_keys],
-            [lay.gather(v, window_idx) for v in recent_labels],
+            [tf.gather(k, window_idx) for k in recent_keys],
+            [tf.gather(v, window_idx) for v in recent_labels],
             recent_valid,
             allowed,
             a.topk,
