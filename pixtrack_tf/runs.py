@@ -272,7 +272,8 @@ def export_plus_savedmodel(run_dir, out, hw, what: str = "") -> Path:
 
 # pixtrack+'s fast form (``pixtrack track --fast``): round 23's scale, the read's window and the box's
 # margin at their distances in the frame (results/davis2016/plus/selection/RULE.md rounds 8, 23 and 24):
-# about 3x faster a frame than the bundled 0.75 form, DAVIS val J 0.652 / F 0.578 against 0.674 / 0.627
+# about 3x faster a frame than the bundled 0.75 form; with the bundled weights (round 25's, trained at
+# 0.75) DAVIS val J 0.671 / F 0.599 against 0.696 / 0.650 (val-r25-fast/, val-r25/)
 PLUS_FAST = ("affinity.scale=0.5", "affinity.radius=6", "plus.roi_margin=3")
 
 

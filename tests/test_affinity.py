@@ -43,16 +43,17 @@ def _unit(x):
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-@pytest.mark.parametrize("grid,radius", [((19, 23), 3), ((6, 7), 2), ((9, 10), 0)])
-def test_propagation_equals_a_brute_force_reference(grid, radius):
-    """Tiles (19 x 23, radius 3: windows of 14 x 14 cells) and the one-tile path (small grids, no
-    window) give what the position-by-position loop gives, with two slots of three filled."""
+@pytest.mark.parametrize("grid,radius,tile", [((19, 23), 3, 8), ((19, 23), 3, 5), ((6, 7), 2, 8), ((9, 10), 0, 8)])
+def test_propagation_equals_a_brute_force_reference(grid, radius, tile):
+    """Tiles (19 x 23, radius 3: windows of 14 x 14 cells, or 11 x 11 around tiles of 5) and the one-tile
+    path (small grids, no window) give what the position-by-position loop gives, with two slots of three
+    filled."""
     rng = np.random.default_rng(0)
     P, C, L = grid[0] * grid[1], 6, 3
     q, f0 = _unit(rng.normal(size=(P, C))), _unit(rng.normal(size=(P, C)))
     l0 = rng.dirichlet(np.ones(L), size=P)
     recent = [(_unit(rng.normal(size=(P, C))), rng.dirichlet(np.ones(L), size=P)) for _ in range(2)]
-    lay = Layout(grid, radius)
+    lay = Layout(grid, radius, tile)
     assert (lay.tiles > 1) == (grid == (19, 23))
     keys = [lay.gather(tf.constant(f, tf.float32), lay.window_idx) for f, _ in recent]
     labs = [lay.gather(tf.constant(v, tf.float32), lay.window_idx) for _, v in recent]

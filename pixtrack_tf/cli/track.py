@@ -89,8 +89,8 @@ def build_parser():
         "--fast",
         action="store_true",
         help="pixtrack+ in its fast form: the frame at half size instead of 0.75 (affinity.scale 0.5, "
-        "affinity.radius 6, plus.roi_margin 3), about 3x faster a frame; DAVIS 2016 val J 0.652 / F 0.578 "
-        "instead of 0.674 / 0.627",
+        "affinity.radius 6, plus.roi_margin 3), about 3x faster a frame; DAVIS 2016 val J 0.671 / F 0.599 "
+        "instead of 0.696 / 0.650",
     )
     p.add_argument("--no-progress", action="store_true")
     return p

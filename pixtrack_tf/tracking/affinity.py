@@ -54,16 +54,18 @@ class Layout:
     """The static geometry of one feature grid (h, w) and radius R: which memory positions each query
     position may read in the recent frames.
 
-    With a window (R > 0) smaller than the grid, the queries go in tiles of TILE x TILE cells and each
-    tile reads the (TILE + 2R)^2 cells around it (positions outside the grid point at a zero row), so
-    the cost is that of the windows, not of (P x P) matrices; otherwise one tile holds every position
-    and reads every position. ``allowed`` (tiles, TILE^2, window) says which of its window's cells
-    each query may read: within R cells in y and in x, and inside the grid."""
+    With a window (R > 0) smaller than the grid, the queries go in tiles of ``tile`` x ``tile`` cells
+    (T = tile^2 queries) and each tile reads the (tile + 2R)^2 cells around it (positions outside the
+    grid point at a zero row), so the cost is that of the windows, not of (P x P) matrices; otherwise
+    one tile holds every position and reads every position. ``allowed`` (tiles, T, window) says which of
+    its window's cells each query may read: within R cells in y and in x, and inside the grid. The tile
+    changes the speed only (larger tiles: fewer, larger products over more keys, of which the same are
+    allowed)."""
 
-    def __init__(self, grid, radius: int):
+    def __init__(self, grid, radius: int, tile: int = TILE):
         h, w = grid
-        self.grid, self.P = (h, w), h * w
-        side = TILE + 2 * radius
+        self.grid, self.P, self.tile = (h, w), h * w, tile
+        side = tile + 2 * radius
         if radius <= 0 or side * side >= self.P:  # one tile: every position reads every position
             self.tiles, self.tile_size = 1, self.P
             self.query_idx = np.arange(self.P, dtype=np.int32)[None]
@@ -73,13 +75,13 @@ class Layout:
             self.allowed = (near if radius > 0 else np.ones((self.P, self.P), bool))[None]
             self.back_idx = np.arange(self.P, dtype=np.int32)
             return
-        ny, nx = -(-h // TILE), -(-w // TILE)
-        self.tiles, self.tile_size = ny * nx, TILE * TILE
+        ny, nx = -(-h // tile), -(-w // tile)
+        self.tiles, self.tile_size = ny * nx, tile * tile
         ty, tx = np.divmod(np.arange(self.tiles), nx)
-        i, j = np.divmod(np.arange(TILE * TILE), TILE)  # a query's place in its tile
+        i, j = np.divmod(np.arange(tile * tile), tile)  # a query's place in its tile
         u, v = np.divmod(np.arange(side * side), side)  # a key's place in its tile's window
-        qy, qx = ty[:, None] * TILE + i[None], tx[:, None] * TILE + j[None]  # (tiles, T^2)
-        ky, kx = ty[:, None] * TILE - radius + u[None], tx[:, None] * TILE - radius + v[None]  # (tiles, W^2)
+        qy, qx = ty[:, None] * tile + i[None], tx[:, None] * tile + j[None]  # (tiles, T^2)
+        ky, kx = ty[:, None] * tile - radius + u[None], tx[:, None] * tile - radius + v[None]  # (tiles, W^2)
         q_in = (qy < h) & (qx < w)
         k_in = (ky >= 0) & (ky < h) & (kx >= 0) & (kx < w)
         self.query_idx = np.where(q_in, qy * w + qx, self.P).astype(np.int32)
@@ -94,7 +96,7 @@ class Layout:
     def tile_span(self, region):
         """The tiles over ``region`` (y0, y1, x0, x1) feature cells: rows [ty0, ty1) and columns [tx0, tx1)
         of the tiles, and how many tiles a row has -- (ty0, ty1, tx0, tx1, nx), of ints or of tensors."""
-        t, nx = (TILE, -(-self.grid[1] // TILE)) if self.tiles > 1 else (max(self.grid), 1)
+        t, nx = (self.tile, -(-self.grid[1] // self.tile)) if self.tiles > 1 else (max(self.grid), 1)
         return region[0] // t, (region[1] + t - 1) // t, region[2] // t, (region[3] + t - 1) // t, nx
 
     def gather(self, values, idx):
@@ -155,9 +157,10 @@ class AffinityCore:
     Args:
         acfg: an :class:`~pixtrack_tf.config.AffinityConfig`.
         weights: the backbone's weights (``"hed"``: the bundled HED VGG16; ``"none"``: random, tests).
+        tile: the side of the :class:`Layout`'s query tiles (speed only: every query reads the same keys).
     """
 
-    def __init__(self, acfg: AffinityConfig | None = None, weights="hed"):
+    def __init__(self, acfg: AffinityConfig | None = None, weights="hed", tile: int = TILE):
         from pixtrack_tf.models.backbone import VGGPool4
 
         self.acfg = acfg = AffinityConfig() if acfg is None else acfg
@@ -168,11 +171,11 @@ class AffinityCore:
         self._step = tf.function(self._step_fn)
         self._init = tf.function(self.init_fn)
         self._read = tf.function(self._read_fn, reduce_retracing=True)  # region: its tiles vary
-        self._layouts = {}
+        self._layouts, self.tile = {}, tile
 
     def layout(self, grid) -> Layout:
         if grid not in self._layouts:
-            self._layouts = {grid: Layout(grid, self.acfg.radius)}  # one frame size at a time
+            self._layouts = {grid: Layout(grid, self.acfg.radius, self.tile)}  # one frame size at a time
         return self._layouts[grid]
 
     def features(self, frame, grid):
